@@ -1,0 +1,110 @@
+"""The app factory and lifespan: the composition root. Engines, keys and services are built
+here and passed explicitly; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from ..classification.crypto import EnvelopeCipher
+from ..classification.keys import Keyring
+from ..config import Settings
+from ..domain.errors import WisError
+from ..services.audit import AuditTrail
+from ..services.directory import Directory
+from ..services.entries import Entries
+from ..services.passwords import Passwords
+from ..services.ports import Clock, EventPublisher, NullPublisher, system_clock
+from ..services.reports import Reports
+from ..services.sessions import Sessions
+from ..services.spaces import Spaces
+from ..services.throttle import LoginThrottle
+from ..storage.database import Database
+from ..storage.unit import Store
+from .endpoint import Api
+from .middleware import HttpMiddleware
+from .openapi import build_openapi
+from .problems import http_error_handler, wis_error_handler
+from .routes import auth, directory, spaces, system
+from .tokens import TokenService
+
+
+@dataclass
+class Services:
+    directory: Directory
+    sessions: Sessions
+    spaces: Spaces
+    entries: Entries
+    reports: Reports
+    audit: AuditTrail
+
+
+def build_services(store: Store, settings: Settings, clock: Clock,
+                   publisher: EventPublisher, passwords: Passwords | None = None) -> Services:
+    passwords = passwords or Passwords()
+    return Services(
+        directory=Directory(store, passwords, clock, publisher),
+        sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
+                          timedelta(seconds=settings.refresh_token_ttl_s)),
+        spaces=Spaces(store, clock, publisher),
+        entries=Entries(store, clock, publisher),
+        reports=Reports(store, clock, publisher),
+        audit=AuditTrail(store),
+    )
+
+
+def build_api() -> Api:
+    api = Api()
+    for module in (auth, directory, spaces, system):
+        module.register(api)
+    return api
+
+
+def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_clock,
+               publisher: EventPublisher | None = None, passwords: Passwords | None = None
+               ) -> Starlette:
+    """Build the ASGI app. The keyring is loaded by the caller (CLI or tests) and handed in."""
+    api = build_api()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database(settings.database_url, pool_size=settings.db_pool_size)
+        cipher = EnvelopeCipher(keyring)
+        store = Store(database, cipher, keyring.audit_key)
+        app.state.database = database
+        app.state.store = store
+        app.state.cipher = cipher
+        app.state.services = build_services(store, settings, clock,
+                                            publisher or NullPublisher(), passwords)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    routes: list[Any] = list(api.routes())
+    web_dir = Path(settings.web_dir)
+    if web_dir.is_dir():
+        routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
+    app = Starlette(
+        routes=routes, lifespan=lifespan,
+        middleware=[Middleware(HttpMiddleware, max_body_bytes=settings.max_body_bytes)],
+        exception_handlers={WisError: wis_error_handler, HTTPException: http_error_handler},
+    )
+    app.state.settings = settings
+    app.state.keyring = keyring
+    app.state.clock = clock
+    app.state.tokens = TokenService(keyring, issuer=settings.issuer, audience=settings.audience,
+                                    ttl_s=settings.access_token_ttl_s)
+    app.state.openapi = build_openapi(api)
+    app.state.exercise_spaces = {}
+    return app

@@ -1,0 +1,166 @@
+"""Declaring endpoints once: the route, its authentication, strict body and query parsing,
+and its OpenAPI description all come from the same declaration."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..domain.errors import AuthenticationFailed, ValidationFailed
+from ..domain.model import Principal
+from .schemas import Obj, Schema
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    kind: type = str
+    description: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: Sequence[str] = ()
+
+
+@dataclass
+class Call:
+    """What a handler receives."""
+
+    request: Request
+    principal: Principal
+    body: dict[str, Any]
+    query: dict[str, Any]
+    path: Mapping[str, str]
+
+    @property
+    def services(self) -> Any:
+        return self.request.app.state.services
+
+    @property
+    def idempotency_key(self) -> str | None:
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 200 or not key.isprintable():
+            raise ValidationFailed("Idempotency-Key must be 1-200 printable characters",
+                                   code="invalid_idempotency_key", field="Idempotency-Key")
+        return key
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: Obj | None = None
+    response: Schema | None = None
+    status: int = 200
+    query: Sequence[Query] = ()
+    auth: bool = True
+    idempotent_post: bool = False
+    errors: Sequence[int] = field(default_factory=tuple)
+
+
+class Api:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def op(self, method: str, path: str, *, summary: str, tag: str, body: Obj | None = None,
+           response: Schema | None = None, status: int = 200, query: Sequence[Query] = (),
+           auth: bool = True, idempotent_post: bool = False, errors: Sequence[int] = ()
+           ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(Operation(method, path, handler, summary, tag, body,
+                                             response, status, query, auth, idempotent_post,
+                                             errors))
+            return handler
+        return register
+
+    def routes(self) -> list[Route]:
+        by_path: dict[str, dict[str, Operation]] = {}
+        for op in self.operations:
+            by_path.setdefault(op.path, {})[op.method] = op
+        return [Route(path, _dispatcher(ops), methods=list(ops)) for path, ops in by_path.items()]
+
+
+def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        op = ops[request.method if request.method != "HEAD" else "GET"]
+        principal = await authenticate(request) if op.auth else None
+        body = await _read_body(request, op.body) if op.body is not None else {}
+        query = _parse_query(request, op.query)
+        call = Call(request, principal, body, query, request.path_params)  # type: ignore[arg-type]
+        result = await op.handler(call)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result, status_code=op.status)
+
+    return endpoint
+
+
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("missing bearer token", code="token_missing")
+    state = request.app.state
+    claims = state.tokens.verify(token.strip())
+    principal = await state.services.directory.principal(claims.user_id)
+    if principal is None or not principal.active:
+        raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+    request.state.user_id = principal.user_id
+    request.state.actor_id = principal.actor_id
+    return principal  # type: ignore[no-any-return]
+
+
+async def _read_body(request: Request, schema: Obj) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "application/merge-patch+json"):
+        raise ValidationFailed("send the body as application/json",
+                               code="unsupported_media_type")
+    raw = await request.body()
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("the body is not valid JSON", code="malformed_json") from None
+    return schema.validate(doc)
+
+
+def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
+    known = {q.name: q for q in spec}
+    for name in request.query_params:
+        if name not in known:
+            raise ValidationFailed(f"unknown query parameter {name!r}", code="unknown_parameter",
+                                   field=name)
+    result: dict[str, Any] = {}
+    for q in spec:
+        raw = request.query_params.get(q.name)
+        if raw is None:
+            continue
+        if q.kind is int:
+            try:
+                value: Any = int(raw)
+            except ValueError:
+                raise ValidationFailed(f"{q.name} must be an integer", code="wrong_type",
+                                       field=q.name) from None
+            if (q.minimum is not None and value < q.minimum) or (
+                    q.maximum is not None and value > q.maximum):
+                raise ValidationFailed(f"{q.name} is out of range", code="out_of_range",
+                                       field=q.name)
+        else:
+            value = raw
+            if q.enum and value not in q.enum:
+                raise ValidationFailed(f"{q.name} must be one of {', '.join(q.enum)}",
+                                       code="unknown_value", field=q.name)
+        result[q.name] = value
+    return result

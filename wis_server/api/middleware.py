@@ -1,0 +1,132 @@
+"""Pure ASGI middleware (safe for websockets and streaming): request id and access log,
+security headers on every response, and a hard limit on request body size."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .problems import problem
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self'; "
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+
+log = structlog.get_logger("wis.http")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class HttpMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        path = scope.get("path", "")
+        api = path.startswith("/api/") or path in ("/openapi.json",)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _send_problem(send, 413, "body_too_large",
+                                f"request body over {self.max_body_bytes} bytes", request_id)
+            self._log(scope, 413, started, request_id)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0] != b"server"]
+                headers.extend(SECURITY_HEADERS)
+                headers.append((b"x-request-id", request_id.encode()))
+                if api and not any(h[0] == b"cache-control" for h in headers):
+                    headers.append(NO_STORE)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLarge:
+            if not response_started:
+                status = 413
+                await _send_problem(send, 413, "body_too_large",
+                                    f"request body over {self.max_body_bytes} bytes", request_id)
+        except Exception:
+            log.exception("unhandled error", request_id=request_id, path=path)
+            if not response_started:
+                status = 500
+                await _send_problem(send, 500, "internal_error",
+                                    "an internal error occurred; it has been logged", request_id)
+        finally:
+            self._log(scope, status, started, request_id)
+
+    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        state: dict[str, Any] = scope.get("state", {})
+        log.info("request", request_id=request_id, method=scope.get("method"),
+                 path=_route_path(scope), status=status,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                 user_id=state.get("user_id"), actor_id=state.get("actor_id"))
+
+
+def _route_path(scope: Scope) -> str:
+    # Path only, never the query string (which may carry search terms).
+    return str(scope.get("path", ""))
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_problem(send: Send, status: int, code: str, detail: str, request_id: str
+                        ) -> None:
+    response = problem(status, code, detail)
+    headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
+    headers.extend(SECURITY_HEADERS)
+    headers.append((b"x-request-id", request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

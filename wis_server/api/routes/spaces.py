@@ -1,0 +1,165 @@
+"""Incident spaces, their log entries and situation reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain.model import Participant
+from ...services.reports import SectionDraft
+from ..endpoint import Api, Call, Query
+from ..shapes import (
+    EntryCreate,
+    EntryOut,
+    ReportCreate,
+    ReportOut,
+    ReportScope,
+    ReportVersionOut,
+    SpaceCreate,
+    SpaceOut,
+    SpacePatch,
+    items_of,
+)
+from ..views import entry_view, report_version_view, report_view, space_view
+
+_REPORT_QUERY = (
+    Query("scope", str, "joint (default) or actor", enum=("joint", "actor")),
+    Query("actor_id", str, "with scope=actor: whose report (default: your actor's)"),
+)
+
+
+def _joint(call: Call) -> bool:
+    return call.query.get("scope", "joint") == "joint"
+
+
+def register(api: Api) -> None:
+    @api.op("GET", "/api/v1/spaces", summary="The spaces your actor participates in",
+            tag="spaces", response=items_of(SpaceOut, "SpaceList"))
+    async def list_spaces(call: Call) -> Any:
+        views = await call.services.spaces.list(call.principal)
+        return {"items": [space_view(v, call.principal) for v in views]}
+
+    @api.op("POST", "/api/v1/spaces", summary="Create an incident space (editors)",
+            tag="spaces", body=SpaceCreate, response=SpaceOut, status=201,
+            idempotent_post=True, errors=(403, 409, 422))
+    async def create_space(call: Call) -> Any:
+        b = call.body
+        view = await call.services.spaces.create(
+            call.principal, title=b["title"], description=b.get("description", ""),
+            type=b["type"], classification=b["classification"],
+            participants=[Participant(a) for a in b.get("participants", [])],
+            idempotency_key=call.idempotency_key)
+        return space_view(view, call.principal)
+
+    @api.op("GET", "/api/v1/spaces/{space_id}", summary="One space", tag="spaces",
+            response=SpaceOut, errors=(404,))
+    async def get_space(call: Call) -> Any:
+        view = await call.services.spaces.get(call.principal, call.path["space_id"])
+        return space_view(view, call.principal)
+
+    @api.op("PATCH", "/api/v1/spaces/{space_id}", summary="Change a space: title, description, "
+            "status, participants (the space's editors)", tag="spaces", body=SpacePatch,
+            response=SpaceOut, errors=(403, 404, 422))
+    async def patch_space(call: Call) -> Any:
+        b = call.body
+        participants = None
+        if "participants" in b:
+            participants = [Participant(p["actor_id"], p.get("role_cap"))
+                            for p in b["participants"]]
+        view = await call.services.spaces.update(
+            call.principal, call.path["space_id"], title=b.get("title"),
+            description=b.get("description"), status=b.get("status"),
+            participants=participants)
+        return space_view(view, call.principal)
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/entries", summary="The space's log, as you may "
+            "read it", tag="entries", response=items_of(EntryOut, "EntryPage", {
+                "head": {"type": "integer", "description": "the space's latest seq"}}),
+            query=(Query("after", int, "only entries with seq > after", minimum=0),
+                   Query("before", int, "only entries with seq < before", minimum=0),
+                   Query("limit", int, "at most this many (default 100)", 1, 500),
+                   Query("order", str, "asc (default) or desc", enum=("asc", "desc"))),
+            errors=(404,))
+    async def list_entries(call: Call) -> Any:
+        q = call.query
+        entries, head = await call.services.entries.page(
+            call.principal, call.path["space_id"], after=q.get("after"),
+            before=q.get("before"), limit=q.get("limit", 100),
+            descending=q.get("order") == "desc")
+        exercise = await _is_exercise(call)
+        return {"items": [entry_view(e, exercise) for e in entries], "head": head}
+
+    @api.op("POST", "/api/v1/spaces/{space_id}/entries", summary="Post an entry", tag="entries",
+            body=EntryCreate, response=EntryOut, status=201, idempotent_post=True,
+            errors=(403, 404, 409, 422))
+    async def post_entry(call: Call) -> Any:
+        b = call.body
+        entry = await call.services.entries.post(
+            call.principal, call.path["space_id"], kind=b["kind"],
+            classification=b["classification"], body=b["body"], audience=b.get("audience"),
+            idempotency_key=call.idempotency_key)
+        return entry_view(entry, await _is_exercise(call))
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="One entry",
+            tag="entries", response=EntryOut, errors=(404,))
+    async def get_entry(call: Call) -> Any:
+        entry = await call.services.entries.get(
+            call.principal, call.path["space_id"], call.path["entry_id"])
+        return entry_view(entry, await _is_exercise(call))
+
+    @api.op("POST", "/api/v1/spaces/{space_id}/situation-reports", summary="Publish a new "
+            "version of your actor's situation report, or (editors) the joint one",
+            tag="situation reports", body=ReportCreate, response=ReportOut, status=201,
+            idempotent_post=True, errors=(403, 404, 409, 422))
+    async def publish_report(call: Call) -> Any:
+        b = call.body
+        report = await call.services.reports.publish(
+            call.principal, call.path["space_id"],
+            joint=b.get("scope", ReportScope.ACTOR) is ReportScope.JOINT,
+            sections=[SectionDraft(s["key"], s["classification"], s["body"], s.get("audience"))
+                      for s in b["sections"]],
+            idempotency_key=call.idempotency_key)
+        return report_view(report, await _is_exercise(call))
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports", summary="The versions of a "
+            "situation report", tag="situation reports", query=_REPORT_QUERY,
+            response=items_of(ReportVersionOut, "ReportVersionList", {
+                "reporting_actors": {"type": "array", "items": {"type": "string"}}}),
+            errors=(404,))
+    async def report_versions(call: Call) -> Any:
+        reports = call.services.reports
+        versions = await reports.versions(call.principal, call.path["space_id"],
+                                          joint=_joint(call), actor_id=call.query.get("actor_id"))
+        actors = await reports.reporting_actors(call.principal, call.path["space_id"])
+        return {"items": [report_version_view(v) for v in versions],
+                "reporting_actors": actors}
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports/latest", summary="The latest "
+            "situation report (joint by default)", tag="situation reports",
+            query=_REPORT_QUERY, response=ReportOut, errors=(404,))
+    async def latest_report(call: Call) -> Any:
+        report = await call.services.reports.get(
+            call.principal, call.path["space_id"], joint=_joint(call),
+            actor_id=call.query.get("actor_id"), version=None)
+        return report_view(report, await _is_exercise(call))
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports/{version:int}",
+            summary="One version of a situation report", tag="situation reports",
+            query=_REPORT_QUERY, response=ReportOut, errors=(404,))
+    async def report_version(call: Call) -> Any:
+        report = await call.services.reports.get(
+            call.principal, call.path["space_id"], joint=_joint(call),
+            actor_id=call.query.get("actor_id"), version=int(call.path["version"]))
+        return report_view(report, await _is_exercise(call))
+
+
+async def _is_exercise(call: Call) -> bool:
+    """Whether the (already access-checked) space is an exercise. A space's type never
+    changes, so the answer is cached per process."""
+    cache: dict[str, bool] = call.request.app.state.exercise_spaces
+    space_id = call.path["space_id"]
+    if space_id not in cache:
+        view = await call.services.spaces.get(call.principal, space_id)
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[space_id] = view.space.is_exercise
+    return cache[space_id]

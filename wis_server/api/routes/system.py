@@ -1,0 +1,62 @@
+"""Health, readiness, the audit trail, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from ..endpoint import Api, Call, Query
+from ..shapes import AuditOut, items_of
+from ..views import audit_view
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def register(api: Api) -> None:
+    @api.op("GET", "/healthz", summary="The process is alive", tag="system", auth=False)
+    async def healthz(call: Call) -> Any:
+        return {"status": "ok"}
+
+    @api.op("GET", "/readyz", summary="Database reachable and keyring loaded", tag="system",
+            auth=False, errors=(503,))
+    async def readyz(call: Call) -> Any:
+        state = call.request.app.state
+        database = await state.database.ping()
+        keyring = state.keyring is not None
+        ok = database and keyring
+        return JSONResponse({"status": "ready" if ok else "not ready",
+                             "checks": {"database": database, "keyring": keyring}},
+                            status_code=200 if ok else 503)
+
+    @api.op("GET", "/api/v1/audit", summary="The audit trail: your actor's (actor admins) or "
+            "all / one actor's (system admins)", tag="audit",
+            query=(Query("actor_id", str, "only this actor's records"),
+                   Query("after", int, "records with seq > after", minimum=0),
+                   Query("limit", int, "at most this many (default 200)", 1, 1000)),
+            response=items_of(AuditOut, "AuditPage"), errors=(404,))
+    async def audit(call: Call) -> Any:
+        records = await call.services.audit.page(
+            call.principal, actor_id=call.query.get("actor_id"),
+            after=call.query.get("after", 0), limit=call.query.get("limit", 200))
+        return {"items": [audit_view(r) for r in records]}
+
+    @api.op("GET", "/openapi.json", summary="This document", tag="system", auth=False)
+    async def openapi(call: Call) -> Any:
+        return JSONResponse(call.request.app.state.openapi)
+
+    @api.op("GET", "/api/docs", summary="Interactive API documentation", tag="system",
+            auth=False)
+    async def docs(call: Call) -> Response:
+        return FileResponse(STATIC / "docs.html")
+
+    @api.op("GET", "/api/docs/docs.js", summary="Script of the documentation page",
+            tag="system", auth=False)
+    async def docs_js(call: Call) -> Response:
+        return FileResponse(STATIC / "docs.js", media_type="text/javascript")
+
+    @api.op("GET", "/api/docs/docs.css", summary="Styles of the documentation page",
+            tag="system", auth=False)
+    async def docs_css(call: Call) -> Response:
+        return FileResponse(STATIC / "docs.css", media_type="text/css")

@@ -1,0 +1,208 @@
+"""A small declarative schema: one definition validates request bodies strictly (types,
+enums, lengths, unknown fields) and renders the same shape into the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..domain.errors import ValidationFailed
+
+
+class Schema:
+    def validate(self, value: Any, path: str) -> Any:
+        raise NotImplementedError
+
+    def openapi(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _fail(path: str, message: str, code: str = "invalid_field") -> ValidationFailed:
+    return ValidationFailed(f"{path or 'body'}: {message}", code=code, field=path or None)
+
+
+@dataclass(frozen=True)
+class Str(Schema):
+    min_length: int = 0
+    max_length: int = 10_000
+    description: str = ""
+    fmt: str | None = None
+
+    def validate(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise _fail(path, "must be a string", "wrong_type")
+        if len(value) < self.min_length:
+            raise _fail(path, f"must have at least {self.min_length} characters", "too_short")
+        if len(value) > self.max_length:
+            raise _fail(path, f"must have at most {self.max_length} characters", "too_long")
+        if "\x00" in value:
+            raise _fail(path, "must not contain NUL characters")
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
+        if self.min_length:
+            doc["minLength"] = self.min_length
+        if self.fmt:
+            doc["format"] = self.fmt
+        if self.description:
+            doc["description"] = self.description
+        return doc
+
+
+@dataclass(frozen=True)
+class Choice(Schema):
+    enum: type[Enum]
+    description: str = ""
+
+    def validate(self, value: Any, path: str) -> Enum:
+        if not isinstance(value, str):
+            raise _fail(path, "must be a string", "wrong_type")
+        try:
+            return self.enum(value)
+        except ValueError:
+            allowed = ", ".join(e.value for e in self.enum)
+            raise _fail(path, f"must be one of: {allowed}", "unknown_value") from None
+
+    def openapi(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": "string", "enum": [e.value for e in self.enum]}
+        if self.description:
+            doc["description"] = self.description
+        return doc
+
+
+@dataclass(frozen=True)
+class Int(Schema):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def validate(self, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, "must be an integer", "wrong_type")
+        if self.minimum is not None and value < self.minimum:
+            raise _fail(path, f"must be at least {self.minimum}", "out_of_range")
+        if self.maximum is not None and value > self.maximum:
+            raise _fail(path, f"must be at most {self.maximum}", "out_of_range")
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": "integer"}
+        if self.minimum is not None:
+            doc["minimum"] = self.minimum
+        if self.maximum is not None:
+            doc["maximum"] = self.maximum
+        return doc
+
+
+@dataclass(frozen=True)
+class Bool(Schema):
+    def validate(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise _fail(path, "must be true or false", "wrong_type")
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@dataclass(frozen=True)
+class Array(Schema):
+    items: Schema
+    max_items: int = 1000
+    unique: bool = False
+
+    def validate(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise _fail(path, "must be an array", "wrong_type")
+        if len(value) > self.max_items:
+            raise _fail(path, f"must have at most {self.max_items} items", "too_long")
+        result = [self.items.validate(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if self.unique and len({repr(v) for v in result}) != len(result):
+            raise _fail(path, "must not repeat an item", "duplicate_item")
+        return result
+
+    def openapi(self) -> dict[str, Any]:
+        doc = {"type": "array", "items": self.items.openapi(), "maxItems": self.max_items}
+        if self.unique:
+            doc["uniqueItems"] = True
+        return doc
+
+
+@dataclass(frozen=True)
+class Nullable(Schema):
+    inner: Schema
+
+    def validate(self, value: Any, path: str) -> Any:
+        return None if value is None else self.inner.validate(value, path)
+
+    def openapi(self) -> dict[str, Any]:
+        inner = self.inner.openapi()
+        if "type" in inner:
+            inner = dict(inner)
+            inner["type"] = [inner["type"], "null"]
+            if "enum" in inner:
+                inner["enum"] = [*inner["enum"], None]
+            return inner
+        return {"oneOf": [inner, {"type": "null"}]}
+
+
+@dataclass(frozen=True)
+class Obj(Schema):
+    """A JSON object with known fields only; `required` lists the mandatory ones."""
+
+    name: str
+    fields: Mapping[str, Schema]
+    required: Sequence[str] = ()
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self, value: Any, path: str = "") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _fail(path, "must be a JSON object", "wrong_type")
+        unknown = sorted(set(value) - set(self.fields))
+        if unknown:
+            where = f"{path}.{unknown[0]}" if path else unknown[0]
+            raise ValidationFailed(f"unknown field {where!r}", code="unknown_field", field=where)
+        for name in self.required:
+            if name not in value:
+                where = f"{path}.{name}" if path else name
+                raise ValidationFailed(f"{where} is required", code="missing_field", field=where)
+        return {
+            name: self.fields[name].validate(v, f"{path}.{name}" if path else name)
+            for name, v in value.items()
+        }
+
+    def openapi(self) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{self.name}"}
+
+    def component(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: v.openapi() for k, v in self.fields.items()},
+            "additionalProperties": False,
+        }
+        if self.required:
+            doc["required"] = list(self.required)
+        if self.description:
+            doc["description"] = self.description
+        doc.update(self.extra)
+        return doc
+
+
+@dataclass(frozen=True)
+class Out(Schema):
+    """A response shape, documented only (responses are built by views, not validated)."""
+
+    name: str
+    doc: Mapping[str, Any]
+
+    def validate(self, value: Any, path: str) -> Any:
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{self.name}"}
+
+    def component(self) -> dict[str, Any]:
+        return dict(self.doc)

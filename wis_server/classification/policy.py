@@ -1,0 +1,150 @@
+"""The ONE access-decision function. Pure: no I/O, no clock, no globals.
+
+A user may read an item only if: the account is active; their actor participates in the
+space; their effective clearance (own clearance capped by the actor's ceiling) is at least the
+item's level; their actor is in the item's audience; and their space role allows it.
+Anything not explicitly allowed is denied, with a reason for the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..domain.levels import Classification, Role, SpaceRole, SpaceStatus
+from ..domain.model import Audience, ItemLabel, Principal, Space
+
+
+class Action(str, Enum):
+    READ = "read"                      # read a space, or an item in it
+    WRITE = "write"                    # post an entry / an own situation report
+    PUBLISH_JOINT = "publish_joint"    # publish the space's joint situation report
+    ADMINISTER_SPACE = "administer_space"  # change a space, its participants, close it
+    CREATE_SPACE = "create_space"
+    MANAGE_USERS = "manage_users"      # of the actor named by `target_actor_id`
+    MANAGE_ACTORS = "manage_actors"
+    READ_AUDIT = "read_audit"          # of the actor named by `target_actor_id` (None = all)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+_ALLOW = Decision(True, "allowed")
+
+_BASE_SPACE_ROLE = {
+    Role.READER: SpaceRole.READER,
+    Role.SPOKESPERSON: SpaceRole.SPOKESPERSON,
+    Role.EDITOR: SpaceRole.EDITOR,
+    # Administrators administer people, not incidents: inside a space they read.
+    Role.ACTOR_ADMIN: SpaceRole.READER,
+    Role.SYSTEM_ADMIN: SpaceRole.READER,
+}
+
+
+def space_role(principal: Principal, space: Space) -> SpaceRole | None:
+    """The principal's role in `space`, or None if their actor does not participate."""
+    participant = space.participant(principal.actor_id)
+    if participant is None:
+        return None
+    role = _BASE_SPACE_ROLE[principal.role]
+    if participant.role_cap is not None and participant.role_cap.rank < role.rank:
+        role = participant.role_cap
+    return role
+
+
+def decide(
+    principal: Principal,
+    action: Action,
+    space: Space | None = None,
+    item: ItemLabel | None = None,
+    *,
+    target_actor_id: str | None = None,
+) -> Decision:
+    """Decide whether `principal` may perform `action` (on `space` / `item`). Deny by default."""
+    if not principal.active:
+        return _deny("account disabled")
+
+    if action is Action.MANAGE_ACTORS:
+        return _ALLOW if principal.role is Role.SYSTEM_ADMIN else _deny("not system admin")
+    if action is Action.MANAGE_USERS:
+        if principal.role is Role.SYSTEM_ADMIN:
+            return _ALLOW
+        if principal.role is Role.ACTOR_ADMIN and target_actor_id == principal.actor_id:
+            return _ALLOW
+        return _deny("not administrator of that actor")
+    if action is Action.READ_AUDIT:
+        if principal.role is Role.SYSTEM_ADMIN:
+            return _ALLOW
+        if principal.role is Role.ACTOR_ADMIN and target_actor_id == principal.actor_id:
+            return _ALLOW
+        return _deny("not administrator of that actor")
+    if action is Action.CREATE_SPACE:
+        return _ALLOW if principal.role is Role.EDITOR else _deny("role may not create spaces")
+
+    if space is None:
+        return _deny("no space")
+    role = space_role(principal, space)
+    if role is None:
+        return _deny("actor does not participate in space")
+
+    if action is Action.READ:
+        if item is None:
+            return _ALLOW
+        return _may_read_item(principal, item)
+
+    if action is Action.ADMINISTER_SPACE:
+        return _ALLOW if role is SpaceRole.EDITOR else _deny("space role below editor")
+
+    if action in (Action.WRITE, Action.PUBLISH_JOINT):
+        if space.status is not SpaceStatus.OPEN:
+            return _deny("space closed")
+        needed = SpaceRole.EDITOR if action is Action.PUBLISH_JOINT else SpaceRole.SPOKESPERSON
+        if role.rank < needed.rank:
+            return _deny(f"space role below {needed.value}")
+        if item is None:
+            return _ALLOW
+        if item.classification > space.classification:
+            return _deny("level above space ceiling")
+        if item.classification > principal.effective_clearance:
+            return _deny("level above clearance")
+        if item.author_actor_id != principal.actor_id:
+            return _deny("author actor mismatch")
+        if item.audience is not None:
+            if principal.actor_id not in item.audience:
+                return _deny("audience excludes author's actor")
+            if not item.audience <= space.participant_ids:
+                return _deny("audience outside participants")
+        return _ALLOW
+
+    return _deny("unknown action")
+
+
+def _may_read_item(principal: Principal, item: ItemLabel) -> Decision:
+    if item.classification > principal.effective_clearance:
+        return _deny("clearance below item level")
+    if item.audience is not None and principal.actor_id not in item.audience:
+        return _deny("actor not in audience")
+    return _ALLOW
+
+
+def default_audience(level: Classification, author_actor_id: str) -> Audience:
+    """`public` items default to every participant; classified ones to the author's actor."""
+    if level is Classification.PUBLIC:
+        return None
+    return frozenset({author_actor_id})
+
+
+def visible_levels(principal: Principal, space: Space) -> tuple[Classification, ...]:
+    """The levels the principal may write in `space` (for forms: clearance and ceiling)."""
+    top = Classification.lowest(principal.effective_clearance, space.classification)
+    return tuple(level for level in Classification if level <= top)

@@ -1,0 +1,324 @@
+"""The `wis` command: init, migrate, serve, demo, actor add, user add, keys rotate,
+audit verify. Passwords never come from the command line (environment or prompt only)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .classification.crypto import EnvelopeCipher
+from .classification.keys import (
+    Keyring,
+    KeyringError,
+    generate_keyring,
+    keyring_from_env,
+    load_keyring,
+    load_keyring_file,
+    save_keyring,
+)
+from .config import ConfigError, Settings, load_settings
+from .domain.errors import WisError
+from .domain.levels import Classification, Role
+from .services.audit import AuditTrail
+from .services.keys import rewrap_all
+from .services.ports import NullPublisher, system_clock
+from .storage.database import Database
+from .storage.migrate import migrate
+from .storage.unit import Store
+
+DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
+class CliError(Exception):
+    pass
+
+
+def _print(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+def _keyring(settings: Settings) -> Keyring:
+    try:
+        return load_keyring(settings.env, Path(settings.keyring_file))
+    except KeyringError as error:
+        raise CliError(str(error)) from None
+
+
+async def _with_services(settings: Settings, work: Callable[[Any, Store], Awaitable[int]]) -> int:
+    from .api.app import build_services
+
+    keyring = _keyring(settings)
+    database = Database(settings.database_url)
+    try:
+        store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)
+        services = build_services(store, settings, system_clock, NullPublisher())
+        return await work(services, store)
+    finally:
+        await database.dispose()
+
+
+# --- commands ------------------------------------------------------------------------------
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    keyring_path = Path(settings.keyring_file)
+    if keyring_from_env(settings.env) is not None:
+        _print("keyring: from WIS_KEYRING_* environment variables")
+    elif keyring_path.exists():
+        load_keyring_file(keyring_path)
+        _print(f"keyring: {keyring_path} (kept)")
+    else:
+        save_keyring(generate_keyring(), keyring_path)
+        _print(f"keyring: generated {keyring_path} (mode 0600) — back it up; without it the "
+               "data cannot be read")
+    return asyncio.run(_init_database(settings, args.admin_username))
+
+
+async def _init_database(settings: Settings, admin_username: str | None) -> int:
+    database = Database(settings.database_url)
+    try:
+        revision = await migrate(database)
+    finally:
+        await database.dispose()
+    _print(f"database: migrated to {revision}")
+    if not admin_username:
+        return 0
+    password = os.environ.get("WIS_ADMIN_PASSWORD", "")
+    if not password:
+        raise CliError("set WIS_ADMIN_PASSWORD to the first administrator's password")
+
+    async def work(services: Any, store: Store) -> int:
+        async with store.read() as tx:
+            if await tx.users.credentials(admin_username) is not None:
+                _print(f"admin: {admin_username} exists (kept)")
+                return 0
+            actor = await tx.actors.by_short_name("WIS")
+        if actor is None:
+            actor = await services.directory.create_actor(
+                None, "WIS systemförvaltning", "WIS", Classification.PUBLIC)
+        await services.directory.create_user(None, actor.id, admin_username, password,
+                                             "Systemadministratör", Role.SYSTEM_ADMIN,
+                                             Classification.PUBLIC)
+        _print(f"admin: created system administrator {admin_username}")
+        return 0
+
+    return await _with_services(settings, work)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            _print(f"database: migrated to {await migrate(database)}")
+        finally:
+            await database.dispose()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+    from .observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    keyring = _keyring(settings)
+    app = create_app(settings, keyring)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    _print(f"WIS server on http://{host}:{port}/  (API docs: /api/docs)")
+    uvicorn.run(app, host=host, port=port, ws="websockets", log_level="warning",
+                proxy_headers=args.proxy_headers, server_header=False)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from .services.demo import load_demo
+
+    logins_path = Path(settings.data_dir) / DEMO_LOGINS_FILE
+
+    async def work(services: Any, store: Store) -> int:
+        async with store.read() as tx:
+            existing = await tx.actors.by_short_name("LST")
+        if existing is not None:
+            if args.if_empty:
+                if logins_path.exists():
+                    _print(logins_path.read_text(encoding="utf-8"))
+                return 0
+            raise CliError("demo data is already loaded")
+        demo = await load_demo(services.directory, services.spaces, services.entries,
+                               services.reports)
+        lines = ["Demo logins (ÖVNING Snöstorm Stockholm):"]
+        lines += [f"  {user:<20} {password}" for user, password in demo.passwords.items()]
+        text = "\n".join(lines) + "\n"
+        fd = os.open(logins_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        _print(text)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_actor_add(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Any, store: Store) -> int:
+        actor = await services.directory.create_actor(
+            None, args.name, args.short_name, Classification(args.ceiling))
+        _print(f"actor {actor.short_name} created: {actor.id}")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = os.environ.get("WIS_USER_PASSWORD", "")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("set WIS_USER_PASSWORD (no terminal to ask on)")
+        password = getpass.getpass(f"Password for {args.username}: ")
+
+    async def work(services: Any, store: Store) -> int:
+        async with store.read() as tx:
+            actor = await tx.actors.by_short_name(args.actor)
+        if actor is None:
+            raise CliError(f"no actor with short name {args.actor!r}")
+        user = await services.directory.create_user(
+            None, actor.id, args.username, password, args.display_name or args.username,
+            Role(args.role), Classification(args.clearance))
+        _print(f"user {user.username} created: {user.id}")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(settings.keyring_file)
+    if keyring_from_env(settings.env) is not None:
+        if not args.rewrap_only:
+            raise CliError("keys come from WIS_KEYRING_*: add a new version to each level's "
+                           "variable, restart the servers, then run `wis keys rotate "
+                           "--rewrap-only`")
+        keyring = _keyring(settings)
+    elif args.rewrap_only:
+        keyring = _keyring(settings)
+    else:
+        old = load_keyring_file(path)
+        keyring = old.with_new_versions()
+        save_keyring(keyring, path)
+        versions = ", ".join(f"{lvl.value} v{k.current}" for lvl, k in keyring.levels.items())
+        _print(f"keyring: new key versions {versions}; old versions kept")
+
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)
+            done = await rewrap_all(store, EnvelopeCipher(keyring), system_clock,
+                                    _progress_bar)
+        finally:
+            await database.dispose()
+        sys.stderr.write("\n")
+        _print(f"re-wrapped {done} data keys")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 40
+    filled = width if total == 0 else int(width * done / total)
+    sys.stderr.write(f"\rre-wrapping data keys [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{done}/{total}")
+    sys.stderr.flush()
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Any, store: Store) -> int:
+        result = await AuditTrail(store).verify()
+        if result.ok:
+            _print(f"audit log intact: {result.checked} records verified")
+            return 0
+        _print(f"AUDIT LOG TAMPERED: first bad record seq={result.first_bad_seq}: "
+               f"{result.problem} ({result.checked} records before it verified)")
+        return 1
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wis", description="WIS server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the keyring (if none), migrate, optional admin")
+    p.add_argument("--admin-username", help="create this system administrator "
+                   "(password from WIS_ADMIN_PASSWORD)")
+    p.set_defaults(func=cmd_init)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("serve", help="run the server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--proxy-headers", action="store_true",
+                   help="trust X-Forwarded-For from the reverse proxy")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="load the snowstorm exercise and print its logins")
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing (but print the logins) if the demo is loaded")
+    p.set_defaults(func=cmd_demo)
+
+    actor = sub.add_parser("actor", help="actors").add_subparsers(dest="actor_cmd",
+                                                                  required=True)
+    p = actor.add_parser("add", help="add an actor")
+    p.add_argument("--name", required=True)
+    p.add_argument("--short-name", required=True)
+    p.add_argument("--ceiling", choices=[c.value for c in Classification], default="public")
+    p.set_defaults(func=cmd_actor_add)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_cmd", required=True)
+    p = user.add_parser("add", help="add a user (password from WIS_USER_PASSWORD or prompt)")
+    p.add_argument("--actor", required=True, help="the actor's short name")
+    p.add_argument("--username", required=True)
+    p.add_argument("--display-name")
+    p.add_argument("--role", choices=[r.value for r in Role], default="reader")
+    p.add_argument("--clearance", choices=[c.value for c in Classification], default="public")
+    p.set_defaults(func=cmd_user_add)
+
+    keys = sub.add_parser("keys", help="keys").add_subparsers(dest="keys_cmd", required=True)
+    p = keys.add_parser("rotate", help="new key version per level; re-wrap all data keys")
+    p.add_argument("--rewrap-only", action="store_true",
+                   help="only re-wrap data keys under the current versions")
+    p.set_defaults(func=cmd_keys_rotate)
+
+    audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd",
+                                                                     required=True)
+    audit.add_parser("verify", help="verify the hash chain").set_defaults(
+        func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.func(settings, args))
+    except (CliError, ConfigError, KeyringError) as error:
+        print(f"wis: {error}", file=sys.stderr)
+        return 2
+    except WisError as error:
+        print(f"wis: {error.message} ({error.code})", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

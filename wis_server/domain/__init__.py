@@ -1,0 +1,1 @@
+"""Pure domain model and rules: values, enums and errors. Standard library only."""

@@ -1,0 +1,138 @@
+"""The demo: a snowstorm exercise among the actors of Samverkan Stockholmsregionen.
+
+Actors follow the collaboration model's list of regional actors (seeds/004): Länsstyrelsen,
+municipalities, Region Stockholm, the police, SOS Alarm, Trafikverket and a fire service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from ..domain.levels import Classification as C
+from ..domain.levels import ContactKind, EntryKind, ReportSectionKey, Role, SpaceType
+from ..domain.model import Actor, ContactPoint, Participant, Principal
+from ..services.reports import SectionDraft
+from .directory import Directory, load_principal
+from .entries import Entries
+from .reports import Reports
+from .spaces import Spaces
+
+ACTORS = [
+    ("Länsstyrelsen i Stockholms län", "LST", C.HEMLIG, "08-123 450 00", "tib@lst.example"),
+    ("Stockholms stad", "STHLM", C.SEKRETESS, "08-508 000 00", "tib@stockholm.example"),
+    ("Solna stad", "SOLNA", C.SEKRETESS, "08-746 100 00", "beredskap@solna.example"),
+    ("Nacka kommun", "NACKA", C.SEKRETESS, "08-718 800 00", "beredskap@nacka.example"),
+    ("Region Stockholm", "RS", C.SEKRETESS, "08-123 132 00", "tib@regionstockholm.example"),
+    ("Polismyndigheten region Stockholm", "POLIS", C.HEMLIG, "114 14", "rlc@polisen.example"),
+    ("SOS Alarm", "SOS", C.SEKRETESS, "010-140 80 00", "ledning@sosalarm.example"),
+    ("Trafikverket", "TRV", C.SEKRETESS, "0771-921 921", "tib@trafikverket.example"),
+    ("Storstockholms brandförsvar", "SSBF", C.SEKRETESS, "08-454 87 00", "rcb@ssbf.example"),
+]
+
+# username, actor, display name, role, clearance
+USERS = [
+    ("admin", "LST", "Systemadministratör", Role.SYSTEM_ADMIN, C.PUBLIC),
+    ("tib.lst", "LST", "Tjänsteman i beredskap, Länsstyrelsen", Role.EDITOR, C.HEMLIG),
+    ("admin.lst", "LST", "Aktörsadministratör, Länsstyrelsen", Role.ACTOR_ADMIN, C.PUBLIC),
+    ("tib.sthlm", "STHLM", "TiB Stockholms stad", Role.EDITOR, C.SEKRETESS),
+    ("admin.sthlm", "STHLM", "Aktörsadministratör, Stockholms stad", Role.ACTOR_ADMIN,
+     C.PUBLIC),
+    ("kommunikator.solna", "SOLNA", "Kommunikatör, Solna", Role.SPOKESPERSON, C.PUBLIC),
+    ("tib.rs", "RS", "TiB Region Stockholm", Role.EDITOR, C.SEKRETESS),
+    ("rlc.polis", "POLIS", "Regionledningscentralen, Polisen", Role.EDITOR, C.HEMLIG),
+    ("ledning.sos", "SOS", "Ledningsfunktion, SOS Alarm", Role.SPOKESPERSON, C.SEKRETESS),
+    ("tib.trv", "TRV", "TiB Trafikverket", Role.SPOKESPERSON, C.SEKRETESS),
+    ("rcb.ssbf", "SSBF", "Räddningschef i beredskap, SSBF", Role.EDITOR, C.SEKRETESS),
+    ("lasare.nacka", "NACKA", "Beredskapssamordnare, Nacka", Role.READER, C.PUBLIC),
+]
+
+ENTRIES = [
+    ("tib.lst", EntryKind.DECISION, C.PUBLIC, None,
+     "ÖVNING. Regional samverkan aktiverad 06:10 med anledning av SMHI:s orange varning för "
+     "snöfall. Samverkanskonferens var tredje timme, nästa 09:00."),
+    ("tib.trv", EntryKind.MEASURE, C.PUBLIC, None,
+     "ÖVNING. E4 norrgående stängd vid Häggvik efter avåkningar; omledning via E18. "
+     "Plogresurser omfördelade till infarterna."),
+    ("ledning.sos", EntryKind.INCOMING, C.PUBLIC, None,
+     "ÖVNING. Kraftigt ökat inflöde av 112-samtal om trafikolyckor och strömavbrott i "
+     "norra länet."),
+    ("tib.rs", EntryKind.NEED, C.SEKRETESS, ["RS", "LST", "STHLM"],
+     "ÖVNING. Hemtjänsten når inte 37 brukare i Vällingby; behov av bandvagn för "
+     "läkemedelsleveranser. Namnlista hos Region Stockholm."),
+    ("tib.sthlm", EntryKind.MEASURE, C.SEKRETESS, ["STHLM", "LST"],
+     "ÖVNING. Värmestuga öppnad i Tensta träff; tre brukare med hemsjukvård flyttade dit."),
+    ("rlc.polis", EntryKind.NOTE, C.HEMLIG, ["POLIS", "LST"],
+     "ÖVNING. Underrättelse: risk för sabotage mot elnätsstation i norra länet. Skyddsobjekt "
+     "bevakas. Sprids ej vidare."),
+    ("rcb.ssbf", EntryKind.NOTE, C.PUBLIC, None,
+     "ÖVNING. 14 räddningsinsatser pågår; förstärkning från grannkommuner begärd."),
+]
+
+REPORT = [
+    (ReportSectionKey.EVENT, C.PUBLIC, None,
+     "Snöoväder med 30–40 cm snö och hård vind över Stockholms län sedan natten."),
+    (ReportSectionKey.CURRENT_SITUATION, C.PUBLIC, None,
+     "Stora trafikstörningar, E4 norrgående stängd. Strömavbrott för 12 000 kunder."),
+    (ReportSectionKey.CONSEQUENCES, C.SEKRETESS, ["LST", "RS", "STHLM"],
+     "Hemtjänst och hemsjukvård når inte alla brukare; sårbara personer identifierade."),
+    (ReportSectionKey.MEASURES_TAKEN, C.PUBLIC, None,
+     "Samverkan aktiverad, omledning av trafik, värmestugor öppnade."),
+    (ReportSectionKey.PLANNED_MEASURES, C.PUBLIC, None,
+     "Bandvagnar från FRG för läkemedelsleveranser från kl. 10."),
+    (ReportSectionKey.NEEDS, C.PUBLIC, None, "Fler plogresurser till infarterna."),
+    (ReportSectionKey.COMMUNICATION, C.PUBLIC, None,
+     "Samordnat budskap: Undvik onödiga resor. Följ krisinformation.se."),
+    (ReportSectionKey.FORECAST, C.PUBLIC, None,
+     "Fortsatt snöfall till kväll; alternativ utveckling: långvariga elavbrott i norr."),
+    (ReportSectionKey.NEXT_REPORT, C.PUBLIC, None, "Nästa samverkanskonferens kl. 12:00."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogins:
+    passwords: dict[str, str]
+    space_id: str
+
+
+async def load_demo(directory: Directory, spaces: Spaces, entries: Entries,
+                    reports: Reports) -> DemoLogins:
+    actors: dict[str, Actor] = {}
+    for name, short, ceiling, phone, email in ACTORS:
+        actors[short] = await directory.create_actor(None, name, short, ceiling, (
+            ContactPoint(ContactKind.PHONE, phone, 1, "Växel / TiB"),
+            ContactPoint(ContactKind.EMAIL, email, 2, "Funktionsbrevlåda"),
+        ))
+    passwords: dict[str, str] = {}
+    principals: dict[str, Principal] = {}
+    for username, short, display, role, clearance in USERS:
+        password = "demo-" + secrets.token_urlsafe(9)
+        user = await directory.create_user(None, actors[short].id, username, password, display,
+                                           role, clearance)
+        passwords[username] = password
+        async with directory.store.read() as tx:
+            principal = await load_principal(tx, user.id)
+        assert principal is not None
+        principals[username] = principal
+
+    view = await spaces.create(
+        principals["tib.lst"], title="ÖVNING Snöstorm Stockholm",
+        description="Regional övning: kraftigt snöoväder med trafikstörningar och "
+                    "elavbrott. Samverkan Stockholmsregionen, aktiverat läge.",
+        type=SpaceType.EXERCISE, classification=C.HEMLIG,
+        participants=[Participant(a.id) for a in actors.values()])
+    space_id = view.space.id
+    ids = {short: actor.id for short, actor in actors.items()}
+    for username, kind, level, audience, body in ENTRIES:
+        await entries.post(principals[username], space_id, kind=kind, classification=level,
+                           body=body,
+                           audience=[ids[a] for a in audience] if audience else None)
+    await reports.publish(principals["tib.lst"], space_id, joint=True, sections=[
+        SectionDraft(key, level, body, [ids[a] for a in audience] if audience else None)
+        for key, level, audience, body in REPORT])
+    await spaces.create(
+        principals["tib.lst"], title="Veckovis regional samverkanskonferens",
+        description="Ordinarie läge: veckans samverkanskonferens för regionens aktörer.",
+        type=SpaceType.COLLABORATION, classification=C.SEKRETESS,
+        participants=[Participant(a.id) for a in actors.values()])
+    return DemoLogins(passwords, space_id)

@@ -1,0 +1,198 @@
+"""Actors and users: system admins manage actors; each actor's admins manage its users."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+from ..classification.policy import Action, decide
+from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.levels import Classification, Role
+from ..domain.model import Actor, ContactPoint, Principal, User
+from ..storage.audit import AuditRecord
+from ..storage.unit import Store, Tx
+from .passwords import Passwords
+from .ports import Clock, EventPublisher
+
+
+def _audit(principal: Principal | None, action: str, target_type: str, target_id: str,
+           **detail: object) -> AuditRecord:
+    return AuditRecord(
+        action=action, user_id=principal.user_id if principal else None,
+        actor_id=principal.actor_id if principal else None, target_type=target_type,
+        target_id=target_id, detail=dict(detail))
+
+
+async def load_principal(tx: Tx, user_id: str) -> Principal | None:
+    user = await tx.users.get(user_id)
+    if user is None:
+        return None
+    actor = await tx.actors.get(user.actor_id)
+    if actor is None:
+        return None
+    return Principal(user.id, user.actor_id, user.username, user.role, user.clearance,
+                     actor.clearance_ceiling, user.active)
+
+
+class Directory:
+    def __init__(self, store: Store, passwords: Passwords, clock: Clock,
+                 publisher: EventPublisher) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.clock = clock
+        self.publisher = publisher
+
+    async def principal(self, user_id: str) -> Principal | None:
+        async with self.store.read() as tx:
+            return await load_principal(tx, user_id)
+
+    async def profile(self, principal: Principal) -> tuple[User, Actor]:
+        async with self.store.read() as tx:
+            user = await tx.users.get(principal.user_id)
+            actor = await tx.actors.get(principal.actor_id)
+        if user is None or actor is None:
+            raise NotFound("no such user")
+        return user, actor
+
+    # --- actors -------------------------------------------------------------------------
+    async def list_actors(self, principal: Principal) -> list[Actor]:
+        if not principal.active:
+            raise NotFound("not found")
+        async with self.store.read() as tx:
+            return await tx.actors.all()
+
+    async def create_actor(self, principal: Principal | None, name: str, short_name: str,
+                           ceiling: Classification,
+                           contact_points: tuple[ContactPoint, ...] = ()) -> Actor:
+        """`principal` None only from the CLI, which runs with the operator's authority."""
+        if principal is not None and not decide(principal, Action.MANAGE_ACTORS):
+            raise Forbidden("only system administrators manage actors")
+        now = self.clock()
+        actor = Actor(str(uuid.uuid4()), name, short_name, ceiling, contact_points, now)
+        async with self.store.write() as tx:
+            await tx.actors.add(actor, now)
+            await tx.audit.append(_audit(principal, "actor.create", "actor", actor.id,
+                                         short_name=short_name, ceiling=ceiling.value), now)
+        return actor
+
+    async def update_actor(self, principal: Principal, actor_id: str, *, name: str | None = None,
+                           short_name: str | None = None, ceiling: Classification | None = None,
+                           contact_points: tuple[ContactPoint, ...] | None = None) -> Actor:
+        structural = name is not None or short_name is not None or ceiling is not None
+        action = Action.MANAGE_ACTORS if structural else Action.MANAGE_USERS
+        if not decide(principal, action, target_actor_id=actor_id):
+            raise Forbidden("you may not change this actor")
+        now = self.clock()
+        async with self.store.write() as tx:
+            actor = await tx.actors.get(actor_id)
+            if actor is None:
+                raise NotFound("no such actor")
+            changed = replace(
+                actor,
+                name=name if name is not None else actor.name,
+                short_name=short_name if short_name is not None else actor.short_name,
+                clearance_ceiling=ceiling if ceiling is not None else actor.clearance_ceiling,
+                contact_points=contact_points if contact_points is not None
+                else actor.contact_points)
+            await tx.actors.update(changed, now)
+            fields = [k for k, v in (("name", name), ("short_name", short_name),
+                                     ("ceiling", ceiling), ("contact_points", contact_points))
+                      if v is not None]
+            await tx.audit.append(_audit(principal, "actor.update", "actor", actor_id,
+                                         fields=fields), now)
+        if ceiling is not None:
+            self.publisher.access_changed(actor_id=actor_id)
+        return changed
+
+    # --- users --------------------------------------------------------------------------
+    async def list_users(self, principal: Principal, actor_id: str) -> list[User]:
+        if not decide(principal, Action.MANAGE_USERS, target_actor_id=actor_id):
+            raise NotFound("no such actor")
+        async with self.store.read() as tx:
+            if await tx.actors.get(actor_id) is None:
+                raise NotFound("no such actor")
+            return await tx.users.of_actor(actor_id)
+
+    async def create_user(self, principal: Principal | None, actor_id: str, username: str,
+                          password: str, display_name: str, role: Role,
+                          clearance: Classification) -> User:
+        if principal is not None and not decide(
+                principal, Action.MANAGE_USERS, target_actor_id=actor_id):
+            raise NotFound("no such actor")
+        _check_role_grant(principal, role)
+        password_hash = self.passwords.hash(password)
+        now = self.clock()
+        async with self.store.write() as tx:
+            actor = await tx.actors.get(actor_id)
+            if actor is None:
+                raise NotFound("no such actor")
+            _check_clearance(clearance, actor)
+            user = User(str(uuid.uuid4()), actor_id, username, display_name, role, clearance,
+                        True, now)
+            await tx.users.add(user, password_hash, now)
+            await tx.audit.append(_audit(principal, "user.create", "user", user.id,
+                                         for_actor=actor_id, role=role.value,
+                                         clearance=clearance.value), now)
+        return user
+
+    async def update_user(self, principal: Principal, user_id: str, *, role: Role | None = None,
+                          clearance: Classification | None = None, active: bool | None = None,
+                          display_name: str | None = None) -> User:
+        now = self.clock()
+        async with self.store.write() as tx:
+            user = await tx.users.get(user_id)
+            if user is None or not decide(principal, Action.MANAGE_USERS,
+                                          target_actor_id=user.actor_id):
+                raise NotFound("no such user")
+            if role is not None:
+                _check_role_grant(principal, role)
+                if user.role is Role.SYSTEM_ADMIN and principal.role is not Role.SYSTEM_ADMIN:
+                    raise Forbidden("only system administrators change a system administrator")
+            if user.id == principal.user_id and (active is False or (
+                    role is not None and role is not user.role)):
+                raise Forbidden("you cannot disable yourself or change your own role",
+                                code="self_change")
+            actor = await tx.actors.get(user.actor_id)
+            assert actor is not None
+            if clearance is not None:
+                _check_clearance(clearance, actor)
+            changed = replace(
+                user, role=role or user.role, clearance=clearance or user.clearance,
+                active=user.active if active is None else active,
+                display_name=display_name if display_name is not None else user.display_name)
+            await tx.users.update(changed, now)
+            if active is False:
+                await tx.tokens.revoke_user(user.id, now)
+            fields = [k for k, v in (("role", role), ("clearance", clearance),
+                                     ("active", active), ("display_name", display_name))
+                      if v is not None]
+            await tx.audit.append(_audit(principal, "user.update", "user", user_id,
+                                         fields=fields, active=changed.active,
+                                         role=changed.role.value,
+                                         clearance=changed.clearance.value), now)
+        self.publisher.access_changed(user_id=user_id)
+        return changed
+
+    async def reset_password(self, principal: Principal | None, user_id: str,
+                             password: str) -> None:
+        password_hash = self.passwords.hash(password)
+        now = self.clock()
+        async with self.store.write() as tx:
+            user = await tx.users.get(user_id)
+            if user is None or (principal is not None and not decide(
+                    principal, Action.MANAGE_USERS, target_actor_id=user.actor_id)):
+                raise NotFound("no such user")
+            await tx.users.set_password_hash(user_id, password_hash, now)
+            await tx.tokens.revoke_user(user_id, now)
+            await tx.audit.append(_audit(principal, "user.password_reset", "user", user_id), now)
+
+
+def _check_role_grant(principal: Principal | None, role: Role) -> None:
+    if role is Role.SYSTEM_ADMIN and principal is not None and principal.role is not Role.SYSTEM_ADMIN:
+        raise Forbidden("only system administrators grant that role", code="role_not_grantable")
+
+
+def _check_clearance(clearance: Classification, actor: Actor) -> None:
+    if clearance > actor.clearance_ceiling:
+        raise ValidationFailed("clearance above the actor's ceiling",
+                               code="clearance_above_ceiling", field="clearance")

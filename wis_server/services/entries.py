@@ -1,0 +1,138 @@
+"""Post and read log entries — the walk of DESIGN.md §3."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from ..classification.policy import Action, decide, default_audience
+from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.levels import Classification, EntryKind
+from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
+from ..storage.audit import AuditRecord
+from ..storage.unit import Store, Tx
+from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .ports import Clock, EventPublisher
+from .spaces import visible_space
+
+MAX_PAGE = 500
+
+
+def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untyped-def]
+    """The per-item predicate every read path hands to storage: the one decision function."""
+
+    def visible(label: ItemLabel) -> bool:
+        return bool(decide(principal, Action.READ, space, label))
+
+    return visible
+
+
+def check_write(principal: Principal, space: Space, action: Action, level: Classification,
+                audience: Audience) -> None:
+    """Explain a refused write precisely: the caller can see the space, so no secret leaks."""
+    decision = decide(principal, action, space,
+                      ItemLabel(level, audience, principal.actor_id))
+    if decision:
+        return
+    reason = decision.reason
+    if reason == "level above space ceiling":
+        raise ValidationFailed("classification above the space's ceiling",
+                               code="classification_above_ceiling", field="classification")
+    if reason == "level above clearance":
+        raise ValidationFailed("classification above your clearance",
+                               code="classification_above_clearance", field="classification")
+    if reason in ("audience excludes author's actor", "audience outside participants"):
+        raise ValidationFailed("audience must include your actor and only participants",
+                               code="invalid_audience", field="audience")
+    if reason == "space closed":
+        raise Forbidden("the space is closed", code="space_closed")
+    raise Forbidden("your role in this space does not allow this", code="space_role_too_low")
+
+
+async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
+                                 items: Sequence[tuple[str, Classification]], now: object) -> None:
+    classified = [(i, lvl.value) for i, lvl in items if lvl is not Classification.PUBLIC]
+    if classified:
+        await tx.audit.append(AuditRecord(
+            f"{kind}.read", user_id=principal.user_id, actor_id=principal.actor_id,
+            target_type=kind, space_id=space_id,
+            detail={"items": [i for i, _ in classified],
+                    "levels": sorted({lvl for _, lvl in classified})}), now)  # type: ignore[arg-type]
+
+
+class Entries:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher) -> None:
+        self.store = store
+        self.clock = clock
+        self.publisher = publisher
+
+    async def post(self, principal: Principal, space_id: str, *, kind: EntryKind,
+                   classification: Classification, body: str,
+                   audience: Sequence[str] | None = None,
+                   idempotency_key: str | None = None) -> Entry:
+        print_ = fingerprint("entry.create", [space_id, kind.value, classification.value, body,
+                                              sorted(audience) if audience is not None else None])
+
+        async def attempt() -> tuple[str, bool]:
+            now = self.clock()
+            async with self.store.write() as tx:
+                space = await visible_space(tx, principal, space_id)
+                earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
+                if earlier is not None:
+                    return earlier, False
+                chosen: Audience = (frozenset(audience) | {principal.actor_id}
+                                    if audience is not None
+                                    else default_audience(classification, principal.actor_id))
+                if chosen is not None and chosen >= space.participant_ids and \
+                        classification is Classification.PUBLIC:
+                    chosen = None  # every participant, including those who join later
+                check_write(principal, space, Action.WRITE, classification, chosen)
+                entry_id = str(uuid.uuid4())
+                seq = await tx.spaces.append_event(space.id, "entry.created", entry_id, now)
+                entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
+                              principal.user_id, principal.actor_id, created_at=now)
+                await tx.entries.add(entry)
+                await remember(tx, principal.user_id, idempotency_key, print_, "entry",
+                               entry_id, now)
+                await tx.audit.append(AuditRecord(
+                    "entry.create", user_id=principal.user_id, actor_id=principal.actor_id,
+                    target_type="entry", target_id=entry_id, space_id=space.id,
+                    detail={"seq": seq, "kind": kind.value, "level": classification.value,
+                            "audience": sorted(chosen) if chosen is not None else "all"}), now)
+            self.publisher.space_changed(space.id, seq)
+            return entry_id, True
+
+        entry_id, _created = await retrying_on_race(attempt)
+        return await self.get(principal, space_id, entry_id)
+
+    async def get(self, principal: Principal, space_id: str, entry_id: str) -> Entry:
+        async with self.store.read() as tx:
+            space = await visible_space(tx, principal, space_id)
+            entry = await tx.entries.get(space.id, entry_id, reader_filter(principal, space))
+        if entry is None:
+            raise NotFound("no such entry")
+        await self._audit_reads(principal, space_id, [entry])
+        return entry
+
+    async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
+                   before: int | None = None, limit: int = 100, descending: bool = False
+                   ) -> tuple[list[Entry], int]:
+        limit = max(1, min(limit, MAX_PAGE))
+        async with self.store.read() as tx:
+            space = await visible_space(tx, principal, space_id)
+            items = await tx.entries.page(
+                space.id, actor_id=principal.actor_id,
+                clearance=principal.effective_clearance,
+                visible=reader_filter(principal, space), after=after, before=before,
+                limit=limit, descending=descending)
+            head = await tx.spaces.head(space.id)
+        await self._audit_reads(principal, space_id, items)
+        return items, head
+
+    async def _audit_reads(self, principal: Principal, space_id: str,
+                           items: Sequence[Entry]) -> None:
+        if any(e.classification is not Classification.PUBLIC for e in items):
+            async with self.store.write() as tx:
+                await audit_classified_reads(
+                    tx, principal, space_id, "entry",
+                    [(e.id, e.classification) for e in items], self.clock())

@@ -1,0 +1,51 @@
+"""Run a create use case at most once per (user, Idempotency-Key)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..domain.errors import Conflict
+from ..storage.errors import is_duplicate_key
+from ..storage.idempotency import IdempotentResult
+from ..storage.unit import Tx
+
+T = TypeVar("T")
+
+
+def fingerprint(operation: str, payload: Any) -> str:
+    raw = json.dumps([operation, payload], sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) -> str | None:
+    """The id created by an earlier attempt with this key, or None if this is the first."""
+    if key is None:
+        return None
+    found = await tx.idempotency.find(user_id, key)
+    if found is None:
+        return None
+    if found.fingerprint != print_:
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       code="idempotency_key_reused")
+    return found.resource_id
+
+
+async def remember(tx: Tx, user_id: str, key: str | None, print_: str, resource_type: str,
+                   resource_id: str, now: Any) -> None:
+    if key is not None:
+        await tx.idempotency.remember(
+            user_id, key, IdempotentResult(print_, resource_type, resource_id), now)
+
+
+async def retrying_on_race(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Two concurrent first attempts with one key: the loser's insert fails; try once more,
+    and it finds the winner's result."""
+    try:
+        return await attempt()
+    except Exception as error:
+        if not is_duplicate_key(error):
+            raise
+        return await attempt()

@@ -1,0 +1,40 @@
+"""Key rotation: a new KEK version per level, then every data key re-wrapped, online, in
+small transactions so the server keeps serving throughout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..classification.crypto import EnvelopeCipher
+from ..domain.levels import Classification
+from ..storage.audit import AuditRecord
+from ..storage.sealing import count_keys_to_rewrap, rewrap_batch
+from ..storage.unit import Store
+from .ports import Clock
+
+Progress = Callable[[int, int], None]
+
+
+async def rewrap_all(store: Store, cipher: EnvelopeCipher, clock: Clock,
+                     progress: Progress | None = None, batch_size: int = 500) -> int:
+    """Re-wrap every data key not under its level's current KEK; returns how many."""
+    current = {level: cipher.keyring.level(level).current for level in Classification}
+    async with store.read() as tx:
+        total = await count_keys_to_rewrap(tx.conn, current)
+    done = 0
+    if progress:
+        progress(done, total)
+    while True:
+        async with store.write() as tx:
+            n = await rewrap_batch(tx.conn, cipher, current, batch_size)
+        if n == 0:
+            break
+        done += n
+        if progress:
+            progress(min(done, total), total)
+    async with store.write() as tx:
+        await tx.audit.append(AuditRecord(
+            "keys.rewrap", detail={"rewrapped": done,
+                                   "versions": {k.value: v for k, v in current.items()}}),
+            clock())
+    return done

@@ -1,0 +1,33 @@
+"""Small ports the services depend on; the composition root plugs in implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventPublisher(Protocol):
+    """Told after commit that a space has new events up to `seq` (a wake-up, not the data)."""
+
+    def space_changed(self, space_id: str, seq: int) -> None: ...
+
+    def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
+                       space_id: str | None = None) -> None: ...
+
+
+class NullPublisher:
+    """For the CLI and tests that run no realtime hub."""
+
+    def space_changed(self, space_id: str, seq: int) -> None:
+        return None
+
+    def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
+                       space_id: str | None = None) -> None:
+        return None

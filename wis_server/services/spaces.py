@@ -1,0 +1,146 @@
+"""Incident spaces: create, list, read, change (title, status, participants)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ..classification.policy import Action, decide, space_role
+from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
+from ..domain.model import Participant, Principal, Space
+from ..storage.audit import AuditRecord
+from ..storage.unit import Store, Tx
+from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .ports import Clock, EventPublisher
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceView:
+    """A space as one principal sees it."""
+
+    space: Space
+    my_role: SpaceRole
+    last_activity_at: datetime | None
+
+
+async def visible_space(tx: Tx, principal: Principal, space_id: str) -> Space:
+    """The space if the principal may read it; otherwise NotFound, whether or not it exists."""
+    space = await tx.spaces.get(space_id)
+    if space is None or not decide(principal, Action.READ, space):
+        raise NotFound("no such space")
+    return space
+
+
+class Spaces:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher) -> None:
+        self.store = store
+        self.clock = clock
+        self.publisher = publisher
+
+    async def create(self, principal: Principal, *, title: str, description: str,
+                     type: SpaceType, classification: Classification,
+                     participants: list[Participant], idempotency_key: str | None = None
+                     ) -> SpaceView:
+        if not decide(principal, Action.CREATE_SPACE):
+            raise Forbidden("only editors create spaces", code="role_may_not_create_space")
+        if classification > principal.effective_clearance:
+            raise ValidationFailed("space ceiling above your clearance",
+                                   code="ceiling_above_clearance", field="classification")
+        if not any(p.actor_id == principal.actor_id for p in participants):
+            participants = [Participant(principal.actor_id), *participants]
+        print_ = fingerprint("space.create", [title, description, type.value,
+                                              classification.value,
+                                              sorted(p.actor_id for p in participants)])
+
+        async def attempt() -> str:
+            now = self.clock()
+            async with self.store.write() as tx:
+                earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
+                if earlier is not None:
+                    return earlier
+                await _check_actors_exist(tx, [p.actor_id for p in participants])
+                space = Space(str(uuid.uuid4()), title, description, type, classification,
+                              SpaceStatus.OPEN, principal.actor_id, principal.user_id,
+                              tuple(participants), 0, now, now)
+                await tx.spaces.add(space, now)
+                seq = await tx.spaces.append_event(space.id, "space.created", space.id, now)
+                await remember(tx, principal.user_id, idempotency_key, print_, "space",
+                               space.id, now)
+                await tx.audit.append(AuditRecord(
+                    "space.create", user_id=principal.user_id, actor_id=principal.actor_id,
+                    target_type="space", target_id=space.id, space_id=space.id,
+                    detail={"type": type.value, "ceiling": classification.value,
+                            "participants": sorted(p.actor_id for p in participants)}), now)
+            self.publisher.space_changed(space.id, seq)
+            return space.id
+
+        space_id = await retrying_on_race(attempt)
+        return await self.get(principal, space_id)
+
+    async def list(self, principal: Principal) -> list[SpaceView]:
+        if not principal.active:
+            return []
+        async with self.store.read() as tx:
+            spaces = await tx.spaces.for_actor(principal.actor_id)
+            activity = await tx.spaces.last_activity([s.id for s in spaces])
+        return [self._view(principal, s, activity.get(s.id)) for s in spaces
+                if decide(principal, Action.READ, s)]
+
+    async def get(self, principal: Principal, space_id: str) -> SpaceView:
+        async with self.store.read() as tx:
+            space = await visible_space(tx, principal, space_id)
+            activity = await tx.spaces.last_activity([space.id])
+        return self._view(principal, space, activity.get(space.id))
+
+    async def update(self, principal: Principal, space_id: str, *, title: str | None = None,
+                     description: str | None = None, status: SpaceStatus | None = None,
+                     participants: list[Participant] | None = None) -> SpaceView:
+        now = self.clock()
+        async with self.store.write() as tx:
+            space = await visible_space(tx, principal, space_id)
+            if not decide(principal, Action.ADMINISTER_SPACE, space):
+                raise Forbidden("only the space's editors change it")
+            if participants is not None:
+                if not any(p.actor_id == space.owner_actor_id for p in participants):
+                    raise ValidationFailed("the owning actor cannot leave its space",
+                                           code="owner_must_participate", field="participants")
+                await _check_actors_exist(tx, [p.actor_id for p in participants])
+            changed = replace(
+                space, title=title if title is not None else space.title,
+                description=description if description is not None else space.description,
+                status=status or space.status,
+                participants=tuple(participants) if participants is not None
+                else space.participants)
+            await tx.spaces.update(changed, now)
+            seq = await tx.spaces.append_event(space.id, "space.updated", space.id, now)
+            fields = [k for k, v in (("title", title), ("description", description),
+                                     ("status", status), ("participants", participants))
+                      if v is not None]
+            await tx.audit.append(AuditRecord(
+                "space.update", user_id=principal.user_id, actor_id=principal.actor_id,
+                target_type="space", target_id=space.id, space_id=space.id,
+                detail={"fields": fields, "status": changed.status.value,
+                        "participants": sorted(changed.participant_ids)}), now)
+        self.publisher.space_changed(space.id, seq)
+        if participants is not None:
+            self.publisher.access_changed(space_id=space.id)
+        return await self.get(principal, space_id) if decide(
+            principal, Action.READ, changed) else SpaceView(changed, SpaceRole.READER, now)
+
+    @staticmethod
+    def _view(principal: Principal, space: Space, activity: datetime | None) -> SpaceView:
+        role = space_role(principal, space)
+        assert role is not None
+        return SpaceView(space, role, activity)
+
+
+async def _check_actors_exist(tx: Tx, actor_ids: list[str]) -> None:
+    if len(set(actor_ids)) != len(actor_ids):
+        raise ValidationFailed("an actor is named twice", code="duplicate_participant",
+                               field="participants")
+    missing = set(actor_ids) - await tx.actors.existing_ids(actor_ids)
+    if missing:
+        raise ValidationFailed("unknown actor among participants", code="unknown_actor",
+                               field="participants")

@@ -1,0 +1,137 @@
+"""The append-only, hash-chained audit log.
+
+Each record's hash is HMAC-SHA256(audit key, previous hash ‖ canonical record), the audit key
+living in the keyring, not the database: someone who can write the database can change a row
+but cannot forge the chain after it. Appends are serialized (an advisory lock on PostgreSQL,
+the single writer on SQLite) and should be the last statement of their transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import audit_log
+
+GENESIS = "0" * 64
+_LOCK_ID = 0x5749_5341  # "WISA"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    action: str
+    outcome: str = "ok"
+    user_id: str | None = None
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    space_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAudit:
+    seq: int
+    at: datetime
+    record: AuditRecord
+    prev_hash: str
+    hash: str
+
+
+def _canonical(seq: int, at: datetime, record: AuditRecord) -> bytes:
+    doc = {
+        "seq": seq, "at": at.isoformat(), "action": record.action, "outcome": record.outcome,
+        "user_id": record.user_id, "actor_id": record.actor_id,
+        "target_type": record.target_type, "target_id": record.target_id,
+        "space_id": record.space_id, "detail": record.detail,
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(key: bytes, prev_hash: str, seq: int, at: datetime, record: AuditRecord) -> str:
+    return hmac.new(key, prev_hash.encode() + _canonical(seq, at, record), hashlib.sha256
+                    ).hexdigest()
+
+
+def _stored(row: Any) -> StoredAudit:
+    return StoredAudit(row.seq, row.at, AuditRecord(
+        row.action, row.outcome, row.user_id, row.actor_id, row.target_type, row.target_id,
+        row.space_id, dict(row.detail)), row.prev_hash, row.hash)
+
+
+class AuditRepository:
+    def __init__(self, conn: AsyncConnection, key: bytes) -> None:
+        self.conn = conn
+        self.key = key
+
+    async def append(self, record: AuditRecord, now: datetime) -> int:
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+        last = (await self.conn.execute(
+            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+        )).first()
+        seq = (last.seq + 1) if last else 1
+        prev = last.hash if last else GENESIS
+        # Round-trip precision: both databases keep microseconds.
+        digest = chain_hash(self.key, prev, seq, now, record)
+        await self.conn.execute(audit_log.insert().values(
+            seq=seq, at=now, user_id=record.user_id, actor_id=record.actor_id,
+            action=record.action, target_type=record.target_type, target_id=record.target_id,
+            space_id=record.space_id, outcome=record.outcome, detail=record.detail,
+            prev_hash=prev, hash=digest))
+        return seq
+
+    async def page(self, *, actor_id: str | None, after: int, limit: int) -> list[StoredAudit]:
+        query = select(audit_log).where(audit_log.c.seq > after)
+        if actor_id is not None:
+            query = query.where(audit_log.c.actor_id == actor_id)
+        rows = await self.conn.execute(query.order_by(audit_log.c.seq).limit(limit))
+        return [_stored(row) for row in rows]
+
+    async def scan(self, batch: int = 1000) -> AsyncIterator[StoredAudit]:
+        after = 0
+        while True:
+            rows = (await self.conn.execute(
+                select(audit_log).where(audit_log.c.seq > after)
+                .order_by(audit_log.c.seq).limit(batch))).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _stored(row)
+            after = rows[-1].seq
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> VerifyResult:
+    """Walk the chain; the first record whose link or hash is wrong is named."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    async for stored in records:
+        if stored.seq != expected_seq:
+            return VerifyResult(False, checked, stored.seq,
+                                f"expected record {expected_seq}, found {stored.seq} (gap or reorder)")
+        if stored.prev_hash != expected_prev:
+            return VerifyResult(False, checked, stored.seq, "link to previous record broken")
+        digest = chain_hash(key, stored.prev_hash, stored.seq, stored.at, stored.record)
+        if not hmac.compare_digest(digest, stored.hash):
+            return VerifyResult(False, checked, stored.seq, "record content does not match its hash")
+        expected_prev = stored.hash
+        expected_seq += 1
+        checked += 1
+    return VerifyResult(True, checked)

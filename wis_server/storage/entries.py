@@ -1,0 +1,131 @@
+"""Log entries. Bodies are sealed per entry; labels (level, audience) stay plain so listing
+can pre-filter in SQL and the access decision can run before anything is decrypted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..classification.crypto import FieldContext
+from ..domain.levels import Classification, EntryKind
+from ..domain.model import Entry, ItemLabel
+from .sealing import Sealer
+from .tables import entries, item_audience, users
+
+Visible = Callable[[ItemLabel], bool]
+
+
+def _context(entry_id: str, space_id: str, level: Classification) -> FieldContext:
+    return FieldContext("entries", entry_id, "body", space_id, level)
+
+
+async def write_audience(conn: AsyncConnection, item_id: str, audience: frozenset[str] | None
+                         ) -> None:
+    if audience:
+        await conn.execute(item_audience.insert(),
+                           [{"item_id": item_id, "actor_id": a} for a in sorted(audience)])
+
+
+async def read_audiences(conn: AsyncConnection, item_ids: Sequence[str]
+                         ) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    wanted = list(item_ids)
+    for start in range(0, len(wanted), 500):
+        rows = await conn.execute(select(item_audience).where(
+            item_audience.c.item_id.in_(wanted[start : start + 500])))
+        for row in rows:
+            found.setdefault(row.item_id, set()).add(row.actor_id)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def audience_filter(id_column: Any, all_column: Any, actor_id: str) -> Any:
+    """SQL pre-filter matching the decision's audience rule (the decision still has the say)."""
+    return or_(all_column.is_(True), exists().where(
+        and_(item_audience.c.item_id == id_column, item_audience.c.actor_id == actor_id)))
+
+
+def levels_up_to(clearance: Classification) -> list[str]:
+    return [level.value for level in Classification if level <= clearance]
+
+
+class EntryRepository:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+        self.conn = conn
+        self.sealer = sealer
+
+    async def add(self, entry: Entry) -> None:
+        key = await self.sealer.new_key(self.conn, entry.classification)
+        assert entry.created_at is not None
+        await self.conn.execute(entries.insert().values(
+            id=entry.id, space_id=entry.space_id, seq=entry.seq, kind=entry.kind.value,
+            classification=entry.classification.value, level_rank=entry.classification.rank,
+            audience_all=entry.audience is None, data_key_id=key.id,
+            body_ct=self.sealer.seal(
+                key, _context(entry.id, entry.space_id, entry.classification), entry.body),
+            author_id=entry.author_id, author_actor_id=entry.author_actor_id,
+            created_at=entry.created_at,
+        ))
+        await write_audience(self.conn, entry.id, entry.audience)
+
+    async def get(self, space_id: str, entry_id: str, visible: Visible) -> Entry | None:
+        found = await self._load(
+            select(entries).where(entries.c.space_id == space_id, entries.c.id == entry_id),
+            visible)
+        return found[0] if found else None
+
+    async def by_ids(self, ids: Sequence[str], visible: Visible) -> list[Entry]:
+        if not ids:
+            return []
+        return await self._load(select(entries).where(entries.c.id.in_(list(ids))), visible)
+
+    async def page(
+        self, space_id: str, *, actor_id: str, clearance: Classification, visible: Visible,
+        after: int | None, before: int | None, limit: int, descending: bool,
+    ) -> list[Entry]:
+        """Up to `limit` visible entries; pre-filtered in SQL, then each passes `visible`."""
+        query = select(entries).where(
+            entries.c.space_id == space_id,
+            entries.c.classification.in_(levels_up_to(clearance)),
+            audience_filter(entries.c.id, entries.c.audience_all, actor_id),
+        )
+        if after is not None:
+            query = query.where(entries.c.seq > after)
+        if before is not None:
+            query = query.where(entries.c.seq < before)
+        order = entries.c.seq.desc() if descending else entries.c.seq
+        return await self._load(query.order_by(order).limit(limit), visible)
+
+    async def _load(self, query: Any, visible: Visible) -> list[Entry]:
+        rows = (await self.conn.execute(query)).all()
+        if not rows:
+            return []
+        audiences = await read_audiences(
+            self.conn, [row.id for row in rows if not row.audience_all])
+        labelled = []
+        for row in rows:
+            audience = None if row.audience_all else audiences.get(row.id, frozenset())
+            label = ItemLabel(Classification(row.classification), audience, row.author_actor_id)
+            if visible(label):
+                labelled.append((row, audience))
+        if not labelled:
+            return []
+        keys = await self.sealer.keys(self.conn, [row.data_key_id for row, _ in labelled])
+        names = dict((await self.conn.execute(
+            select(users.c.id, users.c.display_name).where(
+                users.c.id.in_({row.author_id for row, _ in labelled})))).tuples().all())
+        result = []
+        for row, audience in labelled:
+            level = Classification(row.classification)
+            body = self.sealer.open(
+                keys[row.data_key_id], _context(row.id, row.space_id, level), row.body_ct)
+            result.append(Entry(
+                id=row.id, space_id=row.space_id, seq=row.seq, kind=EntryKind(row.kind),
+                classification=level, body=body, audience=audience, author_id=row.author_id,
+                author_actor_id=row.author_actor_id, author_name=names.get(row.author_id, ""),
+                created_at=row.created_at,
+            ))
+        return result

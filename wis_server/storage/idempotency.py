@@ -1,0 +1,43 @@
+"""Idempotency keys: a retried POST finds the resource its first attempt created.
+
+Only the resource's id is kept (never the response body, which may be classified); the
+retry re-reads the resource through the normal, access-checked path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import idempotency_keys
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResult:
+    fingerprint: str
+    resource_type: str
+    resource_id: str
+
+
+class IdempotencyRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find(self, user_id: str, key: str) -> IdempotentResult | None:
+        row = (await self.conn.execute(select(idempotency_keys).where(
+            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key))).first()
+        return IdempotentResult(row.fingerprint, row.resource_type, row.resource_id) if row else None
+
+    async def remember(self, user_id: str, key: str, result: IdempotentResult, now: datetime
+                       ) -> None:
+        await self.conn.execute(idempotency_keys.insert().values(
+            user_id=user_id, key=key, fingerprint=result.fingerprint,
+            resource_type=result.resource_type, resource_id=result.resource_id, created_at=now))
+
+    async def expire(self, before: datetime) -> int:
+        result = await self.conn.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.created_at < before))
+        return result.rowcount

@@ -1,0 +1,88 @@
+"""Data keys in the database (wrapped only) and sealing/opening of content fields."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..classification.crypto import ContentCipher, FieldContext, WrappedKey
+from ..domain.levels import Classification
+from .tables import data_keys
+
+
+class Sealer:
+    def __init__(self, cipher: ContentCipher) -> None:
+        self.cipher = cipher
+
+    async def new_key(self, conn: AsyncConnection, level: Classification) -> WrappedKey:
+        key = self.cipher.new_data_key(str(uuid.uuid4()), level)
+        await conn.execute(
+            data_keys.insert().values(
+                id=key.id, level=level.value, kek_version=key.kek_version, wrapped=key.wrapped,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return key
+
+    async def keys(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, WrappedKey]:
+        wanted = list(set(ids))
+        found: dict[str, WrappedKey] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await conn.execute(
+                select(data_keys).where(data_keys.c.id.in_(wanted[start : start + 500]))
+            )
+            for row in rows:
+                found[row.id] = WrappedKey(
+                    row.id, Classification(row.level), row.kek_version, row.wrapped
+                )
+        return found
+
+    def seal(self, key: WrappedKey, context: FieldContext, plaintext: str) -> bytes:
+        return self.cipher.seal(key, context, plaintext)
+
+    def open(self, key: WrappedKey, context: FieldContext, ciphertext: bytes) -> str:
+        return self.cipher.open(key, context, ciphertext)
+
+
+async def count_keys_to_rewrap(conn: AsyncConnection, current: dict[Classification, int]) -> int:
+    total = 0
+    for level, version in current.items():
+        result = await conn.execute(
+            select(func.count()).select_from(data_keys).where(
+                data_keys.c.level == level.value, data_keys.c.kek_version != version
+            )
+        )
+        total += int(result.scalar_one())
+    return total
+
+
+async def rewrap_batch(
+    conn: AsyncConnection, cipher: ContentCipher, current: dict[Classification, int],
+    batch_size: int = 500,
+) -> int:
+    """Re-wrap up to `batch_size` data keys that are not under their level's current KEK."""
+    done = 0
+    for level, version in current.items():
+        rows = (
+            await conn.execute(
+                select(data_keys)
+                .where(data_keys.c.level == level.value, data_keys.c.kek_version != version)
+                .limit(batch_size - done)
+            )
+        ).all()
+        for row in rows:
+            old = WrappedKey(row.id, level, row.kek_version, row.wrapped)
+            new = cipher.rewrap(old)
+            await conn.execute(
+                update(data_keys)
+                .where(data_keys.c.id == row.id, data_keys.c.kek_version == row.kek_version)
+                .values(kek_version=new.kek_version, wrapped=new.wrapped)
+            )
+            done += 1
+        if done >= batch_size:
+            break
+    return done

@@ -1,0 +1,142 @@
+"""Incident spaces, their participants, and the per-space event log (the backbone)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..classification.crypto import FieldContext
+from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
+from ..domain.model import Participant, Space
+from .sealing import Sealer
+from .tables import space_events, space_participants, spaces
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceEvent:
+    space_id: str
+    seq: int
+    kind: str
+    ref_id: str
+    created_at: datetime
+
+
+def _context(space_id: str, field: str) -> FieldContext:
+    # Space metadata is seen by every participant, so it is sealed at the `public` level.
+    return FieldContext("spaces", space_id, field, space_id, Classification.PUBLIC)
+
+
+class SpaceRepository:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+        self.conn = conn
+        self.sealer = sealer
+
+    async def add(self, space: Space, now: datetime) -> None:
+        key = await self.sealer.new_key(self.conn, Classification.PUBLIC)
+        await self.conn.execute(spaces.insert().values(
+            id=space.id, data_key_id=key.id,
+            title_ct=self.sealer.seal(key, _context(space.id, "title"), space.title),
+            description_ct=self.sealer.seal(
+                key, _context(space.id, "description"), space.description),
+            type=space.type.value, classification=space.classification.value,
+            status=space.status.value, owner_actor_id=space.owner_actor_id,
+            created_by=space.created_by, last_seq=0, created_at=now, updated_at=now,
+            last_activity_at=now,
+        ))
+        await self._write_participants(space.id, space.participants)
+
+    async def update(self, space: Space, now: datetime) -> None:
+        row = (await self.conn.execute(
+            select(spaces.c.data_key_id).where(spaces.c.id == space.id))).one()
+        key = (await self.sealer.keys(self.conn, [row.data_key_id]))[row.data_key_id]
+        await self.conn.execute(update(spaces).where(spaces.c.id == space.id).values(
+            title_ct=self.sealer.seal(key, _context(space.id, "title"), space.title),
+            description_ct=self.sealer.seal(
+                key, _context(space.id, "description"), space.description),
+            status=space.status.value, updated_at=now,
+        ))
+        await self.conn.execute(
+            delete(space_participants).where(space_participants.c.space_id == space.id))
+        await self._write_participants(space.id, space.participants)
+
+    async def _write_participants(self, space_id: str, participants: Sequence[Participant]) -> None:
+        if participants:
+            await self.conn.execute(space_participants.insert(), [
+                {"space_id": space_id, "actor_id": p.actor_id,
+                 "role_cap": p.role_cap.value if p.role_cap else None}
+                for p in participants
+            ])
+
+    async def get(self, space_id: str) -> Space | None:
+        found = await self._load(select(spaces).where(spaces.c.id == space_id))
+        return found[0] if found else None
+
+    async def for_actor(self, actor_id: str) -> list[Space]:
+        member = select(space_participants.c.space_id).where(
+            space_participants.c.actor_id == actor_id)
+        return await self._load(
+            select(spaces).where(spaces.c.id.in_(member)).order_by(
+                spaces.c.last_activity_at.desc()))
+
+    async def last_activity(self, space_ids: Sequence[str]) -> dict[str, datetime]:
+        if not space_ids:
+            return {}
+        rows = await self.conn.execute(select(spaces.c.id, spaces.c.last_activity_at).where(
+            spaces.c.id.in_(list(space_ids))))
+        return {row.id: row.last_activity_at for row in rows}
+
+    async def _load(self, query: Any) -> list[Space]:
+        rows = (await self.conn.execute(query)).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        parts: dict[str, list[Participant]] = {i: [] for i in ids}
+        for p in await self.conn.execute(
+            select(space_participants).where(space_participants.c.space_id.in_(ids))
+        ):
+            parts[p.space_id].append(
+                Participant(p.actor_id, SpaceRole(p.role_cap) if p.role_cap else None))
+        keys = await self.sealer.keys(self.conn, [row.data_key_id for row in rows])
+        result = []
+        for row in rows:
+            key = keys[row.data_key_id]
+            result.append(Space(
+                id=row.id,
+                title=self.sealer.open(key, _context(row.id, "title"), row.title_ct),
+                description=self.sealer.open(
+                    key, _context(row.id, "description"), row.description_ct),
+                type=SpaceType(row.type), classification=Classification(row.classification),
+                status=SpaceStatus(row.status), owner_actor_id=row.owner_actor_id,
+                created_by=row.created_by,
+                participants=tuple(sorted(parts[row.id], key=lambda p: p.actor_id)),
+                last_seq=row.last_seq, created_at=row.created_at, updated_at=row.updated_at,
+            ))
+        return result
+
+    async def append_event(self, space_id: str, kind: str, ref_id: str, now: datetime) -> int:
+        """Take the space's next seq (row lock on PostgreSQL) and record the event with it."""
+        result = await self.conn.execute(
+            update(spaces).where(spaces.c.id == space_id)
+            .values(last_seq=spaces.c.last_seq + 1, last_activity_at=now)
+            .returning(spaces.c.last_seq))
+        seq = int(result.scalar_one())
+        await self.conn.execute(space_events.insert().values(
+            space_id=space_id, seq=seq, kind=kind, ref_id=ref_id, created_at=now))
+        return seq
+
+    async def events_after(self, space_id: str, after: int, limit: int) -> list[SpaceEvent]:
+        rows = await self.conn.execute(
+            select(space_events)
+            .where(space_events.c.space_id == space_id, space_events.c.seq > after)
+            .order_by(space_events.c.seq).limit(limit))
+        return [SpaceEvent(r.space_id, r.seq, r.kind, r.ref_id, r.created_at) for r in rows]
+
+    async def head(self, space_id: str) -> int:
+        row = (await self.conn.execute(
+            select(spaces.c.last_seq).where(spaces.c.id == space_id))).first()
+        return int(row.last_seq) if row else 0

@@ -1,0 +1,222 @@
+"""The schema. Content fields end in `_ct` and hold ciphertext only; labels stay plain so the
+access decision (and the SQL pre-filter in front of it) never needs to decrypt anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if dialect.name == "postgresql" else value.astimezone(
+            UTC
+        ).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = String(36)
+
+actors = Table(
+    "actors", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("short_name", String(40), nullable=False, unique=True),
+    Column("clearance_ceiling", String(16), nullable=False),
+    Column("contact_points", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", ID, primary_key=True),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False, index=True),
+    Column("username", String(80), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("clearance", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("family_id", ID, nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+data_keys = Table(
+    "data_keys", metadata,
+    Column("id", ID, primary_key=True),
+    Column("level", String(16), nullable=False),
+    Column("kek_version", Integer, nullable=False, index=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+spaces = Table(
+    "spaces", metadata,
+    Column("id", ID, primary_key=True),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("title_ct", LargeBinary, nullable=False),
+    Column("description_ct", LargeBinary, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner_actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("last_activity_at", UtcDateTime, nullable=False),
+)
+
+space_participants = Table(
+    "space_participants", metadata,
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False, index=True),
+    Column("role_cap", String(16), nullable=True),
+    PrimaryKeyConstraint("space_id", "actor_id"),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("id", ID, primary_key=True),
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("level_rank", Integer, nullable=False),
+    Column("audience_all", Boolean, nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("body_ct", LargeBinary, nullable=False),
+    Column("author_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("author_actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("space_id", "seq"),
+)
+
+# Audience rows for items whose audience is not "all participants" (entries and sections).
+item_audience = Table(
+    "item_audience", metadata,
+    Column("item_id", ID, nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    PrimaryKeyConstraint("item_id", "actor_id"),
+)
+
+situation_reports = Table(
+    "situation_reports", metadata,
+    Column("id", ID, primary_key=True),
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("author_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("space_id", "scope", "actor_id", "version"),
+)
+
+report_sections = Table(
+    "report_sections", metadata,
+    Column("id", ID, primary_key=True),
+    Column("report_id", ID, ForeignKey("situation_reports.id"), nullable=False, index=True),
+    Column("key", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("audience_all", Boolean, nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("body_ct", LargeBinary, nullable=False),
+)
+
+space_events = Table(
+    "space_events", metadata,
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("ref_id", ID, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("space_id", "seq"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("user_id", ID, nullable=True, index=True),
+    Column("actor_id", ID, nullable=True, index=True),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=True),
+    Column("target_id", ID, nullable=True),
+    Column("space_id", ID, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("user_id", ID, nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", ID, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "key"),
+)
+
+Index("ix_entries_space_seq", entries.c.space_id, entries.c.seq)
+Index("ix_reports_scope", situation_reports.c.space_id, situation_reports.c.scope,
+      situation_reports.c.actor_id, situation_reports.c.version)
