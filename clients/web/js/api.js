@@ -1,0 +1,146 @@
+// REST client for /api/v1 with the session model:
+//   access token  -> this module's memory only (lost on reload, by design)
+//   refresh token -> HttpOnly cookie set by the server; refreshed with X-CSRF-Token from wis_csrf
+// Nothing here touches localStorage/sessionStorage/IndexedDB/Cache Storage.
+
+const BASE = '/api/v1';
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.code = this.problem.code || (status === 0 ? 'network' : `http_${status}`);
+    this.field = this.problem.field;
+  }
+}
+
+let accessToken = null;
+let refreshTimer = null;
+let refreshing = null;
+const listeners = new Set();
+
+/** Subscribe to session changes: fn('login'|'refresh'|'expired'|'logout'). */
+export function onSession(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+function emit(kind) { for (const fn of listeners) fn(kind); }
+
+export function getAccessToken() { return accessToken; }
+export function hasSession() { return accessToken !== null; }
+
+function csrfToken() {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === 'wis_csrf') return decodeURIComponent(v.join('='));
+  }
+  return null;
+}
+
+async function parseProblem(res) {
+  try {
+    const ct = res.headers.get('content-type') || '';
+    if (ct.includes('json')) return await res.json();
+  } catch (_) { /* fall through */ }
+  return { title: res.statusText, status: res.status };
+}
+
+function setToken(body) {
+  accessToken = body.access_token;
+  clearTimeout(refreshTimer);
+  const ttl = Number(body.expires_in) || 900;
+  // refresh a minute before expiry (or at 80 % of short lifetimes)
+  const lead = Math.min(60, ttl * 0.2);
+  refreshTimer = setTimeout(() => { refresh().catch(() => {}); }, Math.max(5, ttl - lead) * 1000);
+}
+
+function dropToken() {
+  accessToken = null;
+  clearTimeout(refreshTimer);
+  refreshTimer = null;
+}
+
+async function rawFetch(path, opts) {
+  try {
+    return await fetch(BASE + path, { credentials: 'same-origin', cache: 'no-store', ...opts });
+  } catch (e) {
+    throw new ApiError(0, { title: 'network', detail: String(e && e.message) });
+  }
+}
+
+export async function login(username, password) {
+  const res = await rawFetch('/auth/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw new ApiError(res.status, await parseProblem(res));
+  setToken(await res.json());
+  emit('login');
+}
+
+/** Rotate the refresh cookie and get a new access token. Concurrent callers share one request. */
+export function refresh() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    const csrf = csrfToken();
+    if (!csrf) { dropToken(); throw new ApiError(401, { code: 'no_session' }); }
+    const res = await rawFetch('/auth/session/refresh', {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
+    });
+    if (!res.ok) {
+      const p = await parseProblem(res);
+      if (res.status === 401 || res.status === 403) { const had = accessToken !== null; dropToken(); if (had) emit('expired'); }
+      throw new ApiError(res.status, p);
+    }
+    setToken(await res.json());
+    emit('refresh');
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+/** Try to resume a session after page load (refresh cookie may still be valid). */
+export async function resume() {
+  if (!csrfToken()) return false;
+  try { await refresh(); return true; } catch (e) {
+    if (e.status === 0) throw e; // offline: let the caller show the offline screen
+    return false;
+  }
+}
+
+export async function logout() {
+  const csrf = csrfToken();
+  try {
+    await rawFetch('/auth/session/logout', {
+      method: 'POST',
+      headers: csrf ? { 'X-CSRF-Token': csrf } : {},
+    });
+  } catch (_) { /* offline logout still forgets the token locally */ }
+  dropToken();
+  emit('logout');
+}
+
+/** Authenticated JSON request; retries once after refreshing on 401. */
+export async function api(path, { method = 'GET', body, headers = {}, retry = true } = {}) {
+  if (!accessToken) {
+    try { await refresh(); } catch (e) { if (e.status === 0) throw e; emit('expired'); throw new ApiError(401, { code: 'no_session' }); }
+  }
+  const h = { Accept: 'application/json', Authorization: `Bearer ${accessToken}`, ...headers };
+  const init = { method, headers: h };
+  if (body !== undefined) { h['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+  const res = await rawFetch(path, init);
+  if (res.status === 401 && retry) {
+    try { await refresh(); } catch (e) { if (e.status !== 0) emit('expired'); throw e; }
+    return api(path, { method, body, headers, retry: false });
+  }
+  if (!res.ok) throw new ApiError(res.status, await parseProblem(res));
+  if (res.status === 204) return null;
+  const ct = res.headers.get('content-type') || '';
+  return ct.includes('json') ? res.json() : null;
+}
+
+export const qs = (params) => {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+};

@@ -1,0 +1,83 @@
+// Shared view helpers: labels for kinds/types/roles, audience picker, space header bits.
+import { h, nextId } from '../dom.js';
+import { t } from '../i18n.js';
+import { badge, exerciseBadge } from '../classification.js';
+
+export const KINDS = ['note', 'decision', 'measure', 'need', 'incoming'];
+export const TYPES = ['disruption', 'exercise', 'collaboration', 'internal'];
+export const SECTION_KEYS = ['event', 'current_situation', 'consequences', 'measures_taken', 'planned_measures',
+  'needs', 'communication', 'forecast', 'next_report'];
+
+export function audienceText(audience, participants) {
+  const m = participants.length;
+  const n = audience == null ? m : Math.min(audience.length, m);
+  return t('audience_count', { n, m });
+}
+
+/**
+ * Audience picker: a checkbox per participating actor, own actor first, with a live
+ * "läsrätt hos N av M" count. getValue() → null when everyone is ticked (server: all participants).
+ */
+export function audiencePicker({ participants, ownActorId, store, legend = t('audience'), compact = false }) {
+  const ids = [...participants].sort((a, b) => (a === ownActorId ? -1 : b === ownActorId ? 1 : store.actorName(a).localeCompare(store.actorName(b), 'sv')));
+  const count = h('p.audience-count', { 'aria-live': 'polite' });
+  const boxes = new Map();
+  const list = h('ul.checklist');
+  for (const id of ids) {
+    const own = id === ownActorId;
+    // the author's own actor always reads its own item: shown ticked and locked
+    const cb = h('input', { type: 'checkbox', id: nextId('aud'), value: id, dataset: { actor: id }, checked: own, disabled: own });
+    boxes.set(id, cb);
+    list.append(h('li', cb, h('label', { for: cb.id }, store.actorName(id), id === ownActorId ? ` ${t('own_actor')}` : '')));
+  }
+  const update = () => { count.textContent = audienceText(getValue(), ids); };
+  const getValue = () => {
+    const sel = ids.filter((id) => boxes.get(id).checked);
+    return sel.length === ids.length ? null : sel;
+  };
+  const setDefault = (level) => {
+    for (const [id, cb] of boxes) cb.checked = level === 'public' || id === ownActorId;
+    update();
+  };
+  const set = (audience) => {
+    for (const [id, cb] of boxes) cb.checked = audience == null || audience.includes(id) || id === ownActorId;
+    update();
+  };
+  list.addEventListener('change', update);
+  const quick = h('div.quick-buttons',
+    h('button.btn.btn-small', { type: 'button', onclick: () => set(null) }, t('select_all')),
+    h('button.btn.btn-small', { type: 'button', onclick: () => set([ownActorId]) }, t('select_own')));
+  const fs = h(`fieldset.audience${compact ? '.audience-compact' : ''}`, h('legend', legend),
+    h('p.hint', t('audience_hint')), quick, list, count);
+  return { el: fs, getValue, setDefault, set, count };
+}
+
+/** Radio group of classification levels, each with its badge. */
+export function levelRadios({ levels, value, name, legend = t('classification'), onChange }) {
+  const fs = h('fieldset.level-radios', h('legend', legend));
+  const inputs = [];
+  for (const lv of levels) {
+    const id = nextId('lvl');
+    const input = h('input', { type: 'radio', name, id, value: lv, checked: lv === value });
+    input.addEventListener('change', () => onChange?.(lv));
+    inputs.push(input);
+    fs.append(h(`div.level-choice.level-choice-${lv}`, input, h('label', { for: id }, badgeNoCount(lv), ' ', t(`level_${lv}_long`))));
+  }
+  return { el: fs, getValue: () => inputs.find((i) => i.checked)?.value };
+}
+
+/** A badge for form choices: does not count toward "highest level on screen". */
+export function badgeNoCount(level) {
+  const b = badge(level);
+  delete b.dataset.classification;
+  b.dataset.choice = level;
+  return b;
+}
+
+export function spaceMeta(space) {
+  return h('p.space-meta',
+    space.exercise ? exerciseBadge() : null,
+    h('span.tag', t(`type_${space.type}`)),
+    h(`span.tag.status-${space.status}`, t(`status_${space.status}`)),
+    h('span.ceiling', `${t('classification_ceiling')}: `, badgeNoCount(space.classification)));
+}

@@ -1,0 +1,164 @@
+// Space view: the log (newest first) with unmistakable classification marking, the post form
+// (kind, level limited by clearance and ceiling, audience "läsrätt hos N av M"), and live updates.
+import { h, field, select, setFieldError, statusLine, showStatus, announce } from '../dom.js';
+import { t, formatTime } from '../i18n.js';
+import { api, qs } from '../api.js';
+import { badge, exerciseBadge, levelRank } from '../classification.js';
+import { KINDS, audiencePicker, audienceText, levelRadios, spaceMeta } from './common.js';
+
+const PAGE = 200;
+
+export function spaceView({ spaceId }) {
+  const el = h('section.space-view');
+  const seen = new Set(); // entry ids on screen
+  let space = null;
+  let ctxRef = null;
+  let log = null;
+  let header = null;
+
+  async function load(ctx) {
+    ctxRef = ctx;
+    const [sp, entries] = await Promise.all([
+      api(`/spaces/${encodeURIComponent(spaceId)}`),
+      api(`/spaces/${encodeURIComponent(spaceId)}/entries${qs({ order: 'desc', limit: PAGE })}`),
+      ctx.store.loadActors().catch(() => null),
+    ]);
+    space = sp;
+    ctx.store.touch();
+    ctx.setExercise(space.exercise);
+    header = h('div.space-header');
+    renderHeader();
+    el.append(h('p.breadcrumb', h('a', { href: '#/spaces' }, `← ${t('back_to_spaces')}`)), header);
+    if ((space.writable_levels || []).length && space.status !== 'closed') { el.append(postForm(ctx)); el.classList.add('has-form'); }
+    else if (space.my_role === 'reader') el.append(h('p.hint', t('reader_only')));
+    log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
+    el.append(h('h2#log-title', t('log')), log);
+    const items = (entries.items || []).slice().sort((a, b) => b.seq - a.seq);
+    for (const e of items) { seen.add(e.id); log.append(entryItem(e, ctx)); }
+    if (!items.length) log.append(h('li.empty', t('no_entries')));
+    ctx.stream?.subscribe(space.id, entries.head ?? Math.max(0, ...items.map((e) => e.seq)));
+  }
+
+  function renderHeader() {
+    header.replaceChildren(...[
+      h('h1.space-title', space.exercise ? h('span.exercise-prefix', `${t('exercise')} `) : null, space.title),
+      spaceMeta(space),
+      space.description ? h('p.space-desc', space.description) : null,
+      h('p.space-participants', `${t('participants')}: `,
+        space.participants.map((p) => ctxRef.store.actorName(p.actor_id, true)).join(', ')),
+      h('p.space-links',
+        h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/report` }, t('situation_report')),
+        space.my_role === 'editor' ? h('button.btn.btn-quiet', { type: 'button', id: 'toggle-status', onclick: toggleStatus },
+          space.status === 'open' ? t('close_space') : t('reopen_space')) : null),
+    ].filter(Boolean));
+  }
+
+  async function toggleStatus() {
+    try {
+      space = await api(`/spaces/${encodeURIComponent(space.id)}`, { method: 'PATCH', body: { status: space.status === 'open' ? 'closed' : 'open' } });
+      ctxRef.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
+    } catch (e) { header.append(h('p.error-box', { role: 'alert' }, ctxRef.errorText(e))); }
+  }
+
+  function participantIds() { return space.participants.map((p) => p.actor_id); }
+
+  function entryItem(e, ctx, isNew = false) {
+    const level = e.classification;
+    const actor = ctx.store.actorName(e.author_actor_id);
+    return h(`li.entry.entry-${level}${e.exercise ? '.is-exercise' : ''}${isNew ? '.is-new' : ''}`, {
+      dataset: { entryId: e.id, seq: e.seq, level },
+    }, h('article', { 'aria-label': `${t(`kind_${e.kind}`)}, ${t(`level_${level}`)}` },
+      h('header.entry-head',
+        badge(level),
+        e.exercise ? exerciseBadge() : null,
+        h('span.entry-kind', t(`kind_${e.kind}`)),
+        h('time.entry-time', { datetime: e.created_at }, formatTime(e.created_at))),
+      h('p.entry-body', e.body),
+      h('footer.entry-foot',
+        h('span.entry-author', t('by_author', { author: e.author?.display_name || '', actor })),
+        h('span.entry-audience', audienceText(e.audience, participantIds())))));
+  }
+
+  function postForm(ctx) {
+    const me = ctx.store.me;
+    const levels = space.writable_levels.slice().sort((a, b) => levelRank(a) - levelRank(b));
+    const kind = select(KINDS.map((k) => [k, t(`kind_${k}`)]), 'note', { name: 'kind' });
+    const body = h('textarea', { name: 'body', rows: 4, maxlength: 20000 });
+    const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctx.store });
+    const lv = levelRadios({ levels, value: levels[0], name: `entry-level-${space.id}`, onChange: (l) => aud.setDefault(l) });
+    aud.setDefault(levels[0]);
+    const status = statusLine();
+    const submit = h('button.btn.btn-primary', { type: 'submit' }, t('publish'));
+    let idemKey = null;
+    const form = h('form.card.post-entry', { novalidate: true, 'aria-labelledby': 'post-title' },
+      h('h2#post-title', t('new_entry')),
+      h('div.form-row', field(t('kind'), kind)),
+      lv.el,
+      field(t('body'), body, { required: true }),
+      h('details.audience-details', h('summary', aud.count), aud.el),
+      status,
+      h('div.form-actions', submit));
+    body.addEventListener('input', () => { idemKey = null; });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      setFieldError(body, '');
+      if (!body.value.trim()) { setFieldError(body, t('required')); body.focus(); return; }
+      submit.disabled = true; submit.textContent = t('publishing');
+      idemKey = idemKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      const payload = { kind: kind.value, classification: lv.getValue(), body: body.value };
+      const audience = aud.getValue();
+      if (audience !== null) payload.audience = audience;
+      try {
+        const entry = await api(`/spaces/${encodeURIComponent(space.id)}/entries`, { method: 'POST', body: payload, headers: { 'Idempotency-Key': idemKey } });
+        idemKey = null;
+        body.value = '';
+        showStatus(status, t('published'));
+        addEntry(entry, ctx, false);
+      } catch (e) {
+        if (e.field === 'body') setFieldError(body, ctx.errorText(e));
+        showStatus(status, ctx.errorText(e), 'error');
+      } finally { submit.disabled = false; submit.textContent = t('publish'); }
+    });
+    return form;
+  }
+
+  function addEntry(e, ctx, announceIt) {
+    if (!log || seen.has(e.id) || e.space_id && e.space_id !== space.id) return;
+    seen.add(e.id);
+    log.querySelector('li.empty')?.remove();
+    const li = entryItem(e, ctx, true);
+    // keep newest first by seq
+    const after = [...log.children].find((c) => Number(c.dataset.seq) < e.seq);
+    log.insertBefore(li, after || null);
+    setTimeout(() => li.classList.remove('is-new'), 8000);
+    if (announceIt) announce(t('new_entry_announce', { kind: t(`kind_${e.kind}`), level: t(`level_${e.classification}_long`), author: e.author?.display_name || '' }));
+    ctx.rendered();
+  }
+
+  function onEvent(ev, ctx) {
+    if (!space || ev.space_id !== space.id) return;
+    if (ev.type === 'revoked') {
+      ctx.flash(t('error_not_found'));
+      log?.replaceChildren();
+      ctx.navigate('#/spaces');
+      return;
+    }
+    if (ev.type !== 'event') return;
+    if (ev.event === 'entry.created') addEntry(ev.data, ctx, true);
+    else if (ev.event === 'space.updated' && ev.data) {
+      const wasWritable = (space.writable_levels || []).join();
+      space = { ...space, ...ev.data };
+      renderHeader();
+      ctx.setExercise(space.exercise);
+      if ((space.writable_levels || []).join() !== wasWritable) ctx.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
+      ctx.rendered();
+    } else if (ev.event === 'situation_report.published' && ev.data) {
+      announce(t('new_report_announce', { version: ev.data.version }));
+    }
+  }
+
+  return {
+    el, load, onEvent,
+    destroy() { if (space) ctxRef?.stream?.unsubscribe(space.id); seen.clear(); },
+  };
+}

@@ -1,0 +1,65 @@
+// Service worker: caches ONLY the static app shell so the page opens offline.
+// It never caches /api/ responses (or anything not in SHELL), so no content — classified or not —
+// ever lands in Cache Storage. Network first, cache as fallback, so a deploy is picked up at once.
+const CACHE = 'wis-shell-v1';
+const SHELL = [
+  '/',
+  '/index.html',
+  '/manifest.webmanifest',
+  '/css/app.css',
+  '/icons/icon.svg',
+  '/icons/icon-192.png',
+  '/icons/icon-512.png',
+  '/icons/icon-maskable-512.png',
+  '/js/app.js',
+  '/js/api.js',
+  '/js/classification.js',
+  '/js/diff.js',
+  '/js/dom.js',
+  '/js/i18n.js',
+  '/js/store.js',
+  '/js/stream.js',
+  '/js/views/admin.js',
+  '/js/views/common.js',
+  '/js/views/login.js',
+  '/js/views/report.js',
+  '/js/views/space.js',
+  '/js/views/spaces.js',
+];
+const SHELL_SET = new Set(SHELL);
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(caches.keys()
+    .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/')) return; // never touch the API: straight to the network
+  const isNav = req.mode === 'navigate';
+  if (isNav && url.pathname !== '/' && url.pathname !== '/index.html') return;
+  const key = isNav ? '/' : url.pathname;
+  if (!SHELL_SET.has(key)) return;
+  event.respondWith((async () => {
+    try {
+      const res = await fetch(req);
+      if (res.ok && res.type === 'basic') {
+        const copy = res.clone();
+        caches.open(CACHE).then((c) => c.put(key, copy)).catch(() => {});
+      }
+      return res;
+    } catch (err) {
+      const cached = await caches.match(key);
+      if (cached) return cached;
+      throw err;
+    }
+  })());
+});

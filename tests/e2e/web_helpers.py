@@ -1,0 +1,127 @@
+"""Helpers for the web-client end-to-end tests: launch Debian's Chromium through Playwright,
+log in through the real login form, and small assertions shared by the test modules."""
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+CHROMIUM = os.environ.get("WIS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LEVEL_TEXT = {"public": "ÖPPEN", "sekretess": "SEKRETESS", "hemlig": "HEMLIG"}
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class ConsoleWatch:
+    """Collects console errors and CSP violations so tests can assert the page stayed clean."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _on_console(self, msg) -> None:  # type: ignore[no-untyped-def]
+        if msg.type == "error":
+            self.errors.append(msg.text)
+
+    def csp_violations(self) -> list[str]:
+        return [e for e in self.errors if "Content Security Policy" in e or "Refused to" in e]
+
+
+def new_context(browser: Browser, base_url: str, *, width: int = 1280, height: int = 900) -> BrowserContext:
+    return browser.new_context(base_url=base_url, viewport={"width": width, "height": height}, locale="sv-SE")
+
+
+def login(page: Page, username: str, password: str) -> None:
+    page.goto("/")
+    page.get_by_label("Användarnamn").fill(username)
+    page.get_by_label("Lösenord").fill(password)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", name="Mina ytor")).to_be_visible()
+
+
+def logout(page: Page) -> None:
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+
+
+def wait_connected(page: Page, timeout: float = 15_000) -> None:
+    expect(page.locator("#conn")).to_have_attribute("data-state", re.compile("connected|polling"), timeout=timeout)
+
+
+def create_space(page: Page, title: str, *, participants: list[str], classification: str = "hemlig",
+                 type_label: str = "Samhällsstörning", description: str = "") -> str:
+    """Create a space through the form; returns its id (from the URL)."""
+    page.goto("/#/spaces/new")
+    form = page.locator("form.create-space")
+    form.get_by_label("Rubrik").fill(title)
+    if description:
+        form.get_by_label("Beskrivning").fill(description)
+    form.get_by_label("Typ", exact=True).select_option(label=type_label)
+    form.locator(f"input[name=space-classification][value={classification}]").check()
+    for name in participants:
+        form.get_by_label(name, exact=True).check()
+    form.get_by_role("button", name="Skapa").click()
+    page.wait_for_url(re.compile(r"#/spaces/[^/]+$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    return page.url.rsplit("/", 1)[-1]
+
+
+def post_entry(page: Page, body: str, *, level: str = "public", kind_label: str = "Anteckning",
+               audience: list[str] | None = None) -> None:
+    """Post an entry from the space view. audience: actor names to tick (None = the default)."""
+    form = page.locator("form.post-entry")
+    form.get_by_label("Typ av inlägg").select_option(label=kind_label)
+    form.locator(f"input[type=radio][value={level}]").check()
+    if audience is not None:
+        form.locator("details.audience-details > summary").click()
+        for box in form.locator(".audience input[type=checkbox]:not([disabled])").all():
+            box.set_checked(False)
+        for name in audience:
+            box = form.locator(".audience li", has_text=name).locator("input")
+            if box.is_enabled():
+                box.check()
+    form.get_by_label("Text").fill(body)
+    form.get_by_role("button", name="Publicera").click()
+    expect(page.locator("li.entry", has_text=body).first).to_be_visible()
+
+
+def entry(page: Page, body: str):
+    return page.locator("li.entry", has_text=body)
+
+
+def assert_marked(page: Page) -> None:
+    """Every entry and report section on screen carries a classification badge with colour class and text."""
+    items = page.locator("li.entry, .report-section")
+    for i in range(items.count()):
+        item = items.nth(i)
+        level = item.get_attribute("data-level")
+        assert level in LEVEL_TEXT, f"item {i} has no level"
+        badge = item.locator(f".lvl.lvl-{level}").first
+        expect(badge).to_be_visible()
+        expect(badge).to_contain_text(LEVEL_TEXT[level])
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
