@@ -52,4 +52,5 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if exc.status_code != 404 else "no such resource"
-    return problem(exc.status_code, code, str(detail), headers=exc.headers)
+    return problem(exc.status_code, code, str(detail),
+                   headers=dict(exc.headers) if exc.headers else None)

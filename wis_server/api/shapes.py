@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from ..domain.levels import (
@@ -14,9 +15,8 @@ from ..domain.levels import (
     SpaceStatus,
     SpaceType,
 )
-from enum import Enum
-
 from .schemas import Array, Bool, Choice, Int, Nullable, Obj, Out, Str
+
 
 class ReportScope(str, Enum):
     JOINT = "joint"
@@ -70,6 +70,9 @@ EntryCreate = Obj("EntryCreate", {
     required=("kind", "classification", "body"),
     description="audience: actor ids allowed to read (läsrätt); omitted or null: public → all "
                 "participants, sekretess/hemlig → the author's actor only")
+EntryAudiencePatch = Obj("EntryAudiencePatch", {"audience": Nullable(IDS)},
+                         required=("audience",),
+                         description="null: every participant (public entries only)")
 SectionIn = Obj("SectionIn", {
     "key": Choice(ReportSectionKey), "classification": LEVEL, "body": Str(0, ENTRY_BODY_MAX),
     "audience": Nullable(IDS)}, required=("key", "classification", "body"))

@@ -21,7 +21,7 @@ from ..classification.keys import Keyring
 from ..domain.errors import AuthenticationFailed
 
 ALGORITHMS = ["ES256"]
-TOKEN_TYPE = "access"
+ACCESS_TYP = "access"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class TokenService:
         iat = int(now.timestamp())
         claims = {
             "iss": self.issuer, "aud": self.audience, "sub": user_id, "act": actor_id,
-            "iat": iat, "nbf": iat, "exp": iat + self.ttl_s, "typ": TOKEN_TYPE,
+            "iat": iat, "nbf": iat, "exp": iat + self.ttl_s, "typ": ACCESS_TYP,
             "jti": secrets.token_urlsafe(12),
         }
         return str(jwt.encode(claims, key.private_pem.decode(), algorithm="ES256",
@@ -71,7 +71,7 @@ class TokenService:
             raise AuthenticationFailed("access token expired", code="token_expired") from None
         except JOSEError:
             raise AuthenticationFailed("access token invalid", code="token_invalid") from None
-        if claims.get("typ") != TOKEN_TYPE or not isinstance(claims.get("act"), str):
+        if claims.get("typ") != ACCESS_TYP or not isinstance(claims.get("act"), str):
             raise AuthenticationFailed("not an access token", code="token_invalid")
         return AccessClaims(str(claims["sub"]), str(claims["act"]), int(claims["exp"]),
                             str(claims.get("jti", "")))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain.model import Actor, Audience, Entry, Principal, SituationReport, User
 from ..classification.policy import visible_levels
+from ..domain.model import Actor, Audience, Entry, Principal, SituationReport, User
 from ..services.spaces import SpaceView
 from ..storage.audit import StoredAudit
 from ..storage.reports import ReportVersion

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..classification.policy import Action, decide
 from ..domain.errors import NotFound
-from ..domain.model import Principal
 from ..domain.levels import Role
+from ..domain.model import Principal
 from ..storage.audit import StoredAudit, VerifyResult, verify_chain
 from ..storage.unit import Store
 

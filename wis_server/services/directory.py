@@ -188,7 +188,8 @@ class Directory:
 
 
 def _check_role_grant(principal: Principal | None, role: Role) -> None:
-    if role is Role.SYSTEM_ADMIN and principal is not None and principal.role is not Role.SYSTEM_ADMIN:
+    if (role is Role.SYSTEM_ADMIN and principal is not None
+            and principal.role is not Role.SYSTEM_ADMIN):
         raise Forbidden("only system administrators grant that role", code="role_not_grantable")
 
 

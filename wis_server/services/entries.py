@@ -105,6 +105,37 @@ class Entries:
         entry_id, _created = await retrying_on_race(attempt)
         return await self.get(principal, space_id, entry_id)
 
+    async def change_audience(self, principal: Principal, space_id: str, entry_id: str,
+                              audience: Sequence[str] | None) -> Entry:
+        """Widen or narrow who may read an entry (läsrätt). Only the author's actor may, with
+        a space role that may write; the author's actor always keeps read right."""
+        now = self.clock()
+        async with self.store.write() as tx:
+            space = await visible_space(tx, principal, space_id)
+            label = await tx.entries.label(space.id, entry_id)
+            if label is None or not decide(principal, Action.READ, space, label):
+                raise NotFound("no such entry")
+            if label.author_actor_id != principal.actor_id:
+                raise Forbidden("only the author's actor changes an entry's read right",
+                                code="not_author_actor")
+            chosen: Audience = (frozenset(audience) | {principal.actor_id}
+                                if audience is not None else None)
+            if chosen is not None and chosen >= space.participant_ids and \
+                    label.classification is Classification.PUBLIC:
+                chosen = None
+            check_write(principal, space, Action.WRITE, label.classification, chosen)
+            await tx.entries.set_audience(entry_id, chosen)
+            seq = await tx.spaces.append_event(space.id, "entry.audience_changed", entry_id, now)
+            await tx.audit.append(AuditRecord(
+                "entry.audience_change", user_id=principal.user_id, actor_id=principal.actor_id,
+                target_type="entry", target_id=entry_id, space_id=space.id,
+                detail={"seq": seq, "audience": sorted(chosen) if chosen is not None else "all",
+                        "was": sorted(label.audience) if label.audience is not None
+                        else "all"}), now)
+        self.publisher.access_changed(space_id=space.id)
+        self.publisher.space_changed(space.id, seq)
+        return await self.get(principal, space_id, entry_id)
+
     async def get(self, principal: Principal, space_id: str, entry_id: str) -> Entry:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)

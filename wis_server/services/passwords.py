@@ -23,7 +23,8 @@ class Passwords:
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(stored_hash or self._dummy, password) and stored_hash is not None
+            verified = self._hasher.verify(stored_hash or self._dummy, password)
+            return verified and stored_hash is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

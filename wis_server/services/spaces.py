@@ -79,7 +79,7 @@ class Spaces:
         space_id = await retrying_on_race(attempt)
         return await self.get(principal, space_id)
 
-    async def list(self, principal: Principal) -> list[SpaceView]:
+    async def visible(self, principal: Principal) -> list[SpaceView]:
         if not principal.active:
             return []
         async with self.store.read() as tx:

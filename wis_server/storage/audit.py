@@ -124,13 +124,15 @@ async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> Verif
     checked = 0
     async for stored in records:
         if stored.seq != expected_seq:
-            return VerifyResult(False, checked, stored.seq,
-                                f"expected record {expected_seq}, found {stored.seq} (gap or reorder)")
+            return VerifyResult(
+                False, checked, stored.seq,
+                f"expected record {expected_seq}, found {stored.seq} (gap or reorder)")
         if stored.prev_hash != expected_prev:
             return VerifyResult(False, checked, stored.seq, "link to previous record broken")
         digest = chain_hash(key, stored.prev_hash, stored.seq, stored.at, stored.record)
         if not hmac.compare_digest(digest, stored.hash):
-            return VerifyResult(False, checked, stored.seq, "record content does not match its hash")
+            return VerifyResult(False, checked, stored.seq,
+                                "record content does not match its hash")
         expected_prev = stored.hash
         expected_seq += 1
         checked += 1

@@ -4,10 +4,9 @@ can pre-filter in SQL and the access decision can run before anything is decrypt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import FieldContext
@@ -71,6 +70,23 @@ class EntryRepository:
         ))
         await write_audience(self.conn, entry.id, entry.audience)
 
+    async def set_audience(self, entry_id: str, audience: frozenset[str] | None) -> None:
+        await self.conn.execute(update(entries).where(entries.c.id == entry_id).values(
+            audience_all=audience is None))
+        await self.conn.execute(delete(item_audience).where(item_audience.c.item_id == entry_id))
+        await write_audience(self.conn, entry_id, audience)
+
+    async def label(self, space_id: str, entry_id: str) -> ItemLabel | None:
+        """An entry's label without decrypting anything (for decisions before a change)."""
+        row = (await self.conn.execute(select(
+            entries.c.classification, entries.c.audience_all, entries.c.author_actor_id
+        ).where(entries.c.space_id == space_id, entries.c.id == entry_id))).first()
+        if row is None:
+            return None
+        audience = None if row.audience_all else (
+            await read_audiences(self.conn, [entry_id])).get(entry_id, frozenset())
+        return ItemLabel(Classification(row.classification), audience, row.author_actor_id)
+
     async def get(self, space_id: str, entry_id: str, visible: Visible) -> Entry | None:
         found = await self._load(
             select(entries).where(entries.c.space_id == space_id, entries.c.id == entry_id),
@@ -116,7 +132,7 @@ class EntryRepository:
         keys = await self.sealer.keys(self.conn, [row.data_key_id for row, _ in labelled])
         names = dict((await self.conn.execute(
             select(users.c.id, users.c.display_name).where(
-                users.c.id.in_({row.author_id for row, _ in labelled})))).tuples().all())
+                users.c.id.in_({row.author_id for row, _ in labelled})))).all())
         result = []
         for row, audience in labelled:
             level = Classification(row.classification)

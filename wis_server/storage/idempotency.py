@@ -29,7 +29,9 @@ class IdempotencyRepository:
     async def find(self, user_id: str, key: str) -> IdempotentResult | None:
         row = (await self.conn.execute(select(idempotency_keys).where(
             idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key))).first()
-        return IdempotentResult(row.fingerprint, row.resource_type, row.resource_id) if row else None
+        if row is None:
+            return None
+        return IdempotentResult(row.fingerprint, row.resource_type, row.resource_id)
 
     async def remember(self, user_id: str, key: str, result: IdempotentResult, now: datetime
                        ) -> None:

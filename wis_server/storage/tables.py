@@ -20,7 +20,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
@@ -44,16 +43,17 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
+        moment: datetime = value
+        if moment.tzinfo is None:
             raise ValueError("naive datetime")
-        return value.astimezone(UTC) if dialect.name == "postgresql" else value.astimezone(
-            UTC
-        ).replace(tzinfo=None)
+        utc = moment.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 ID = String(36)

@@ -8,6 +8,7 @@ from ...domain.model import Participant
 from ...services.reports import SectionDraft
 from ..endpoint import Api, Call, Query
 from ..shapes import (
+    EntryAudiencePatch,
     EntryCreate,
     EntryOut,
     ReportCreate,
@@ -28,14 +29,14 @@ _REPORT_QUERY = (
 
 
 def _joint(call: Call) -> bool:
-    return call.query.get("scope", "joint") == "joint"
+    return bool(call.query.get("scope", "joint") == "joint")
 
 
 def register(api: Api) -> None:
     @api.op("GET", "/api/v1/spaces", summary="The spaces your actor participates in",
             tag="spaces", response=items_of(SpaceOut, "SpaceList"))
     async def list_spaces(call: Call) -> Any:
-        views = await call.services.spaces.list(call.principal)
+        views = await call.services.spaces.visible(call.principal)
         return {"items": [space_view(v, call.principal) for v in views]}
 
     @api.op("POST", "/api/v1/spaces", summary="Create an incident space (editors)",
@@ -106,6 +107,15 @@ def register(api: Api) -> None:
             call.principal, call.path["space_id"], call.path["entry_id"])
         return entry_view(entry, await _is_exercise(call))
 
+    @api.op("PATCH", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="Change who may "
+            "read an entry (the author's actor)", tag="entries", body=EntryAudiencePatch,
+            response=EntryOut, errors=(403, 404, 422))
+    async def patch_entry(call: Call) -> Any:
+        entry = await call.services.entries.change_audience(
+            call.principal, call.path["space_id"], call.path["entry_id"],
+            call.body["audience"])
+        return entry_view(entry, await _is_exercise(call))
+
     @api.op("POST", "/api/v1/spaces/{space_id}/situation-reports", summary="Publish a new "
             "version of your actor's situation report, or (editors) the joint one",
             tag="situation reports", body=ReportCreate, response=ReportOut, status=201,
@@ -162,4 +172,4 @@ async def _is_exercise(call: Call) -> bool:
         if len(cache) > 50_000:
             cache.clear()
         cache[space_id] = view.space.is_exercise
-    return cache[space_id]
+    return bool(cache[space_id])

@@ -1,0 +1,1 @@
+"""Outbound channels (SMTP, SMS, Web Push, Rakel, phone) behind one port; built by later issues."""
