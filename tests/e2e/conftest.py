@@ -51,7 +51,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
     subprocess.run([*WIS, "init"], env=env, check=True, capture_output=True, cwd=ROOT)
     demo = subprocess.run([*WIS, "demo", "--if-empty"], env=env, check=True,
                           capture_output=True, text=True, cwd=ROOT)
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115
+    log = open(data_dir / "server.log", "wb")
     process = subprocess.Popen([*WIS, "serve", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
