@@ -66,6 +66,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
                                           "result and creates nothing new",
                            "schema": {"type": "string", "maxLength": 200}})
         responses: dict[str, Any] = {}
+        _collect(op.response, components)
         if op.status == 204:
             responses["204"] = {"description": "Done"}
         else:
