@@ -64,6 +64,7 @@ class Principal:
     clearance: Classification
     actor_ceiling: Classification
     active: bool = True
+    display_name: str = ""
 
     @property
     def effective_clearance(self) -> Classification:

@@ -31,7 +31,7 @@ async def load_principal(tx: Tx, user_id: str) -> Principal | None:
     if actor is None:
         return None
     return Principal(user.id, user.actor_id, user.username, user.role, user.clearance,
-                     actor.clearance_ceiling, user.active)
+                     actor.clearance_ceiling, user.active, user.display_name)
 
 
 class Directory:

@@ -73,13 +73,13 @@ class Entries:
         print_ = fingerprint("entry.create", [space_id, kind.value, classification.value, body,
                                               sorted(audience) if audience is not None else None])
 
-        async def attempt() -> tuple[str, bool]:
+        async def attempt() -> Entry | str:
             now = self.clock()
             async with self.store.write() as tx:
                 space = await visible_space(tx, principal, space_id)
                 earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
                 if earlier is not None:
-                    return earlier, False
+                    return earlier
                 chosen: Audience = (frozenset(audience) | {principal.actor_id}
                                     if audience is not None
                                     else default_audience(classification, principal.actor_id))
@@ -90,7 +90,8 @@ class Entries:
                 entry_id = str(uuid.uuid4())
                 seq = await tx.spaces.append_event(space.id, "entry.created", entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
-                              principal.user_id, principal.actor_id, created_at=now)
+                              principal.user_id, principal.actor_id, principal.display_name,
+                              created_at=now)
                 await tx.entries.add(entry)
                 await remember(tx, principal.user_id, idempotency_key, print_, "entry",
                                entry_id, now)
@@ -100,10 +101,12 @@ class Entries:
                     detail={"seq": seq, "kind": kind.value, "level": classification.value,
                             "audience": sorted(chosen) if chosen is not None else "all"}), now)
             self.publisher.space_changed(space.id, seq)
-            return entry_id, True
+            return entry
 
-        entry_id, _created = await retrying_on_race(attempt)
-        return await self.get(principal, space_id, entry_id)
+        outcome = await retrying_on_race(attempt)
+        if isinstance(outcome, Entry):
+            return outcome  # as written: no second read, and no read to audit
+        return await self.get(principal, space_id, outcome)  # a retry: read it back
 
     async def change_audience(self, principal: Principal, space_id: str, entry_id: str,
                               audience: Sequence[str] | None) -> Entry:

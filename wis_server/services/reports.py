@@ -57,7 +57,7 @@ class Reports:
              sorted(s.audience) if s.audience is not None else None] for s in ordered]])
         action = Action.PUBLISH_JOINT if joint else Action.WRITE
 
-        async def attempt() -> str:
+        async def attempt() -> SituationReport | str:
             now = self.clock()
             async with self.store.write() as tx:
                 space = await visible_space(tx, principal, space_id)
@@ -78,9 +78,10 @@ class Reports:
                 report_id = str(uuid.uuid4())
                 seq = await tx.spaces.append_event(
                     space.id, "situation_report.published", report_id, now)
-                await tx.reports.add(SituationReport(
+                report = SituationReport(
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
-                    seq, created_at=now))
+                    seq, principal.display_name, created_at=now)
+                await tx.reports.add(report)
                 await remember(tx, principal.user_id, idempotency_key, print_, "report",
                                report_id, now)
                 await tx.audit.append(AuditRecord(
@@ -90,10 +91,12 @@ class Reports:
                     detail={"joint": joint, "version": version, "seq": seq,
                             "levels": sorted({s.classification.value for s in final})}), now)
             self.publisher.space_changed(space.id, seq)
-            return report_id
+            return report
 
-        report_id = await retrying_on_race(attempt)
-        return await self.by_id(principal, space_id, report_id)
+        outcome = await retrying_on_race(attempt)
+        if isinstance(outcome, SituationReport):
+            return outcome
+        return await self.by_id(principal, space_id, outcome)
 
     async def by_id(self, principal: Principal, space_id: str, report_id: str
                     ) -> SituationReport:

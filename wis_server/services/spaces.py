@@ -25,9 +25,11 @@ class SpaceView:
     last_activity_at: datetime | None
 
 
-async def visible_space(tx: Tx, principal: Principal, space_id: str) -> Space:
-    """The space if the principal may read it; otherwise NotFound, whether or not it exists."""
-    space = await tx.spaces.get(space_id)
+async def visible_space(tx: Tx, principal: Principal, space_id: str, *,
+                        content: bool = False) -> Space:
+    """The space if the principal may read it; otherwise NotFound, whether or not it exists.
+    Its title and description are decrypted only when `content` is asked for."""
+    space = await tx.spaces.get(space_id, content=content)
     if space is None or not decide(principal, Action.READ, space):
         raise NotFound("no such space")
     return space
@@ -90,7 +92,7 @@ class Spaces:
 
     async def get(self, principal: Principal, space_id: str) -> SpaceView:
         async with self.store.read() as tx:
-            space = await visible_space(tx, principal, space_id)
+            space = await visible_space(tx, principal, space_id, content=True)
             activity = await tx.spaces.last_activity([space.id])
         return self._view(principal, space, activity.get(space.id))
 
@@ -99,7 +101,7 @@ class Spaces:
                      participants: list[Participant] | None = None) -> SpaceView:
         now = self.clock()
         async with self.store.write() as tx:
-            space = await visible_space(tx, principal, space_id)
+            space = await visible_space(tx, principal, space_id, content=True)
             if not decide(principal, Action.ADMINISTER_SPACE, space):
                 raise Forbidden("only the space's editors change it")
             if participants is not None:

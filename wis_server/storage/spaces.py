@@ -72,8 +72,10 @@ class SpaceRepository:
                 for p in participants
             ])
 
-    async def get(self, space_id: str) -> Space | None:
-        found = await self._load(select(spaces).where(spaces.c.id == space_id))
+    async def get(self, space_id: str, *, content: bool = True) -> Space | None:
+        """The space; with `content=False` its title and description are left sealed (empty)
+        — enough for access decisions, at no decryption cost."""
+        found = await self._load(select(spaces).where(spaces.c.id == space_id), content=content)
         return found[0] if found else None
 
     async def for_actor(self, actor_id: str) -> list[Space]:
@@ -90,7 +92,7 @@ class SpaceRepository:
             spaces.c.id.in_(list(space_ids))))
         return {row.id: row.last_activity_at for row in rows}
 
-    async def _load(self, query: Any) -> list[Space]:
+    async def _load(self, query: Any, *, content: bool = True) -> list[Space]:
         rows = (await self.conn.execute(query)).all()
         if not rows:
             return []
@@ -101,15 +103,18 @@ class SpaceRepository:
         ):
             parts[p.space_id].append(
                 Participant(p.actor_id, SpaceRole(p.role_cap) if p.role_cap else None))
-        keys = await self.sealer.keys(self.conn, [row.data_key_id for row in rows])
+        keys = await self.sealer.keys(self.conn, [row.data_key_id for row in rows]) \
+            if content else {}
         result = []
         for row in rows:
-            key = keys[row.data_key_id]
+            title = description = ""
+            if content:
+                key = keys[row.data_key_id]
+                title = self.sealer.open(key, _context(row.id, "title"), row.title_ct)
+                description = self.sealer.open(
+                    key, _context(row.id, "description"), row.description_ct)
             result.append(Space(
-                id=row.id,
-                title=self.sealer.open(key, _context(row.id, "title"), row.title_ct),
-                description=self.sealer.open(
-                    key, _context(row.id, "description"), row.description_ct),
+                id=row.id, title=title, description=description,
                 type=SpaceType(row.type), classification=Classification(row.classification),
                 status=SpaceStatus(row.status), owner_actor_id=row.owner_actor_id,
                 created_by=row.created_by,
