@@ -144,10 +144,9 @@ class Directory:
             if user is None or not decide(principal, Action.MANAGE_USERS,
                                           target_actor_id=user.actor_id):
                 raise NotFound("no such user")
+            _check_may_change(principal, user)
             if role is not None:
                 _check_role_grant(principal, role)
-                if user.role is Role.SYSTEM_ADMIN and principal.role is not Role.SYSTEM_ADMIN:
-                    raise Forbidden("only system administrators change a system administrator")
             if user.id == principal.user_id and (active is False or (
                     role is not None and role is not user.role)):
                 raise Forbidden("you cannot disable yourself or change your own role",
@@ -182,9 +181,18 @@ class Directory:
             if user is None or (principal is not None and not decide(
                     principal, Action.MANAGE_USERS, target_actor_id=user.actor_id)):
                 raise NotFound("no such user")
+            _check_may_change(principal, user)
             await tx.users.set_password_hash(user_id, password_hash, now)
             await tx.tokens.revoke_user(user_id, now)
             await tx.audit.append(_audit(principal, "user.password_reset", "user", user_id), now)
+
+
+def _check_may_change(principal: Principal | None, user: User) -> None:
+    """An actor admin manages its actor's users, but never a system administrator in it."""
+    if (user.role is Role.SYSTEM_ADMIN and principal is not None
+            and principal.role is not Role.SYSTEM_ADMIN):
+        raise Forbidden("only system administrators change a system administrator",
+                        code="system_admin_protected")
 
 
 def _check_role_grant(principal: Principal | None, role: Role) -> None:
