@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
@@ -95,7 +95,9 @@ def post_entry(page: Page, body: str, *, level: str = "public", kind_label: str 
     form.get_by_label("Typ av inlägg").select_option(label=kind_label)
     form.locator(f"input[type=radio][value={level}]").check()
     if audience is not None:
-        form.locator("details.audience-details > summary").click()
+        details = form.locator("details.audience-details")
+        if details.get_attribute("open") is None:
+            details.locator("summary").click()
         for box in form.locator(".audience input[type=checkbox]:not([disabled])").all():
             box.set_checked(False)
         for name in audience:
@@ -125,3 +127,53 @@ def assert_marked(page: Page) -> None:
 
 def no_horizontal_scroll(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+# --- finding the right demo users -----------------------------------------------------------------
+LEVEL_RANK = {"public": 0, "sekretess": 1, "hemlig": 2}
+_people_cache: dict[str, dict[str, dict]] = {}
+
+
+def demo_people(base_url: str, demo: dict[str, str]) -> dict[str, dict]:
+    """username -> /me (plus 'password') for every demo login, fetched once through the API."""
+    if base_url in _people_cache:
+        return _people_cache[base_url]
+    import httpx
+
+    people: dict[str, dict] = {}
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for username, password in demo.items():
+            r = client.post("/api/v1/auth/session", json={"username": username, "password": password})
+            if r.status_code != 200:
+                continue
+            token = r.json()["access_token"]
+            me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+            me["password"] = password
+            me["clearance_eff"] = me.get("effective_clearance") or me["clearance"]
+            people[username] = me
+            client.cookies.clear()
+    _people_cache[base_url] = people
+    return people
+
+
+def pick(people: dict[str, dict], *, role: str | None = None, min_clearance: str | None = None,
+         max_clearance: str | None = None, not_actor: str | None = None, actor: str | None = None,
+         can_create_space: bool | None = None) -> dict:
+    """The first demo user (sorted by username) matching every given condition."""
+    for username in sorted(people):
+        me = people[username]
+        level = LEVEL_RANK[me["clearance_eff"]]
+        if role and me["role"] != role:
+            continue
+        if min_clearance and level < LEVEL_RANK[min_clearance]:
+            continue
+        if max_clearance and level > LEVEL_RANK[max_clearance]:
+            continue
+        if not_actor and me["actor"]["id"] == not_actor:
+            continue
+        if actor and me["actor"]["id"] != actor:
+            continue
+        if can_create_space is not None and bool(me["permissions"].get("create_space")) != can_create_space:
+            continue
+        return me
+    raise LookupError("no demo user matches")

@@ -133,11 +133,11 @@ function renderTopbar() {
     const hash = window.location.hash;
     const links = [h('a', { href: '#/spaces', 'aria-current': hash.startsWith('#/spaces') ? 'page' : null }, t('spaces'))];
     const p = me.permissions || {};
-    if (p.manage_actors || (p.manage_users_of || []).length) {
+    if (p.manage_actors || p.manage_all_users || (p.manage_users_of || []).length) {
       links.push(h('a', { href: '#/admin', 'aria-current': hash === '#/admin' ? 'page' : null }, t('administration')));
     }
     nav.append(...links,
-      h('span.whoami', { title: t('signed_in_as', { name: me.display_name, actor: me.actor?.name, role: t(`role_${me.role}`), clearance: t(`level_${me.clearance}`) }) },
+      h('span.whoami', { title: t('signed_in_as', { name: me.display_name, actor: me.actor?.name, role: t(`role_${me.role}`), clearance: t(`level_${me.effective_clearance || me.clearance}`) }) },
         h('span.whoami-name', me.display_name), ' ', h('span.whoami-actor', me.actor?.short_name || '')),
       langWrap,
       h('button.btn.btn-quiet', { type: 'button', id: 'logout', onclick: async () => { await session.logout(); store.reset(); showLogin(t('logged_out')); } }, t('logout')));

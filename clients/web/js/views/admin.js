@@ -17,9 +17,9 @@ export function adminView() {
     const me = ctx.store.me;
     const perms = me.permissions || {};
     el.append(h('h1', t('administration')));
-    const manageable = perms.manage_users_of || [];
-    if (!manageable.length && !perms.manage_actors) { el.append(h('p', t('no_admin'))); return; }
+    if (!(perms.manage_users_of || []).length && !perms.manage_actors && !perms.manage_all_users) { el.append(h('p', t('no_admin'))); return; }
     await ctx.store.loadActors(true);
+    const manageable = perms.manage_all_users ? [...ctx.store.actors.keys()] : (perms.manage_users_of || []);
     if (manageable.length) {
       const section = h('section.admin-users', { 'aria-labelledby': 'users-title' }, h('h2#users-title', t('users')));
       const holder = h('div');

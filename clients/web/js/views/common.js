@@ -16,7 +16,9 @@ export function audienceText(audience, participants) {
 
 /**
  * Audience picker: a checkbox per participating actor, own actor first, with a live
- * "läsrätt hos N av M" count. getValue() → null when everyone is ticked (server: all participants).
+ * "läsrätt hos N av M" count. getValue(level) → null only for a public item read by every participant
+ * (the server's default for public); otherwise the explicit list, because for sekretess/hemlig the
+ * server's default (no audience given) is the author's own actor only.
  */
 export function audiencePicker({ participants, ownActorId, store, legend = t('audience'), compact = false }) {
   const ids = [...participants].sort((a, b) => (a === ownActorId ? -1 : b === ownActorId ? 1 : store.actorName(a).localeCompare(store.actorName(b), 'sv')));
@@ -30,10 +32,11 @@ export function audiencePicker({ participants, ownActorId, store, legend = t('au
     boxes.set(id, cb);
     list.append(h('li', cb, h('label', { for: cb.id }, store.actorName(id), id === ownActorId ? ` ${t('own_actor')}` : '')));
   }
-  const update = () => { count.textContent = audienceText(getValue(), ids); };
-  const getValue = () => {
-    const sel = ids.filter((id) => boxes.get(id).checked);
-    return sel.length === ids.length ? null : sel;
+  const selected = () => ids.filter((id) => boxes.get(id).checked);
+  const update = () => { count.textContent = audienceText(selected(), ids); };
+  const getValue = (level) => {
+    const sel = selected();
+    return level === 'public' && sel.length === ids.length ? null : sel;
   };
   const setDefault = (level) => {
     for (const [id, cb] of boxes) cb.checked = level === 'public' || id === ownActorId;
@@ -72,6 +75,12 @@ export function badgeNoCount(level) {
   delete b.dataset.classification;
   b.dataset.choice = level;
   return b;
+}
+
+/** "ÖVNING " before an exercise space's title, unless the title already says so. */
+export function exercisePrefix(space) {
+  if (!space.exercise || /^\s*(ÖVNING|EXERCISE)\b/iu.test(space.title || '')) return null;
+  return h('span.exercise-prefix', `${t('exercise')} `);
 }
 
 export function spaceMeta(space) {

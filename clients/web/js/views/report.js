@@ -5,7 +5,7 @@ import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, levelRank } from '../classification.js';
 import { diffText } from '../diff.js';
-import { SECTION_KEYS, audiencePicker, audienceText, levelRadios } from './common.js';
+import { SECTION_KEYS, audiencePicker, audienceText, levelRadios, exercisePrefix } from './common.js';
 
 export function reportView({ spaceId, scope, actorId }) {
   const el = h('section.report-view');
@@ -45,7 +45,7 @@ export function reportView({ spaceId, scope, actorId }) {
     body = h('div.report-body');
     el.append(
       h('p.breadcrumb', h('a', { href: `#/spaces/${sp}` }, `← ${space.title}`)),
-      h('h1', space.exercise ? h('span.exercise-prefix', `${t('exercise')} `) : null, title),
+      h('h1', exercisePrefix(space), title),
       tabs, notice, body);
     await showLatest();
     ctx.stream?.subscribe(space.id, head?.head ?? 0);
@@ -180,7 +180,7 @@ export function reportView({ spaceId, scope, actorId }) {
       ev.preventDefault();
       const sections = rows.filter((r) => r.ta.value.trim()).map((r) => {
         const s = { key: r.key, classification: r.lv.getValue(), body: r.ta.value };
-        const a = r.aud.getValue();
+        const a = r.aud.getValue(s.classification);
         if (a !== null) s.audience = a;
         return s;
       });

@@ -4,7 +4,7 @@ import { h, field, select, setFieldError, statusLine, showStatus, announce } fro
 import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, exerciseBadge, levelRank } from '../classification.js';
-import { KINDS, audiencePicker, audienceText, levelRadios, spaceMeta } from './common.js';
+import { KINDS, audiencePicker, audienceText, levelRadios, spaceMeta, exercisePrefix } from './common.js';
 
 const PAGE = 200;
 
@@ -41,7 +41,7 @@ export function spaceView({ spaceId }) {
 
   function renderHeader() {
     header.replaceChildren(...[
-      h('h1.space-title', space.exercise ? h('span.exercise-prefix', `${t('exercise')} `) : null, space.title),
+      h('h1.space-title', exercisePrefix(space), space.title),
       spaceMeta(space),
       space.description ? h('p.space-desc', space.description) : null,
       h('p.space-participants', `${t('participants')}: `,
@@ -106,7 +106,7 @@ export function spaceView({ spaceId }) {
       submit.disabled = true; submit.textContent = t('publishing');
       idemKey = idemKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
       const payload = { kind: kind.value, classification: lv.getValue(), body: body.value };
-      const audience = aud.getValue();
+      const audience = aud.getValue(payload.classification);
       if (audience !== null) payload.audience = audience;
       try {
         const entry = await api(`/spaces/${encodeURIComponent(space.id)}/entries`, { method: 'POST', body: payload, headers: { 'Idempotency-Key': idemKey } });

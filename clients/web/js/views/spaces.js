@@ -3,7 +3,7 @@ import { h, field, select, setFieldError, nextId, statusLine, showStatus } from 
 import { t, formatTime } from '../i18n.js';
 import { api } from '../api.js';
 import { levelsUpTo } from '../classification.js';
-import { TYPES, spaceMeta, levelRadios } from './common.js';
+import { TYPES, spaceMeta, levelRadios, exercisePrefix } from './common.js';
 
 export function spacesView({ create = false }) {
   const el = h('section.spaces-view');
@@ -40,7 +40,7 @@ export function spacesView({ create = false }) {
   function spaceItem(s) {
     return h(`li.space-item${s.exercise ? '.is-exercise' : ''}`, { dataset: { spaceId: s.id } },
       h('a.space-link', { href: `#/spaces/${encodeURIComponent(s.id)}` },
-        h('span.space-title', s.exercise ? `${t('exercise')}: ` : '', s.title)),
+        h('span.space-title', exercisePrefix(s), s.title)),
       spaceMeta(s),
       h('p.space-activity', `${t('last_activity')}: `, h('time', { datetime: s.last_activity_at || '' }, formatTime(s.last_activity_at))));
   }
@@ -50,7 +50,7 @@ export function spacesView({ create = false }) {
     const title = h('input', { type: 'text', name: 'title', maxlength: 200 });
     const desc = h('textarea', { name: 'description', rows: 3 });
     const type = select(TYPES.map((x) => [x, t(`type_${x}`)]), 'disruption', { name: 'type' });
-    const ceiling = levelRadios({ levels: levelsUpTo(me.clearance), value: 'public', name: 'space-classification', legend: t('classification_ceiling') });
+    const ceiling = levelRadios({ levels: levelsUpTo(me.effective_clearance || me.clearance), value: 'public', name: 'space-classification', legend: t('classification_ceiling') });
     const parts = h('fieldset.participants', h('legend', t('participants')), h('p.hint', t('participants_hint')));
     const ul = h('ul.checklist');
     const actors = [...ctx.store.actors.values()].sort((a, b) => a.name.localeCompare(b.name, 'sv'));
