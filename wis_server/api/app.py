@@ -3,7 +3,7 @@ here and passed explicitly; nothing is created at import time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..classification.crypto import EnvelopeCipher
-from ..classification.keys import Keyring
+from ..classification.keys import Keyring, load_keyring_file
 from ..config import Settings
 from ..domain.errors import WisError
 from ..services.audit import AuditTrail
@@ -63,6 +63,14 @@ def build_services(store: Store, settings: Settings, clock: Clock,
     )
 
 
+def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
+    """A keyring from a file is re-read when a rotation elsewhere may have changed it."""
+    if not keyring.source.startswith("file:"):
+        return None
+    path = Path(keyring.source.removeprefix("file:"))
+    return lambda: load_keyring_file(path)
+
+
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, system):
@@ -79,7 +87,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = Database(settings.database_url, pool_size=settings.db_pool_size)
-        cipher = EnvelopeCipher(keyring)
+        cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
         store = Store(database, cipher, keyring.audit_key)
         app.state.database = database
         app.state.store = store
