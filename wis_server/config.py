@@ -33,6 +33,10 @@ class Settings:
     cookie_secure: bool = True
     web_dir: Path = Path("")
     db_pool_size: int = 10
+    stream_queue_messages: int = 1000
+    stream_queue_bytes: int = 1_048_576
+    stream_poll_s: float = 5.0
+    stream_revalidate_s: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -67,6 +71,10 @@ _ENV = {
     "WIS_COOKIE_SECURE": ("cookie_secure", "bool"),
     "WIS_WEB_DIR": ("web_dir", Path),
     "WIS_DB_POOL_SIZE": ("db_pool_size", int),
+    "WIS_STREAM_QUEUE_MESSAGES": ("stream_queue_messages", int),
+    "WIS_STREAM_QUEUE_BYTES": ("stream_queue_bytes", int),
+    "WIS_STREAM_POLL_S": ("stream_poll_s", float),
+    "WIS_STREAM_REVALIDATE_S": ("stream_revalidate_s", float),
 }
 
 

@@ -20,6 +20,9 @@ from ..classification.crypto import EnvelopeCipher
 from ..classification.keys import Keyring, load_keyring_file
 from ..config import Settings
 from ..domain.errors import WisError
+from ..realtime.connection import Limits
+from ..realtime.hub import Hub
+from ..realtime.pg_bus import PgBus
 from ..services.audit import AuditTrail
 from ..services.directory import Directory
 from ..services.entries import Entries
@@ -28,6 +31,7 @@ from ..services.ports import Clock, EventPublisher, NullPublisher, system_clock
 from ..services.reports import Reports
 from ..services.sessions import Sessions
 from ..services.spaces import Spaces
+from ..services.stream import StreamSource, TeePublisher
 from ..services.throttle import LoginThrottle
 from ..storage.database import Database
 from ..storage.unit import Store
@@ -35,7 +39,7 @@ from .endpoint import Api
 from .middleware import HttpMiddleware
 from .openapi import build_openapi
 from .problems import http_error_handler, wis_error_handler
-from .routes import auth, directory, spaces, system
+from .routes import auth, directory, events, spaces, stream, system
 from .tokens import TokenService
 
 
@@ -73,7 +77,7 @@ def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, directory, spaces, system):
+    for module in (auth, directory, spaces, events, system):
         module.register(api)
     return api
 
@@ -92,14 +96,27 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
         app.state.database = database
         app.state.store = store
         app.state.cipher = cipher
-        app.state.services = build_services(store, settings, clock,
-                                            publisher or NullPublisher(), passwords)
+        hub = Hub(StreamSource(store, clock), stream.render_change,
+                  limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes),
+                  poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
+        app.state.hub = hub
+        app.state.services = build_services(
+            store, settings, clock, TeePublisher(hub, publisher or NullPublisher()), passwords)
+        bus = PgBus(database.url, hub.on_remote, hub.on_bus_reconnected) \
+            if not database.is_sqlite else None
+        await hub.start()
+        if bus is not None:
+            hub.outbox = bus.publish
+            await bus.start()
         try:
             yield
         finally:
+            if bus is not None:
+                await bus.stop()
+            await hub.stop()
             await database.dispose()
 
-    routes: list[Any] = list(api.routes())
+    routes: list[Any] = [*api.routes(), *stream.routes()]
     web_dir = Path(settings.web_dir)
     if web_dir.is_dir():
         routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))

@@ -1,0 +1,189 @@
+"""The websocket endpoint `GET /api/v1/stream` and the event renderer (REST shapes).
+
+Protocol (JSON text frames; full description in docs/realtime.md):
+  client → server  {"type":"auth","token":…} (first, within 10 s; never a token in the URL)
+                   {"type":"subscribe","space_id":…,"after":N|null}
+                   {"type":"unsubscribe","space_id":…}   {"type":"ping"}
+  server → client  {"type":"ready"}  {"type":"subscribed","space_id":…,"head":N}
+                   {"type":"event","space_id":…,"seq":N,"event":"entry.created"|…,"data":{…}}
+                   {"type":"revoked","space_id":…}  {"type":"error","code":…,"message":…}
+                   {"type":"pong"}
+  close codes      4001 auth failed / timed out, 4003 forbidden (origin, account disabled),
+                   4008 slow consumer (resume with after), 4009 token expired (re-auth, resume),
+                   1011 internal error (resume), 1001 server shutting down (resume)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ...classification.policy import space_role
+from ...domain.errors import AuthenticationFailed
+from ...domain.model import Entry, Principal, SituationReport, Space
+from ...realtime.connection import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_FORBIDDEN,
+    CLOSE_TOKEN_EXPIRED,
+    Connection,
+    control,
+)
+from ...realtime.hub import Hub
+from ...realtime.ports import Change, Frame
+from ...services.spaces import SpaceView
+from ..views import entry_view, report_view, space_view
+
+AUTH_TIMEOUT_S = 10.0
+MAX_CLIENT_MESSAGE = 4096
+log = structlog.get_logger("wis.realtime")
+
+
+def render_change(change: Change, principal: Principal, space: Space,
+                  shown: tuple[bool, ...]) -> str | None:
+    """The `event` frame's JSON text; `data` is the REST resource as this reader sees it."""
+    item = change.item
+    data: dict[str, Any]
+    if isinstance(item, Entry):
+        if not (shown and shown[0]):
+            return None
+        data = entry_view(item, space.is_exercise)
+    elif isinstance(item, SituationReport):
+        sections = tuple(s for s, ok in zip(item.sections, shown, strict=True) if ok)
+        if not sections:
+            return None
+        data = report_view(replace(item, sections=sections), space.is_exercise)
+    elif isinstance(item, Space):
+        role = space_role(principal, item)
+        if role is None:
+            return None
+        data = space_view(SpaceView(item, role, item.updated_at), principal)
+    else:
+        return None
+    return json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
+                       "event": change.kind, "data": data},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def origin_allowed(headers: Mapping[str, str], allowed: tuple[str, ...]) -> bool:
+    """Browsers always send Origin on websockets; clients without one are not browsers (so no
+    cross-site hijacking risk). An empty allow-list means "same host as the request" only."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if allowed:
+        return origin in {a.strip().rstrip("/").lower() for a in allowed}
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https"):
+        return False
+    return parts.netloc == headers.get("host", "").strip().lower()
+
+
+class WebSocketSender:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def send(self, frame: Frame) -> None:
+        await self.websocket.send({"type": "websocket.send", "text": frame.text})
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.websocket.close(code, reason)
+
+
+async def authenticate_token(state: Any, token: object) -> tuple[Principal, float]:
+    """A principal and its token's `exp` — or AuthenticationFailed (code token_expired, …)."""
+    if not isinstance(token, str) or not token.strip():
+        raise AuthenticationFailed("missing token", code="token_missing")
+    claims = state.tokens.verify(token.strip())
+    principal = await state.services.directory.principal(claims.user_id)
+    if principal is None or not principal.active:
+        raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+    return principal, float(claims.expires_at)
+
+
+async def stream_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    if not origin_allowed(websocket.headers, state.settings.allowed_origins):
+        await websocket.close(CLOSE_FORBIDDEN)  # before accept: the handshake gets HTTP 403
+        return
+    hub: Hub = state.hub
+    await websocket.accept()
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
+        if not isinstance(message, dict) or message.get("type") != "auth":
+            raise AuthenticationFailed("authenticate first", code="auth_required")
+        principal, expires_at = await authenticate_token(state, message.get("token"))
+    except TimeoutError:
+        await websocket.close(CLOSE_AUTH_FAILED, "authentication timed out")
+        return
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    except (ValueError, AuthenticationFailed) as error:
+        code = getattr(error, "code", "")
+        await websocket.close(CLOSE_TOKEN_EXPIRED if code == "token_expired"
+                              else CLOSE_AUTH_FAILED, "authentication failed")
+        return
+    conn = hub.connect(WebSocketSender(websocket), principal, expires_at)
+    conn.push(control("ready"))
+    try:
+        while not conn.closed:
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            await _handle(hub, conn, received.get("text"))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        await conn.finished()
+
+
+def _error(code: str, message: str, **extra: Any) -> Frame:
+    return control("error", code=code, message=message, **extra)
+
+
+async def _handle(hub: Hub, conn: Connection, text: str | None) -> None:
+    if text is None or len(text) > MAX_CLIENT_MESSAGE:
+        conn.push(_error("bad_message", "send JSON text frames under 4 KiB"))
+        return
+    try:
+        message = json.loads(text)
+    except ValueError:
+        conn.push(_error("bad_message", "not JSON"))
+        return
+    if not isinstance(message, dict):
+        conn.push(_error("bad_message", "send a JSON object"))
+        return
+    kind = message.get("type")
+    if kind == "ping":
+        conn.push(control("pong"))
+        return
+    if kind not in ("subscribe", "unsubscribe"):
+        conn.push(_error("unknown_type", "unknown or repeated message type"))
+        return
+    space_id = message.get("space_id")
+    if not isinstance(space_id, str) or not 1 <= len(space_id) <= 36:
+        conn.push(_error("bad_message", "space_id must be a space's id"))
+        return
+    if kind == "unsubscribe":
+        hub.unsubscribe(conn, space_id)
+        return
+    after = message.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int)
+                              or after < 0):
+        conn.push(_error("bad_message", "after must be a non-negative integer or null",
+                         space_id=space_id))
+        return
+    await hub.subscribe(conn, space_id, after)
+
+
+def routes() -> list[WebSocketRoute]:
+    return [WebSocketRoute("/api/v1/stream", stream_endpoint)]

@@ -1,0 +1,165 @@
+"""One client connection: its principal, its subscriptions and a bounded outgoing queue with a
+single writer task, so a slow client costs only its own memory (up to the bound) and never
+delays anyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ..domain.model import Principal
+from .ports import Frame, Sender
+
+log = structlog.get_logger("wis.realtime")
+
+# Close codes (documented in docs/realtime.md and the websocket route).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_AUTH_FAILED = 4001
+CLOSE_FORBIDDEN = 4003
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_TOKEN_EXPIRED = 4009
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection outgoing queue bound and subscription cap."""
+
+    max_messages: int = 1000
+    max_bytes: int = 1 << 20
+    max_subscriptions: int = 100
+
+
+def control(type_: str, **fields: Any) -> Frame:
+    """A non-event frame (ready, subscribed, revoked, error, pong)."""
+    text = json.dumps({"type": type_, **fields}, separators=(",", ":"), ensure_ascii=False)
+    return Frame(text, len(text.encode()), type_, fields.get("space_id"))
+
+
+class Subscription:
+    """A connection following one space. `delivered` is the last seq handed to its queue (or
+    skipped as invisible); `live` means the feed's pump delivers to it directly."""
+
+    __slots__ = ("connection", "delivered", "epoch", "joined", "live", "space_id")
+
+    def __init__(self, connection: Connection, space_id: str, delivered: int, joined: int
+                 ) -> None:
+        self.connection = connection
+        self.space_id = space_id
+        self.delivered = delivered
+        self.joined = joined
+        self.live = False
+        self.epoch = 0
+
+
+class Connection:
+    """Queue and writer for one client. `push` never blocks; past the bound it closes 4008."""
+
+    def __init__(self, sender: Sender, principal: Principal, expires_at: float | None,
+                 limits: Limits, on_closed: Callable[[Connection], None]) -> None:
+        self.sender = sender
+        self.principal = principal
+        self.limits = limits
+        self.subscriptions: dict[str, Subscription] = {}
+        self.closed = False
+        self.close_code: int | None = None
+        self.auth_generation = 0
+        self._on_closed = on_closed
+        self._queue: deque[Frame] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+        self._expiry: asyncio.TimerHandle | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.set_expiry(expires_at)
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+    def set_expiry(self, expires_at: float | None) -> None:
+        """Close with 4009 when the access token's `exp` passes (wall clock, seconds)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if expires_at is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at - time.time())
+        self._expiry = loop.call_at(loop.time() + delay, self.close_soon,
+                                    CLOSE_TOKEN_EXPIRED, "token expired")
+
+    def push(self, frame: Frame) -> bool:
+        if self.closed:
+            return False
+        if (len(self._queue) >= self.limits.max_messages
+                or self._queued_bytes + frame.size > self.limits.max_bytes):
+            log.info("slow consumer closed", user_id=self.user_id,
+                     queued=len(self._queue), queued_bytes=self._queued_bytes)
+            self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return False
+        self._queue.append(frame)
+        self._queued_bytes += frame.size
+        if len(self._queue) == 1:
+            self._wake.set()
+        return True
+
+    @property
+    def queued(self) -> tuple[int, int]:
+        return len(self._queue), self._queued_bytes
+
+    async def _write(self) -> None:
+        queue = self._queue
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while queue:
+                    frame = queue.popleft()
+                    self._queued_bytes -= frame.size
+                    await self.sender.send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the peer went away mid-send: the receive side notices and detaches
+            self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
+
+    def close_soon(self, code: int, reason: str, *, send_close: bool = True) -> None:
+        """Stop delivering at once; detach from the hub; close the transport in the background."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._on_closed(self)
+        if send_close:
+            self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+        else:
+            self._writer.cancel()
+
+    async def _close(self, code: int, reason: str) -> None:
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._writer
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sender.close(code, reason), 10)
+
+    async def finished(self) -> None:
+        """Wait for the writer / closer to end (used when the receive side has ended)."""
+        if not self.closed:
+            self.close_soon(CLOSE_NORMAL, "bye", send_close=False)
+        for task in (self._writer, self._closer):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -1,0 +1,580 @@
+"""The hub: per-space feeds, subscriptions, gapless resume, live re-authorisation, fan-out.
+
+Every frame passes `classification.policy.decide` for its recipient; content is loaded (and
+decrypted) once per event for whoever is present and rendered once per distinct view."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ..classification.policy import Action, decide
+from ..domain.levels import Classification
+from ..domain.model import ItemLabel, Principal, Space
+from .connection import (
+    CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
+    Connection,
+    Limits,
+    Subscription,
+    control,
+)
+from .ports import Change, EventSource, Frame, Read, Render, Sender, Wanted
+
+log = structlog.get_logger("wis.realtime")
+READ_ = Action.READ
+
+
+class Feed:
+    """One space followed by this process: its cursor (last seq dispatched to live
+    subscribers), the space as last loaded, and a pump task that reads the event table."""
+
+    __slots__ = ("cursor", "generation", "paused", "resumed", "space", "subscribers",
+                 "target", "task", "wake")
+
+    def __init__(self, space: Space, cursor: int) -> None:
+        self.space = space
+        self.cursor = cursor
+        self.target = cursor
+        self.subscribers: dict[Connection, Subscription] = {}
+        self.generation = 0
+        self.paused = 0
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def space_id(self) -> str:
+        return self.space.id
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What a long-poll / first SSE read returns: visible frames, the last seq examined
+    (resume from it: later reads skip what is invisible), and the space's head."""
+
+    frames: list[Frame]
+    last_seq: int
+    head: int
+
+
+def may_read(principal: Principal, space: Space) -> Wanted:
+    def wanted(label: ItemLabel) -> bool:
+        return decide(principal, READ_, space, label).allowed
+
+    return wanted
+
+
+class Hub:
+    """Implements the services' EventPublisher port (`space_changed`, `access_changed`)."""
+
+    def __init__(self, source: EventSource, render: Render, *, limits: Limits | None = None,
+                 poll_s: float = 5.0, revalidate_s: float = 60.0, batch: int = 200) -> None:
+        self.source = source
+        self.render = render
+        self.limits = limits or Limits()
+        self.poll_s = poll_s
+        self.revalidate_s = revalidate_s
+        self.batch = batch
+        self.outbox: Callable[[str], None] | None = None  # cross-process wake-ups (PgBus)
+        self.connections: set[Connection] = set()
+        self._by_user: dict[str, set[Connection]] = {}
+        self._feeds: dict[str, Feed] = {}
+        self._opening: dict[str, asyncio.Future[Feed | None]] = {}
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._periodic: list[asyncio.Task[None]] = []
+        self._reads: list[Read] = []
+        self._started = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._started = True
+        self._periodic = [
+            asyncio.create_task(self._every(self.poll_s, self.catch_up_all)),
+            asyncio.create_task(self._every(self.revalidate_s, self.revalidate_all)),
+            asyncio.create_task(self._every(1.0, self._flush_reads)),
+        ]
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+        for conn in list(self.connections):
+            await conn.finished()
+        tasks = [*self._periodic, *self._tasks,
+                 *(f.task for f in self._feeds.values() if f.task is not None)]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._feeds.clear()
+        with contextlib.suppress(Exception):
+            await self._flush_reads()
+
+    async def _every(self, seconds: float, work: Callable[[], Coroutine[Any, Any, None]]
+                     ) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except Exception:
+                log.exception("realtime periodic task failed", task=work.__name__)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- EventPublisher port (called by services after commit) ---------------------------
+    def space_changed(self, space_id: str, seq: int) -> None:
+        self._wake_space(space_id, seq)
+        self._announce(f"s|{space_id}|{seq}")
+
+    def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
+                       space_id: str | None = None) -> None:
+        self._access(user_id, actor_id, space_id)
+        if user_id:
+            self._announce(f"u|{user_id}")
+        if actor_id:
+            self._announce(f"a|{actor_id}")
+        if space_id:
+            self._announce(f"p|{space_id}")
+
+    def _announce(self, payload: str) -> None:
+        if self.outbox is not None:
+            self.outbox(payload)
+
+    # --- bus callbacks (other processes) --------------------------------------------------
+    def on_remote(self, payload: str) -> None:
+        """A wake-up from another process: `s|space|seq`, `u|user`, `a|actor`, `p|space`."""
+        kind, _, rest = payload.partition("|")
+        try:
+            if kind == "s":
+                space_id, _, seq = rest.rpartition("|")
+                self._wake_space(space_id, int(seq))
+            elif kind == "u":
+                self._access(rest, None, None)
+            elif kind == "a":
+                self._access(None, rest, None)
+            elif kind == "p":
+                self._access(None, None, rest)
+        except ValueError:
+            log.warning("ignored malformed realtime notification")
+
+    def on_bus_reconnected(self) -> None:
+        """Notifications may have been lost while the listener was down: catch up on all."""
+        if not self._started:
+            return
+        self._spawn(self.catch_up_all())
+        self._spawn(self.revalidate_all())
+        for space_id in list(self._feeds):
+            self._access(None, None, space_id)
+
+    # --- wake-ups ---------------------------------------------------------------------------
+    def _wake_space(self, space_id: str, seq: int) -> None:
+        feed = self._feeds.get(space_id)
+        if feed is not None and seq > feed.target:
+            feed.target = seq
+            feed.wake.set()
+        waiters = self._waiters.get(space_id)
+        if waiters:
+            for after, future in waiters:
+                if seq > after and not future.done():
+                    future.set_result(None)
+
+    async def catch_up_all(self) -> None:
+        """Compare every followed space's head with our cursor (a lost wake-up loses nothing)."""
+        wanted = set(self._feeds) | set(self._waiters)
+        if not wanted:
+            return
+        for space_id, head in (await self.source.heads(sorted(wanted))).items():
+            self._wake_space(space_id, head)
+
+    # --- connections ------------------------------------------------------------------------
+    def connect(self, sender: Sender, principal: Principal, expires_at: float | None
+                ) -> Connection:
+        conn = Connection(sender, principal, expires_at, self.limits, self._detach)
+        self.connections.add(conn)
+        self._by_user.setdefault(principal.user_id, set()).add(conn)
+        return conn
+
+    def _detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        users = self._by_user.get(conn.user_id)
+        if users is not None:
+            users.discard(conn)
+            if not users:
+                del self._by_user[conn.user_id]
+        for sub in list(conn.subscriptions.values()):
+            self._remove(sub)
+
+    def _remove(self, sub: Subscription) -> None:
+        conn = sub.connection
+        if conn.subscriptions.get(sub.space_id) is sub:
+            del conn.subscriptions[sub.space_id]
+        sub.epoch += 1
+        sub.live = False
+        feed = self._feeds.get(sub.space_id)
+        if feed is None or feed.subscribers.get(conn) is not sub:
+            return
+        del feed.subscribers[conn]
+        if not feed.subscribers:
+            del self._feeds[sub.space_id]
+            if feed.task is not None:
+                feed.task.cancel()
+
+    async def _feed(self, space_id: str) -> Feed | None:
+        feed = self._feeds.get(space_id)
+        if feed is not None:
+            return feed
+        pending = self._opening.get(space_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Feed | None] = asyncio.get_running_loop().create_future()
+        self._opening[space_id] = future
+        try:
+            space = await self.source.space(space_id)
+            if space is None:
+                future.set_result(None)
+                return None
+            head = (await self.source.heads([space_id])).get(space_id, space.last_seq)
+            feed = Feed(space, head)
+            self._feeds[space_id] = feed
+            feed.task = asyncio.get_running_loop().create_task(self._pump(feed))
+            future.set_result(feed)
+            return feed
+        except BaseException:
+            if not future.done():
+                future.set_result(None)
+            raise
+        finally:
+            del self._opening[space_id]
+
+    async def subscribe(self, conn: Connection, space_id: str, after: int | None) -> None:
+        """Send `subscribed`, then every readable event after `after`, then live events."""
+        if conn.closed:
+            return
+        if space_id not in conn.subscriptions and \
+                len(conn.subscriptions) >= self.limits.max_subscriptions:
+            conn.push(control("error", code="too_many_subscriptions",
+                              message="too many subscriptions on one connection"))
+            return
+        feed: Feed | None = None
+        for _ in range(3):
+            feed = await self._feed(space_id)
+            if feed is None or self._feeds.get(space_id) is feed:
+                break
+        if conn.closed:
+            return
+        if feed is None or self._feeds.get(space_id) is not feed or \
+                not decide(conn.principal, READ_, feed.space):
+            # Invisible means invisible: a missing space and a forbidden one look the same.
+            conn.push(control("error", code="not_found", message="no such space",
+                              space_id=space_id))
+            return
+        old = conn.subscriptions.get(space_id)
+        if old is not None:
+            old.epoch += 1
+            old.live = False
+        feed.generation += 1
+        start = feed.cursor if after is None else max(0, after)
+        sub = Subscription(conn, space_id, start, feed.generation)
+        feed.subscribers[conn] = sub
+        conn.subscriptions[space_id] = sub
+        conn.push(control("subscribed", space_id=space_id, head=feed.cursor))
+        self._catch_up(feed, sub)
+
+    def unsubscribe(self, conn: Connection, space_id: str) -> None:
+        sub = conn.subscriptions.get(space_id)
+        if sub is not None:
+            self._remove(sub)
+
+    def _revoke(self, sub: Subscription) -> None:
+        self._remove(sub)
+        sub.connection.push(control("revoked", space_id=sub.space_id))
+
+    # --- resume -------------------------------------------------------------------------------
+    def _catch_up(self, feed: Feed, sub: Subscription) -> None:
+        """Turn live now if nothing is missing; otherwise read the gap from the event table."""
+        sub.epoch += 1
+        sub.live = False
+        if sub.delivered >= feed.cursor and not feed.paused:
+            sub.live = True
+            return
+        self._spawn(self._replay(feed, sub, sub.epoch))
+
+    def _stale(self, feed: Feed, sub: Subscription, epoch: int) -> bool:
+        return (sub.epoch != epoch or sub.connection.closed
+                or feed.subscribers.get(sub.connection) is not sub
+                or self._feeds.get(feed.space_id) is not feed)
+
+    async def _replay(self, feed: Feed, sub: Subscription, epoch: int) -> None:
+        conn = sub.connection
+        try:
+            while True:
+                await feed.resumed.wait()
+                if self._stale(feed, sub, epoch):
+                    return
+                if sub.delivered >= feed.cursor:
+                    sub.live = True  # same loop step as the check: the pump takes over here
+                    return
+                space, principal = feed.space, conn.principal
+                changes = await self.source.changes(
+                    feed.space_id, sub.delivered, self.batch, may_read(principal, space))
+                if self._stale(feed, sub, epoch):
+                    return
+                if feed.paused or feed.space is not space or conn.principal is not principal:
+                    continue  # rights changed while reading: read again under the new ones
+                if not changes:
+                    sub.delivered = max(sub.delivered, feed.cursor)
+                    continue
+                cache: dict[tuple[bool, ...], Frame | None] = {}
+                for change in changes:
+                    if change.seq > sub.delivered:
+                        self._deliver(feed, sub, change, cache)
+                    if conn.closed:
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("replay failed", space_id=feed.space_id)
+            conn.close_soon(1011, "internal error; resume with after")
+
+    # --- fan-out ------------------------------------------------------------------------------
+    def _wanted(self, feed: Feed) -> Wanted:
+        principals = {s.connection.principal for s in feed.subscribers.values()}
+        space = feed.space
+
+        def wanted(label: ItemLabel) -> bool:
+            return any(decide(p, READ_, space, label).allowed for p in principals)
+
+        return wanted
+
+    async def _pump(self, feed: Feed) -> None:
+        while True:
+            await feed.wake.wait()
+            feed.wake.clear()
+            while feed.target > feed.cursor and not feed.paused:
+                generation = feed.generation
+                space = feed.space
+                try:
+                    changes = await self.source.changes(
+                        feed.space_id, feed.cursor, self.batch, self._wanted(feed))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("reading events failed; retrying", space_id=feed.space_id)
+                    await asyncio.sleep(1.0)
+                    continue
+                if self._feeds.get(feed.space_id) is not feed:
+                    return
+                if feed.paused or feed.space is not space:
+                    break  # rights changed while reading: the re-evaluation wakes us again
+                if not changes:
+                    feed.target = feed.cursor
+                    break
+                for change in changes:
+                    if change.seq > feed.cursor:
+                        self._dispatch(feed, change, generation)
+                        feed.cursor = change.seq
+                        if feed.paused:
+                            break
+                if len(changes) >= self.batch:
+                    feed.target = max(feed.target, feed.cursor + 1)
+
+    def _dispatch(self, feed: Feed, change: Change, generation: int) -> None:
+        if isinstance(change.item, Space) and change.kind.startswith("space."):
+            feed.space = change.item  # participants may have changed: re-decide everyone
+            for sub in list(feed.subscribers.values()):
+                if not decide(sub.connection.principal, READ_, feed.space):
+                    self._revoke(sub)
+        cache: dict[tuple[bool, ...], Frame | None] = {}
+        for sub in list(feed.subscribers.values()):
+            if not sub.live or change.seq <= sub.delivered:
+                continue
+            if sub.joined > generation:
+                # Joined while this batch was being read (it was loaded without them in mind).
+                self._catch_up(feed, sub)
+                continue
+            self._deliver(feed, sub, change, cache)
+
+    def _deliver(self, feed: Feed, sub: Subscription, change: Change,
+                 cache: dict[tuple[bool, ...], Frame | None]) -> None:
+        sub.delivered = change.seq
+        if change.item is None:
+            return
+        conn = sub.connection
+        principal = conn.principal
+        space = feed.space
+        shown = tuple(decide(principal, READ_, space, label).allowed
+                      for label in change.labels)
+        if shown and not any(shown):
+            return
+        if change.personal:
+            frame = self._frame(change, principal, space, shown)
+        elif shown in cache:
+            frame = cache[shown]
+        else:
+            frame = cache[shown] = self._frame(change, principal, space, shown)
+        if frame is None:
+            return
+        if conn.push(frame):
+            self._note_read(principal, change, shown)
+
+    def _frame(self, change: Change, principal: Principal, space: Space,
+               shown: tuple[bool, ...]) -> Frame | None:
+        text = self.render(change, principal, space, shown)
+        if text is None:
+            return None
+        return Frame(text, len(text.encode()), "event", change.space_id, change.seq,
+                     change.kind)
+
+    def _note_read(self, principal: Principal, change: Change, shown: tuple[bool, ...]) -> None:
+        levels = [label.classification for label, ok in zip(change.labels, shown, strict=True)
+                  if ok and label.classification is not Classification.PUBLIC]
+        if levels:
+            self._reads.append(Read(principal.user_id, principal.actor_id, change.space_id,
+                                    change.ref_id, change.kind,
+                                    Classification.highest(*levels)))
+
+    async def _flush_reads(self) -> None:
+        if self._reads:
+            reads, self._reads = self._reads, []
+            await self.source.record_reads(reads)
+
+    # --- live re-authorisation -------------------------------------------------------------
+    def _access(self, user_id: str | None, actor_id: str | None, space_id: str | None) -> None:
+        conns: Iterable[Connection] = ()
+        if user_id:
+            conns = list(self._by_user.get(user_id, ()))
+        if actor_id:
+            conns = [*conns, *(c for c in self.connections
+                               if c.principal.actor_id == actor_id)]
+        for conn in conns:
+            self._reauthorise(conn)
+        if space_id and space_id in self._feeds:
+            feed = self._feeds[space_id]
+            feed.paused += 1
+            feed.resumed.clear()
+            self._spawn(self._reload_space(feed))
+
+    def _reauthorise(self, conn: Connection) -> None:
+        """Hold the connection's deliveries until its principal is reloaded, then re-decide."""
+        for sub in conn.subscriptions.values():
+            sub.epoch += 1
+            sub.live = False
+        conn.auth_generation += 1
+        self._spawn(self._reload_principal(conn, conn.auth_generation))
+
+    async def _reload_principal(self, conn: Connection, generation: int) -> None:
+        try:
+            principal = await self.source.principal(conn.user_id)
+        except Exception:
+            log.exception("reloading a principal failed")
+            conn.close_soon(1011, "internal error; reconnect")
+            return
+        if conn.closed or conn.auth_generation != generation:
+            return
+        if principal is None or not principal.active:
+            conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+            return
+        self._apply_principal(conn, principal)
+
+    def _apply_principal(self, conn: Connection, principal: Principal) -> None:
+        conn.principal = principal
+        for sub in list(conn.subscriptions.values()):
+            feed = self._feeds.get(sub.space_id)
+            if feed is None:
+                continue
+            if decide(principal, READ_, feed.space):
+                self._catch_up(feed, sub)
+            else:
+                self._revoke(sub)
+
+    async def _reload_space(self, feed: Feed) -> None:
+        try:
+            space = await self.source.space(feed.space_id)
+        except Exception:
+            log.exception("reloading a space failed", space_id=feed.space_id)
+            space = feed.space  # keep the old view, but never stay paused
+            for sub in list(feed.subscribers.values()):
+                sub.connection.close_soon(1011, "internal error; reconnect")
+        if space is not None:
+            feed.space = space
+        for sub in list(feed.subscribers.values()):
+            if space is None or not decide(sub.connection.principal, READ_, feed.space):
+                self._revoke(sub)
+        feed.paused -= 1
+        if not feed.paused:
+            feed.resumed.set()
+            feed.target = max(feed.target, feed.cursor + 1)  # re-read what we held back
+            feed.wake.set()
+
+    async def revalidate_all(self) -> None:
+        """Reload every connected principal (covers a lost cross-process notification)."""
+        users = sorted(self._by_user)
+        if not users:
+            return
+        fresh = await self.source.principals(users)
+        for user_id in users:
+            principal = fresh.get(user_id)
+            for conn in list(self._by_user.get(user_id, ())):
+                if principal is None or not principal.active:
+                    conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+                elif principal != conn.principal:
+                    self._reauthorise(conn)
+
+    # --- degraded-link fallbacks -----------------------------------------------------------
+    async def backlog(self, principal: Principal, space_id: str, after: int, limit: int
+                      ) -> Backlog | None:
+        """Readable events after `after` (long-poll); None if the space is invisible."""
+        space = await self.source.space(space_id)
+        if space is None or not decide(principal, READ_, space):
+            return None
+        changes = await self.source.changes(space_id, after, limit, may_read(principal, space))
+        frames: list[Frame] = []
+        for change in changes:
+            if change.item is None:
+                continue
+            shown = tuple(decide(principal, READ_, space, label).allowed
+                          for label in change.labels)
+            if shown and not any(shown):
+                continue
+            frame = self._frame(change, principal, space, shown)
+            if frame is not None:
+                frames.append(frame)
+                self._note_read(principal, change, shown)
+        last = changes[-1].seq if changes else after
+        if len(changes) < limit:
+            head = max(last, (await self.source.heads([space_id])).get(space_id, last))
+        else:
+            head = max(last, space.last_seq)
+        return Backlog(frames, last, head)
+
+    async def wait(self, space_id: str, after: int, seconds: float) -> None:
+        """Return when the space has (or may have) an event after `after`, or on timeout."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (after, future)
+        self._waiters.setdefault(space_id, []).append(entry)
+        try:
+            feed = self._feeds.get(space_id)
+            if feed is not None and feed.cursor > after:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, seconds)
+        finally:
+            waiters = self._waiters.get(space_id, [])
+            with contextlib.suppress(ValueError):
+                waiters.remove(entry)
+            if not waiters:
+                self._waiters.pop(space_id, None)
+
+    def followed(self) -> Sequence[str]:
+        return list(self._feeds)

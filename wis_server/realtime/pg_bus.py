@@ -1,0 +1,128 @@
+"""Cross-process wake-ups over PostgreSQL LISTEN/NOTIFY on one dedicated asyncpg connection.
+
+A notification carries only ids (`<node>|s|<space>|<seq>`, `<node>|u|<user>`, ...), never
+content; the event table stays the truth. The connection is health-checked; when it dies
+(e.g. `pg_terminate_backend`) it is re-opened with backoff and the hub is told to catch up on
+everything, since notifications sent meanwhile are lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger("wis.realtime")
+
+CHANNEL = "wis_events"
+APPLICATION_NAME = "wis-realtime-listener"
+
+
+def asyncpg_dsn(url: str) -> str:
+    """`postgresql+asyncpg://…` (SQLAlchemy style) → `postgresql://…` (asyncpg style)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+class PgBus:
+    def __init__(self, dsn: str, on_message: Callable[[str], None],
+                 on_reconnected: Callable[[], None], *, health_s: float = 5.0,
+                 node_id: str | None = None) -> None:
+        self.dsn = asyncpg_dsn(dsn)
+        self.on_message = on_message
+        self.on_reconnected = on_reconnected
+        self.health_s = health_s
+        self.node_id = node_id or secrets.token_hex(6)
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self._pending: list[str] = []
+        self._outgoing = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._conn: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._drop()
+
+    def publish(self, payload: str) -> None:
+        """Queue a wake-up for the other processes (sent in the background, batched)."""
+        if len(self._pending) < 10_000:
+            self._pending.append(f"{self.node_id}|{payload}")
+            self._outgoing.set()
+
+    def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        node, _, message = payload.partition("|")
+        if node != self.node_id:
+            self.on_message(message)
+
+    def _terminated(self, _conn: Any) -> None:
+        self._lost.set()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self.connected.clear()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.terminate()
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._session()
+                delay = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("realtime listener connection lost; reconnecting",
+                            error=error.__class__.__name__)
+            await self._drop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _session(self) -> None:
+        self._lost.clear()
+        conn = await asyncpg.connect(self.dsn, timeout=10,
+                                     server_settings={"application_name": APPLICATION_NAME})
+        self._conn = conn
+        conn.add_termination_listener(self._terminated)
+        await conn.add_listener(CHANNEL, self._received)
+        self.connects += 1
+        self.connected.set()
+        log.info("realtime listener connected", node=self.node_id, connects=self.connects)
+        self.on_reconnected()  # catch up on whatever was missed before we listened
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + self.health_s
+        while True:
+            lost = asyncio.ensure_future(self._lost.wait())
+            outgoing = asyncio.ensure_future(self._outgoing.wait())
+            try:
+                await asyncio.wait({lost, outgoing},
+                                   timeout=max(0.0, next_check - loop.time()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+                outgoing.cancel()
+            if self._lost.is_set() or conn.is_closed():
+                raise ConnectionError("listener connection closed")
+            if self._outgoing.is_set():
+                self._outgoing.clear()
+                batch, self._pending = self._pending, []
+                if batch:
+                    await asyncio.wait_for(conn.execute(
+                        "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
+                        CHANNEL, batch), 10)
+            if loop.time() >= next_check:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), self.health_s)
+                next_check = loop.time() + self.health_s

@@ -1,0 +1,111 @@
+"""The real-time hub's event source over storage: events of a space after a seq, each loaded
+once with only the parts someone present may read decrypted; principals; heads; and the
+audit trail for pushed classified items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ..domain.model import Principal, Space
+from ..realtime.ports import Change, Read, Wanted
+from ..storage import stream_queries
+from ..storage.audit import AuditRecord
+from ..storage.unit import Store
+from .directory import load_principal
+from .ports import Clock, EventPublisher
+
+ENTRY = "entry."
+REPORT = "situation_report."
+SPACE = "space."
+
+
+class StreamSource:
+    """Implements realtime.ports.EventSource."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def principal(self, user_id: str) -> Principal | None:
+        async with self.store.read() as tx:
+            return await load_principal(tx, user_id)
+
+    async def principals(self, user_ids: Sequence[str]) -> dict[str, Principal]:
+        async with self.store.read() as tx:
+            return await stream_queries.principals(tx.conn, user_ids)
+
+    async def space(self, space_id: str) -> Space | None:
+        async with self.store.read() as tx:
+            return await tx.spaces.get(space_id)
+
+    async def heads(self, space_ids: Sequence[str]) -> dict[str, int]:
+        async with self.store.read() as tx:
+            return await stream_queries.space_heads(tx.conn, space_ids)
+
+    async def changes(self, space_id: str, after: int, limit: int, wanted: Wanted
+                      ) -> list[Change]:
+        """Every event after `after` (so cursors pass invisible ones), items loaded as they
+        are now; parts nobody in `wanted` may read are neither decrypted nor returned."""
+        async with self.store.read() as tx:
+            events = await tx.spaces.events_after(space_id, after, limit)
+            if not events:
+                return []
+            entry_ids = [e.ref_id for e in events if e.kind.startswith(ENTRY)]
+            entries = {e.id: e for e in await tx.entries.by_ids(entry_ids, wanted)
+                       if e.space_id == space_id}
+            reports = {}
+            for e in events:
+                if e.kind.startswith(REPORT) and e.ref_id not in reports:
+                    reports[e.ref_id] = await tx.reports.by_id(
+                        e.ref_id, lambda _report, label: wanted(label))
+            space = await tx.spaces.get(space_id) if any(
+                e.kind.startswith(SPACE) for e in events) else None
+        result = []
+        for e in events:
+            change = Change(space_id, e.seq, e.kind, e.ref_id)
+            if e.kind.startswith(ENTRY) and e.ref_id in entries:
+                entry = entries[e.ref_id]
+                change = Change(space_id, e.seq, e.kind, e.ref_id, (entry.label,), entry)
+            elif e.kind.startswith(REPORT):
+                report = reports.get(e.ref_id)
+                if report is not None and report.space_id == space_id and report.sections:
+                    labels = tuple(s.label(report.actor_id) for s in report.sections)
+                    change = Change(space_id, e.seq, e.kind, e.ref_id, labels, report)
+            elif e.kind.startswith(SPACE) and space is not None:
+                change = Change(space_id, e.seq, e.kind, e.ref_id, (), space, personal=True)
+            result.append(change)
+        return result
+
+    async def record_reads(self, reads: Sequence[Read]) -> None:
+        """One audit record per (user, space, item type) per flush, like a REST page read."""
+        grouped: dict[tuple[str, str, str, str], list[Read]] = defaultdict(list)
+        for read in reads:
+            kind = "situation_report" if read.kind.startswith(REPORT) else "entry"
+            grouped[(read.user_id, read.actor_id, read.space_id, kind)].append(read)
+        now = self.clock()
+        async with self.store.write() as tx:
+            for (user_id, actor_id, space_id, kind), items in grouped.items():
+                await tx.audit.append(AuditRecord(
+                    f"{kind}.read", user_id=user_id, actor_id=actor_id, target_type=kind,
+                    space_id=space_id,
+                    detail={"items": sorted({r.item_id for r in items}),
+                            "levels": sorted({r.level.value for r in items}),
+                            "via": "stream"}), now)
+
+
+class TeePublisher:
+    """Tells both the real-time hub and another publisher (e.g. one a test passed in)."""
+
+    def __init__(self, first: EventPublisher, second: EventPublisher) -> None:
+        self.first = first
+        self.second = second
+
+    def space_changed(self, space_id: str, seq: int) -> None:
+        self.first.space_changed(space_id, seq)
+        self.second.space_changed(space_id, seq)
+
+    def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
+                       space_id: str | None = None) -> None:
+        self.first.access_changed(user_id=user_id, actor_id=actor_id, space_id=space_id)
+        self.second.access_changed(user_id=user_id, actor_id=actor_id, space_id=space_id)
