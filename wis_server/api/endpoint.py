@@ -12,9 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.errors import AuthenticationFailed, ValidationFailed
+from ..domain.errors import AuthenticationFailed, NotFound, ValidationFailed
 from ..domain.model import Principal
 from .schemas import Obj, Schema
+
+MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be compared
+MAX_PATH_INT = 2**31 - 1  # path numbers (report versions) are 32-bit INTEGER columns
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
     async def endpoint(request: Request) -> Response:
         op = ops[request.method if request.method != "HEAD" else "GET"]
         principal = await authenticate(request) if op.auth else None
+        _check_path(request.path_params)
         body = await _read_body(request, op.body) if op.body is not None else {}
         query = _parse_query(request, op.query)
         call = Call(request, principal, body, query, request.path_params)  # type: ignore[arg-type]
@@ -131,9 +135,21 @@ async def _read_body(request: Request, schema: Obj) -> dict[str, Any]:
     raw = await request.body()
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("the body is not valid JSON", code="malformed_json") from None
+        # Lone surrogates (`"\\ud800"`) parse but cannot be stored or echoed as UTF-8.
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
+        raise ValidationFailed("the body is not valid JSON (or is nested too deeply)",
+                               code="malformed_json") from None
     return schema.validate(doc)
+
+
+def _check_path(params: Mapping[str, Any]) -> None:
+    """Path ids the database cannot hold (NUL, huge numbers) name nothing: 404, not 500."""
+    for value in params.values():
+        if isinstance(value, int) and not 0 <= value <= MAX_PATH_INT:
+            raise NotFound("no such resource")
+        if isinstance(value, str) and ("\x00" in value or len(value) > 200):
+            raise NotFound("no such resource")
 
 
 def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
@@ -153,12 +169,15 @@ def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
             except ValueError:
                 raise ValidationFailed(f"{q.name} must be an integer", code="wrong_type",
                                        field=q.name) from None
-            if (q.minimum is not None and value < q.minimum) or (
-                    q.maximum is not None and value > q.maximum):
+            if (q.minimum is not None and value < q.minimum) or value > (
+                    q.maximum if q.maximum is not None else MAX_QUERY_INT):
                 raise ValidationFailed(f"{q.name} is out of range", code="out_of_range",
                                        field=q.name)
         else:
             value = raw
+            if "\x00" in value:
+                raise ValidationFailed(f"{q.name} must not contain NUL characters",
+                                       code="invalid_field", field=q.name)
             if q.enum and value not in q.enum:
                 raise ValidationFailed(f"{q.name} must be one of {', '.join(q.enum)}",
                                        code="unknown_value", field=q.name)
