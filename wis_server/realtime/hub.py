@@ -335,10 +335,9 @@ class Hub:
                 if not changes:
                     sub.delivered = max(sub.delivered, feed.cursor)
                     continue
-                cache: dict[tuple[bool, ...], Frame | None] = {}
                 for change in changes:
                     if change.seq > sub.delivered:
-                        self._deliver(feed, sub, change, cache)
+                        self._deliver(feed, sub, change, {})
                     if conn.closed:
                         return
         except asyncio.CancelledError:
