@@ -335,3 +335,44 @@ def test_app_shell_opens_offline_without_content(browser, live_server, cast):
     expect(page.locator(".offline-view")).to_contain_text("Ingen anslutning – visar ingen sekretessbelagd data")
     ctx.set_offline(False)
     ctx.close()
+
+
+CONTRAST_JS = """() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(',').map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bgOf = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const out = [];
+  const sel = '.lvl-text, .exercise-tag, .btn, .hint, .entry-body, .entry-foot span, .entry-kind, .entry-time, '
+    + '.conn-state, .level-banner-label, .tag, .space-activity, .space-link, .exercise-banner, h1, h2, label, legend, a';
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+    if (el.closest('.sr-only')) continue;
+    const fg = parse(getComputedStyle(el).color); const bg = bgOf(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) out.push(`${el.className || el.tagName} "${el.textContent.slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return out;
+}"""
+
+
+def test_text_contrast_meets_wcag_aa(browser, live_server, cast):
+    """Every visible text element on the main views has a contrast ratio of at least 4.5:1."""
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+    assert page.evaluate(CONTRAST_JS) == []
+    login(page, cast["writer"]["username"], cast["writer"]["password"])
+    assert page.evaluate(CONTRAST_JS) == []
+    page.locator("li.space-item.is-exercise a.space-link, a.space-link").first.click()
+    expect(page.locator("li.entry, li.empty").first).to_be_visible()
+    page.wait_for_timeout(8500)  # let the "new" highlight fade
+    assert page.evaluate(CONTRAST_JS) == []
+    page.get_by_role("link", name="Lägesbild").click()
+    expect(page.locator(".report-body")).to_be_visible()
+    assert page.evaluate(CONTRAST_JS) == []
+    ctx.close()

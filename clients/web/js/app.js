@@ -15,7 +15,10 @@ const main = document.getElementById('main');
 const store = createStore();
 let current = null; // { view, key }
 let stream = null;
-let connStatus = 'reconnecting';
+let connStatus = 'connecting';
+let everLive = false;
+let nonLiveSince = Date.now();
+const STALE_AFTER_MS = 4000;
 let flashMessage = null;
 
 const routes = [
@@ -112,9 +115,15 @@ async function startSession() {
   }
   stream = new Stream({
     onEvent: (ev) => { store.lastLoaded = new Date(); current?.view?.onEvent?.(ev, ctx); },
-    onStatus: (s, last) => { connStatus = s; renderConn(last); updateStale(); },
+    onStatus: (s, last) => {
+      const live = s === 'connected' || s === 'polling';
+      if (live) { everLive = true; nonLiveSince = null; } else if (nonLiveSince === null) nonLiveSince = Date.now();
+      connStatus = !live && !everLive && s === 'reconnecting' ? 'connecting' : s;
+      renderConn(last); updateStale();
+    },
     onAuthLost: () => showLogin(t('session_expired')),
   });
+  everLive = false; nonLiveSince = Date.now(); connStatus = 'connecting';
   stream.start();
   if (!window.location.hash || window.location.hash === '#/login') window.location.hash = '#/spaces';
   else route();
@@ -149,28 +158,38 @@ function renderTopbar() {
 
 function renderConn(last) {
   const el = document.getElementById('conn');
+  if (!session.hasSession() || !stream) { clear(el); el.hidden = true; delete el.dataset.state; return; }
+  const agoText = last ? ` · ${t('conn_since', { ago: formatAgo(Date.now() - last.getTime()) })}` : '';
+  if (el.dataset.state === connStatus && el.dataset.lang === getLang() && !el.hidden) {
+    // same state: only refresh the (not announced) time, so screen readers hear state changes only
+    const ago = el.querySelector('.conn-ago');
+    if (ago) ago.textContent = agoText; else if (agoText) el.append(h('span.conn-ago', { 'aria-hidden': 'true' }, agoText));
+    return;
+  }
   clear(el);
-  if (!session.hasSession() || !stream) { el.hidden = true; return; }
   el.hidden = false;
-  const key = { connected: 'conn_connected', polling: 'conn_polling', offline: 'conn_offline' }[connStatus] || 'conn_reconnecting';
+  el.dataset.lang = getLang();
+  const key = { connected: 'conn_connected', polling: 'conn_polling', offline: 'conn_offline', connecting: 'conn_connecting' }[connStatus] || 'conn_reconnecting';
   el.className = `conn conn-${connStatus}`;
   el.dataset.state = connStatus;
   el.append(h('span.conn-dot', { 'aria-hidden': 'true' }), h('span.conn-state', t(key)));
-  if (last) el.append(h('span.conn-ago', { 'aria-hidden': 'true' }, ` · ${t('conn_since', { ago: formatAgo(Date.now() - last.getTime()) })}`));
+  if (agoText) el.append(h('span.conn-ago', { 'aria-hidden': 'true' }, agoText));
 }
 
 function updateStale() {
   const banner = document.getElementById('stale-banner');
-  const stale = session.hasSession() && stream && !ctx.isLive() && current !== null;
+  const graceOver = connStatus === 'offline' || (nonLiveSince !== null && Date.now() - nonLiveSince >= STALE_AFTER_MS);
+  const stale = Boolean(session.hasSession() && stream && !ctx.isLive() && current !== null && graceOver);
   banner.hidden = !stale;
   main.classList.toggle('is-stale', Boolean(stale));
   if (stale) {
     const at = stream.lastUpdate || store.lastLoaded;
-    banner.textContent = t('stale_banner', { time: at ? formatClock(at) : '–' });
+    const text = t('stale_banner', { time: at ? formatClock(at) : '–' });
+    if (banner.textContent !== text) banner.textContent = text; // avoid re-announcing the alert
   }
 }
 
-setInterval(() => { if (stream) { const ago = document.querySelector('#conn .conn-ago'); if (ago && stream.lastUpdate) ago.textContent = ` · ${t('conn_since', { ago: formatAgo(Date.now() - stream.lastUpdate.getTime()) })}`; } }, 1000);
+setInterval(() => { if (stream && !ctx.isLive()) updateStale(); if (stream) { const ago = document.querySelector('#conn .conn-ago'); if (ago && stream.lastUpdate) ago.textContent = ` · ${t('conn_since', { ago: formatAgo(Date.now() - stream.lastUpdate.getTime()) })}`; } }, 1000);
 
 session.onSession((kind) => { if (kind === 'expired' && store.me) showLogin(t('session_expired')); });
 

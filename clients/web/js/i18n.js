@@ -28,6 +28,7 @@ const sv = {
   signed_in_as: 'Inloggad som {name} ({actor}), {role}, behörighet {clearance}',
   // connection
   conn_connected: 'Ansluten',
+  conn_connecting: 'Ansluter…',
   conn_reconnecting: 'Återansluter…',
   conn_polling: 'Ansluten (hämtar periodvis)',
   conn_offline: 'Ingen anslutning',
@@ -210,6 +211,7 @@ const en = {
   administration: 'Administration',
   signed_in_as: 'Signed in as {name} ({actor}), {role}, clearance {clearance}',
   conn_connected: 'Connected',
+  conn_connecting: 'Connecting…',
   conn_reconnecting: 'Reconnecting…',
   conn_polling: 'Connected (polling)',
   conn_offline: 'No connection',

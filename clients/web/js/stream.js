@@ -18,7 +18,9 @@ export class Stream {
     this.onEvent = onEvent;
     this.onStatus = onStatus;
     this.onAuthLost = onAuthLost;
-    this.subs = new Map(); // space_id -> last seen seq
+    this.subs = new Map(); // space_id -> last seen seq (resume point)
+    this.seenSeqs = new Map(); // space_id -> Set of delivered seqs (dedupe, gap repair)
+    this.resumeFrom = new Map(); // space_id -> `after` sent with the latest subscribe
     this.ws = null;
     this.ready = false;
     this.status = 'reconnecting';
@@ -55,12 +57,21 @@ export class Stream {
   subscribe(spaceId, after) {
     const prev = this.subs.get(spaceId);
     this.subs.set(spaceId, Math.max(prev ?? 0, after ?? 0));
-    if (this.ready) this._send({ type: 'subscribe', space_id: spaceId, after: this.subs.get(spaceId) || null });
+    if (!this.seenSeqs.has(spaceId)) this.seenSeqs.set(spaceId, new Set());
+    if (this.ready) this._subscribeFrame(spaceId);
+  }
+
+  _subscribeFrame(spaceId) {
+    const after = this.subs.get(spaceId) || 0;
+    this.resumeFrom.set(spaceId, after);
+    this._send({ type: 'subscribe', space_id: spaceId, after: after || null });
   }
 
   unsubscribe(spaceId) {
     if (!this.subs.has(spaceId)) return;
     this.subs.delete(spaceId);
+    this.seenSeqs.delete(spaceId);
+    this.resumeFrom.delete(spaceId);
     if (this.ready) this._send({ type: 'unsubscribe', space_id: spaceId });
   }
 
@@ -132,9 +143,12 @@ export class Stream {
           this._stopPolling();
           this._setStatus('connected');
           this._touch();
-          for (const [sid, seq] of this.subs) this._send({ type: 'subscribe', space_id: sid, after: seq || null });
+          for (const sid of this.subs.keys()) this._subscribeFrame(sid);
           break;
-        case 'subscribed': this._touch(); break;
+        case 'subscribed':
+          this._touch();
+          this._checkHead(msg.space_id, msg.head);
+          break;
         case 'pong': clearTimeout(this.timers.pong); this._touch(); break;
         case 'event': this._deliver(msg); break;
         case 'revoked':
@@ -203,10 +217,45 @@ export class Stream {
     const sid = msg.space_id;
     const last = this.subs.get(sid);
     if (last === undefined) return; // not following this space any more
-    if (typeof msg.seq === 'number' && msg.seq <= last) return; // duplicate after resume
-    if (typeof msg.seq === 'number') this.subs.set(sid, msg.seq);
+    if (typeof msg.seq === 'number') {
+      const seen = this.seenSeqs.get(sid) || new Set();
+      this.seenSeqs.set(sid, seen);
+      if (seen.has(msg.seq)) { // duplicate: harmless, but a hint that the replay may have gaps
+        this._scheduleCatchUp(sid);
+        return;
+      }
+      seen.add(msg.seq);
+      if (seen.size > 4000) for (const s of [...seen].sort((a, b) => a - b).slice(0, 2000)) seen.delete(s);
+      if (msg.seq > last) this.subs.set(sid, msg.seq);
+    }
     this._touch();
     this.onEvent?.({ type: 'event', space_id: sid, seq: msg.seq, event: msg.event, data: msg.data });
+  }
+
+  // --- gap repair: after a resume, if the space's head is beyond what arrived (items we may not
+  // read are skipped, so this is normal too) fetch the readable entries once over REST. ------
+  _checkHead(sid, head) {
+    if (typeof head !== 'number') return;
+    clearTimeout(this.timers[`head:${sid}`]);
+    this.timers[`head:${sid}`] = setTimeout(() => {
+      if (this.subs.has(sid) && (this.subs.get(sid) ?? 0) < head) this._catchUp(sid, head);
+    }, 2500);
+  }
+
+  _scheduleCatchUp(sid) {
+    clearTimeout(this.timers[`dup:${sid}`]);
+    this.timers[`dup:${sid}`] = setTimeout(() => this._catchUp(sid), 500);
+  }
+
+  async _catchUp(sid, head) {
+    if (!this.subs.has(sid)) return;
+    const from = this.resumeFrom.get(sid) ?? 0;
+    try {
+      const res = await api(`/spaces/${encodeURIComponent(sid)}/entries${qs({ after: from, order: 'asc', limit: 500 })}`);
+      for (const e of res.items || []) this._deliver({ space_id: sid, seq: e.seq, event: 'entry.created', data: e });
+      const top = Math.max(head ?? 0, typeof res.head === 'number' ? res.head : 0);
+      if (this.subs.has(sid) && top > (this.subs.get(sid) ?? 0)) this.subs.set(sid, top);
+    } catch (_) { /* next reconnect or poll tries again */ }
   }
 
   // --- polling fallback -------------------------------------------------------------

@@ -61,6 +61,13 @@ export function adminView() {
 
   function userRow(u, actor) {
     const status = statusLine();
+    if (!roleOptions().some(([r]) => r === u.role)) {
+      // e.g. a system administrator seen by an actor administrator: shown, not editable
+      return h('li.card.user-row.is-readonly', { dataset: { username: u.username, userId: u.id } },
+        h('div.user-id', h('strong', u.display_name), ' ', h('span.username', `(${u.username})`), ' ',
+          h(`span.tag${u.active ? '.status-open' : '.status-closed'}`, u.active ? t('active') : t('inactive'))),
+        h('p', `${t('role')}: ${t(`role_${u.role}`)} · ${t('clearance')}: ${t(`level_${u.clearance}_long`)}`));
+    }
     const role = select(roleOptions(), u.role, { name: 'role' });
     const clr = select(clearanceOptions(actor), u.clearance, { name: 'clearance' });
     const patch = async (body) => {
