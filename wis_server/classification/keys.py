@@ -196,6 +196,9 @@ def load_keyring_file(path: Path) -> Keyring:
 
 
 ENV_PREFIX = "WIS_KEYRING_"
+# Only these carry keys; WIS_KEYRING_FILE (the file's location) is a setting, not a key.
+ENV_KEY_NAMES = tuple(ENV_PREFIX + name for name in (
+    *(level.value.upper() for level in Classification), "SIGNING", "AUDIT"))
 
 
 def keyring_from_env(env: Mapping[str, str]) -> Keyring | None:
@@ -205,7 +208,7 @@ def keyring_from_env(env: Mapping[str, str]) -> Keyring | None:
     WIS_KEYRING_SIGNING: one or more PEM EC P-256 private keys, in order, last = current;
     WIS_KEYRING_AUDIT: base64 of 32 bytes.
     """
-    if not any(name.startswith(ENV_PREFIX) for name in env):
+    if not any(name in env for name in ENV_KEY_NAMES):
         return None
     levels: dict[Classification, LevelKeys] = {}
     for level in Classification:
