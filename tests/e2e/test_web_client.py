@@ -376,3 +376,23 @@ def test_text_contrast_meets_wcag_aa(browser, live_server, cast):
     expect(page.locator(".report-body")).to_be_visible()
     assert page.evaluate(CONTRAST_JS) == []
     ctx.close()
+
+
+def test_system_admin_manages_actors(browser, live_server, people):
+    sysadmin = pick(people, role="system_admin")
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, sysadmin["username"], sysadmin["password"])
+    page.get_by_role("link", name="Administration").click()
+    expect(page.locator("#actors-title")).to_be_visible()
+    name = unique("Frivilliga resursgruppen Täby")
+    form = page.locator("form.new-actor")
+    form.locator("input[name=new-actor-name]").fill(name)
+    form.locator("input[name=new-actor-short]").fill("FRG-" + name[-6:])
+    form.get_by_label("Högsta informationsklass (tak)").select_option("sekretess")
+    form.get_by_role("button", name="Skapa").click()
+    expect(form).to_contain_text(f"Aktören {name} är skapad.")
+    row = page.locator("form.actor-row", has_text=name)
+    expect(row).to_be_visible()
+    expect(row.locator("[data-choice=sekretess]")).to_be_visible()
+    ctx.close()

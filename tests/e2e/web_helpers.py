@@ -91,6 +91,9 @@ def create_space(page: Page, title: str, *, participants: list[str], classificat
 def post_entry(page: Page, body: str, *, level: str = "public", kind_label: str = "Anteckning",
                audience: list[str] | None = None) -> None:
     """Post an entry from the space view. audience: actor names to tick (None = the default)."""
+    folded = page.locator("details.post-details:not([open]) > summary")
+    if folded.count():
+        folded.click()
     form = page.locator("form.post-entry")
     form.get_by_label("Typ av inlägg").select_option(label=kind_label)
     form.locator(f"input[type=radio][value={level}]").check()

@@ -29,7 +29,12 @@ export function spaceView({ spaceId }) {
     header = h('div.space-header');
     renderHeader();
     el.append(h('p.breadcrumb', h('a', { href: '#/spaces' }, `← ${t('back_to_spaces')}`)), header);
-    if ((space.writable_levels || []).length && space.status !== 'closed') { el.append(postForm(ctx)); el.classList.add('has-form'); }
+    if ((space.writable_levels || []).length && space.status !== 'closed') {
+      // on phones the form is folded away so the log comes first; on wide screens it sits beside it
+      const wide = window.matchMedia('(min-width: 64rem)').matches;
+      el.append(h('details.post-details', { open: wide }, h('summary.btn.btn-primary.post-summary', `+ ${t('new_entry')}`), postForm(ctx)));
+      el.classList.add('has-form');
+    }
     else if (space.my_role === 'reader') el.append(h('p.hint', t('reader_only')));
     log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
     el.append(h('h2#log-title', t('log')), log);
