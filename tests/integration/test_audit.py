@@ -1,0 +1,301 @@
+"""The audit log: every write, admin action and read of sekretess/hemlig content leaves a
+record (without content); `wis audit verify` passes an intact chain and names the first bad
+record after a row is changed, deleted or reordered with raw SQL; actor admins read only their
+actor's trail, system admins all, everyone else gets 404."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import World
+from tests.helpers import assert_problem, create_space, marker, post_entry, raw_execute
+from wis_server.classification.keys import save_keyring
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def all_records(world: World, who: str = "sys", **params: Any) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        r = await world.client.get("/api/v1/audit", headers=world[who].auth,
+                                   params={"after": after, "limit": 1000, **params})
+        assert r.status_code == 200, r.text
+        page = r.json()["items"]
+        if not page:
+            return records
+        records += page
+        after = page[-1]["seq"]
+
+
+async def activity(world: World) -> tuple[dict[str, Any], list[str]]:
+    """A bit of everything; returns ids and the content markers used."""
+    c, ids = world.client, world.actors
+    markers: list[str] = []
+
+    def m(label: str) -> str:
+        value = marker(label)
+        markers.append(value)
+        return value
+
+    a = world["a_editor"]
+    space = await create_space(c, a, participants=[ids["B"]], title=m("title"),
+                               description=m("desc"))
+    sid = space["id"]
+    public = await post_entry(c, a, sid, level="public", body=m("pub"))
+    sek = await post_entry(c, a, sid, level="sekretess", body=m("sek"),
+                           audience=[ids["A"], ids["B"]])
+    hem = await post_entry(c, a, sid, level="hemlig", body=m("hem"))
+    r = await c.patch(f"/api/v1/spaces/{sid}", headers=a.auth, json={"title": m("title2")})
+    assert r.status_code == 200
+    r = await c.patch(f"/api/v1/spaces/{sid}/entries/{public['id']}", headers=a.auth,
+                      json={"audience": [ids["A"]]})
+    assert r.status_code == 200, r.text
+    r = await c.post(f"/api/v1/spaces/{sid}/situation-reports", headers=a.auth, json={
+        "scope": "joint", "sections": [
+            {"key": "event", "classification": "public", "body": m("ev")},
+            {"key": "needs", "classification": "hemlig", "body": m("needs")}]})
+    assert r.status_code == 201
+    report_id = r.json()["id"]
+    # Reads by a user of B (who may read the sekretess entry only).
+    b = world["b_editor"]
+    assert (await c.get(f"/api/v1/spaces/{sid}/entries/{sek['id']}",
+                        headers=b.auth)).status_code == 200
+    r = await c.get(f"/api/v1/spaces/{sid}/entries", headers=b.auth)
+    assert r.status_code == 200
+    assert (await c.get(f"/api/v1/spaces/{sid}/situation-reports/latest",
+                        headers=a.auth)).status_code == 200
+    # Admin actions.
+    r = await c.post("/api/v1/actors", headers=world["sys"].auth, json={
+        "name": "Aktör D", "short_name": "D", "clearance_ceiling": "sekretess"})
+    assert r.status_code == 201
+    r = await c.patch(f"/api/v1/users/{world['b_reader'].user_id}",
+                      headers=world["b_admin"].auth, json={"clearance": "sekretess"})
+    assert r.status_code == 200
+    r = await c.post(f"/api/v1/actors/{ids['B']}/users", headers=world["b_admin"].auth, json={
+        "username": "b_new", "password": m("password"), "display_name": "Ny",
+        "role": "reader", "clearance": "public"})
+    assert r.status_code == 201
+    r = await c.post(f"/api/v1/users/{r.json()['id']}/password",
+                     headers=world["b_admin"].auth, json={"password": m("password2")})
+    assert r.status_code == 204
+    # Sign-ins, good and bad.
+    assert (await c.post("/api/v1/auth/token", json={
+        "username": "a_reader", "password": world["a_reader"].password})).status_code == 200
+    assert (await c.post("/api/v1/auth/token", json={
+        "username": "a_reader", "password": m("wrongpw")})).status_code == 401
+    return {"space": sid, "public": public["id"], "sek": sek["id"], "hem": hem["id"],
+            "report": report_id}, markers
+
+
+async def test_writes_admin_actions_and_classified_reads_are_audited(world: World) -> None:
+    made, markers = await activity(world)
+    records = await all_records(world)
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_action.setdefault(rec["action"], []).append(rec)
+    for action in ("actor.create", "user.create", "user.update", "user.password_reset",
+                   "space.create", "space.update", "entry.create", "entry.audience_change",
+                   "situation_report.publish", "entry.read", "situation_report.read",
+                   "auth.sign_in"):
+        assert action in by_action, (action, sorted(by_action))
+    created = {r["target_id"] for r in by_action["entry.create"]}
+    assert {made["public"], made["sek"], made["hem"]} <= created
+    assert all(r["space_id"] == made["space"] for r in by_action["entry.create"])
+    assert made["space"] in {r["target_id"] for r in by_action["space.create"]}
+    assert made["report"] in {r["target_id"] for r in by_action["situation_report.publish"]}
+
+    # Classified reads name the items read; public-only reads leave no read record.
+    b_actor = world["b_editor"].actor_id
+    b_reads = [r for r in by_action["entry.read"] if r["user_id"] == world["b_editor"].user_id]
+    assert b_reads and all(r["actor_id"] == b_actor for r in b_reads)
+    read_items = {i for r in b_reads for i in r["detail"]["items"]}
+    assert made["sek"] in read_items
+    assert made["public"] not in read_items and made["hem"] not in read_items
+    for r in by_action["entry.read"]:
+        assert "public" not in r["detail"]["levels"]
+    assert any(r["target_type"] == "situation_report"
+               for r in by_action["situation_report.read"])
+
+    outcomes = {r["outcome"] for r in by_action["auth.sign_in"]}
+    assert outcomes == {"ok", "denied"}
+
+    # No content anywhere in the trail (details, targets, anything).
+    text = json.dumps(records, ensure_ascii=False)
+    for m in markers:
+        assert m not in text, m
+    # Each record carries its chain hash.
+    assert all(len(r["hash"]) == 64 for r in records)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+
+
+async def test_public_reads_are_not_audited_but_classified_ones_are(world: World) -> None:
+    c = world.client
+    space = await create_space(c, world["a_editor"], participants=[])
+    e = await post_entry(c, world["a_editor"], space["id"], level="public", body="p")
+    before = len(await all_records(world))
+    await c.get(f"/api/v1/spaces/{space['id']}/entries/{e['id']}",
+                headers=world["a_reader"].auth)
+    await c.get(f"/api/v1/spaces/{space['id']}/entries", headers=world["a_reader"].auth)
+    assert len(await all_records(world)) == before
+    h = await post_entry(c, world["a_editor"], space["id"], level="hemlig", body="h")
+    before = len(await all_records(world))
+    await c.get(f"/api/v1/spaces/{space['id']}/entries/{h['id']}",
+                headers=world["a_editor"].auth)
+    after = await all_records(world)
+    assert len(after) == before + 1
+    assert after[-1]["action"] == "entry.read" and after[-1]["detail"]["items"] == [h["id"]]
+    # A refused read (404) is not a read of content.
+    await c.get(f"/api/v1/spaces/{space['id']}/entries/{h['id']}",
+                headers=world["a_reader"].auth)
+    assert len(await all_records(world)) == before + 1
+
+
+async def test_who_may_read_the_audit_trail(world: World) -> None:
+    await activity(world)
+    ids = world.actors
+    everything = await all_records(world)
+    actors_seen = {r["actor_id"] for r in everything}
+    assert {ids["A"], ids["B"]} <= actors_seen
+
+    a_trail = await all_records(world, "a_admin")
+    assert a_trail and {r["actor_id"] for r in a_trail} == {ids["A"]}
+    assert len(a_trail) == sum(1 for r in everything if r["actor_id"] == ids["A"])
+    b_trail = await all_records(world, "b_admin", actor_id=ids["B"])
+    assert b_trail and {r["actor_id"] for r in b_trail} == {ids["B"]}
+    sys_b = await all_records(world, "sys", actor_id=ids["B"])
+    assert sys_b == b_trail
+
+    r = await world.client.get("/api/v1/audit", headers=world["a_admin"].auth,
+                               params={"actor_id": ids["B"]})
+    assert assert_problem(r, 404)["code"] == "not_found"
+    for who in ("a_editor", "a_reader", "b_editor", "b_speaker", "b_reader", "c_editor"):
+        r = await world.client.get("/api/v1/audit", headers=world[who].auth)
+        assert_problem(r, 404)
+        r = await world.client.get("/api/v1/audit", headers=world[who].auth,
+                                   params={"actor_id": world[who].actor_id})
+        assert_problem(r, 404)
+    assert_problem(await world.client.get("/api/v1/audit"), 401)
+    # Paging works and is ordered.
+    r = await world.client.get("/api/v1/audit", headers=world["sys"].auth,
+                               params={"after": 2, "limit": 3})
+    assert [x["seq"] for x in r.json()["items"]] == [3, 4, 5]
+
+
+# --- tamper detection ---------------------------------------------------------------------
+
+def wis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wis_server.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def cli_env(world: World, database_url: str, tmp_path: Path) -> dict[str, str]:
+    keyring_path = tmp_path / "cli" / "keyring.json"
+    save_keyring(world.app.state.keyring, keyring_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIS_")}
+    env.update({"WIS_DATA_DIR": str(tmp_path / "cli"), "WIS_DATABASE_URL": database_url,
+                "WIS_KEYRING_FILE": str(keyring_path), "WIS_LOG_LEVEL": "warning"})
+    return env
+
+
+async def verify(world: World) -> Any:
+    return await world.app.state.services.audit.verify()
+
+
+async def test_verify_detects_changed_deleted_and_reordered_rows(
+        world: World, database_url: str, tmp_path: Path) -> None:
+    await activity(world)
+    env = cli_env(world, database_url, tmp_path)
+    n = len(await all_records(world))
+    assert n >= 20
+    k = n // 2
+
+    done = wis(env, "audit", "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{n} records" in done.stdout
+
+    def bad(expected_seq: int) -> None:
+        result = wis(env, "audit", "verify")
+        assert result.returncode != 0, result.stdout
+        assert f"seq={expected_seq}" in result.stdout + result.stderr, result.stdout
+
+    # Changed: one column of one record.
+    (original,) = await raw_execute(database_url,
+                                    "SELECT outcome FROM audit_log WHERE seq = $1", k)
+    await raw_execute(database_url, "UPDATE audit_log SET outcome = 'forged' WHERE seq = $1", k)
+    bad(k)
+    result = await verify(world)
+    assert not result.ok and result.first_bad_seq == k and result.checked == k - 1
+    await raw_execute(database_url, "UPDATE audit_log SET outcome = $1 WHERE seq = $2",
+                      original[0], k)
+    assert (await verify(world)).ok
+
+    # Changed detail (e.g. hiding which items were read).
+    (detail,) = await raw_execute(database_url,
+                                  "SELECT CAST(detail AS TEXT) FROM audit_log WHERE seq = $1",
+                                  k + 1)
+    await raw_execute(database_url, "UPDATE audit_log SET detail = '{}' WHERE seq = $1", k + 1)
+    result = await verify(world)
+    assert not result.ok and result.first_bad_seq == k + 1
+    await raw_execute(database_url, "UPDATE audit_log SET detail = $1 WHERE seq = $2",
+                      detail[0], k + 1)
+    assert (await verify(world)).ok
+
+    # Reordered: two neighbouring records swap places.
+    await raw_execute(database_url, "UPDATE audit_log SET seq = -1 WHERE seq = $1", k)
+    await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = $2", k, k + 1)
+    await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = -1", k + 1)
+    result = await verify(world)
+    assert not result.ok and result.first_bad_seq == k
+    # (swap back)
+    await raw_execute(database_url, "UPDATE audit_log SET seq = -1 WHERE seq = $1", k)
+    await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = $2", k, k + 1)
+    await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = -1", k + 1)
+    assert (await verify(world)).ok
+
+    # Deleted: a record in the middle; and the first one.
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", k)
+    bad(k + 1)
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", 1)
+    result = await verify(world)
+    assert not result.ok and result.first_bad_seq == 2
+
+
+async def test_rewriting_the_chain_without_the_audit_key_is_detected(
+        world: World, database_url: str) -> None:
+    """An attacker with database access recomputes every hash after their change — with any
+    key but the keyring's (which is not in the database)."""
+    from wis_server.storage.audit import chain_hash
+
+    await activity(world)
+    rows = await raw_execute(database_url, "SELECT seq FROM audit_log ORDER BY seq")
+    k = len(rows) // 2
+    await raw_execute(database_url, "UPDATE audit_log SET outcome = 'forged' WHERE seq = $1", k)
+    stored = []
+    async with world.app.state.store.read() as tx:
+        async for s in tx.audit.scan():
+            stored.append(s)
+    guess = secrets.token_bytes(32)
+    prev = stored[k - 2].hash
+    for s in stored[k - 1:]:
+        digest = chain_hash(guess, prev, s.seq, s.at, s.record)
+        await raw_execute(database_url, "UPDATE audit_log SET prev_hash = $1, hash = $2 "
+                          "WHERE seq = $3", prev, digest, s.seq)
+        prev = digest
+    result = await verify(world)
+    assert not result.ok and result.first_bad_seq == k
+
+
+async def test_verify_on_an_empty_and_on_an_intact_log(world: World, database_url: str,
+                                                       tmp_path: Path) -> None:
+    result = await verify(world)
+    assert result.ok
+    await activity(world)
+    result = await verify(world)
+    assert result.ok and result.checked == len(await all_records(world))
