@@ -72,8 +72,8 @@ class StreamClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def next(self, timeout: float = WAIT) -> dict[str, Any]:
-        frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+    async def next(self, within: float = WAIT) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), within))
         self.frames.append(frame)
         return dict(frame)
 
@@ -83,23 +83,23 @@ class StreamClient:
         assert frame["type"] == "subscribed", frame
         return int(frame["head"])
 
-    async def until(self, predicate: Any, timeout: float = WAIT) -> dict[str, Any]:
+    async def until(self, predicate: Any, within: float = WAIT) -> dict[str, Any]:
         """Read frames until one matches; returns it (all read frames stay in `frames`)."""
         async def loop() -> dict[str, Any]:
             while True:
-                frame = await self.next(timeout)
+                frame = await self.next(within)
                 if predicate(frame):
                     return frame
-        return await asyncio.wait_for(loop(), timeout)
+        return await asyncio.wait_for(loop(), within)
 
     async def until_body(self, body: str) -> dict[str, Any]:
         return await self.until(lambda f: f.get("type") == "event"
                                 and f["data"].get("body") == body)
 
-    async def closed_with(self, timeout: float = WAIT) -> int | None:
+    async def closed_with(self, within: float = WAIT) -> int | None:
         """Read until the server closes; the close code."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while True:
                     self.frames.append(json.loads(await self.ws.recv()))
         except ConnectionClosed as closed:

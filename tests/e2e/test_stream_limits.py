@@ -42,7 +42,7 @@ def _short_token(server: LiveServer, user_id: str, actor_id: str, ttl_s: int,
 
 async def test_auth_must_come_first_and_be_valid(server: LiveServer) -> None:
     silent = await StreamClient.open(server, None)
-    assert await silent.closed_with(timeout=30) == 4001  # nothing sent within 10 s
+    assert await silent.closed_with(within=30) == 4001  # nothing sent within 10 s
 
     wrong = await StreamClient.open(server, None)
     await wrong.send({"type": "subscribe", "space_id": "x", "after": None})
@@ -109,7 +109,7 @@ async def test_slow_consumer_is_closed_4008_and_others_keep_receiving(
                 await fast.until_body(f"{body}-{i}")  # the fast reader keeps up
     await fast.until_body(f"{body}-{n - 1}")
     assert len([b for b in fast.bodies() if b.startswith(body)]) == n
-    assert await slow.closed_with(timeout=30) == 4008
+    assert await slow.closed_with(within=30) == 4008
     got = [b for b in slow.bodies() if b.startswith(body)]
     assert len(got) < n
     # The fast one is still connected and served.
