@@ -7,7 +7,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 PROBLEM = "application/problem+json"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def marker(label: str) -> str:
@@ -167,3 +171,17 @@ def assert_problem(r: httpx.Response, status: int | None = None) -> dict[str, An
     assert isinstance(doc.get("code"), str) and doc["code"], doc
     assert doc["status"] == r.status_code
     return dict(doc)
+
+
+def run_wis(env: dict[str, str], *args: str, timeout: float = 180
+            ) -> subprocess.CompletedProcess[str]:
+    """Run the `wis` command in its own process, as an operator would."""
+    return subprocess.run([sys.executable, "-m", "wis_server.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def clean_env(**wis_settings: str) -> dict[str, str]:
+    """The current environment without any WIS_* variable, plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIS_")}
+    env.update(wis_settings)
+    return env

@@ -9,12 +9,18 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import World
-from tests.helpers import assert_problem, create_space, marker, post_entry, raw_execute
+from tests.helpers import (
+    assert_problem,
+    create_space,
+    marker,
+    post_entry,
+    raw_execute,
+    run_wis,
+)
 from wis_server.classification.keys import save_keyring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,8 +197,7 @@ async def test_who_may_read_the_audit_trail(world: World) -> None:
 # --- tamper detection ---------------------------------------------------------------------
 
 def wis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wis_server.cli", *args], env=env,
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return run_wis(env, *args)
 
 
 def cli_env(world: World, database_url: str, tmp_path: Path) -> dict[str, str]:
