@@ -396,3 +396,23 @@ def test_system_admin_manages_actors(browser, live_server, people):
     expect(row).to_be_visible()
     expect(row.locator("[data-choice=sekretess]")).to_be_visible()
     ctx.close()
+
+
+def test_editor_adds_a_participating_actor(browser, live_server, cast):
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    title = unique("Vattenläcka Solna")
+    space_id = create_space(page, title, participants=[])
+    expect(page.locator(".space-participants")).not_to_contain_text(other["actor"]["short_name"])
+    page.locator("details.participants-details > summary").click()
+    page.locator("form.participants-form").get_by_label(other["actor"]["name"], exact=True).check()
+    page.locator("form.participants-form").get_by_role("button", name="Spara").click()
+    expect(page.locator(".space-participants")).to_contain_text(other["actor"]["short_name"])
+    b_ctx = new_context(browser, live_server.base_url)
+    b = b_ctx.new_page()
+    login(b, other["username"], other["password"])
+    expect(b.locator(f"li.space-item[data-space-id='{space_id}']")).to_contain_text(title)
+    b_ctx.close()
+    ctx.close()

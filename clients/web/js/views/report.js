@@ -24,9 +24,10 @@ export function reportView({ spaceId, scope, actorId }) {
 
   async function load(ctx) {
     ctxRef = ctx;
-    const [s, head] = await Promise.all([
+    const [s, head, reporting] = await Promise.all([
       api(`/spaces/${sp}`),
       api(`/spaces/${sp}/entries${qs({ order: 'desc', limit: 1 })}`).catch(() => ({ head: null })),
+      api(`/spaces/${sp}/situation-reports${qs({ scope: 'joint' })}`).then((r) => new Set(r.reporting_actors || [])).catch(() => new Set()),
       ctx.store.loadActors().catch(() => null),
     ]);
     space = s;
@@ -38,7 +39,10 @@ export function reportView({ spaceId, scope, actorId }) {
     const tab = (href, label, active) => h('a.tab', { href, 'aria-current': active ? 'page' : null }, label);
     tabs.append(tab(`${base}/joint`, t('joint_report'), scope === 'joint'));
     for (const p of space.participants) {
-      tabs.append(tab(`${base}/actor/${encodeURIComponent(p.actor_id)}`, ctx.store.actorName(p.actor_id, true), scope === 'actor' && actorId === p.actor_id));
+      const has = reporting.has(p.actor_id);
+      const a = tab(`${base}/actor/${encodeURIComponent(p.actor_id)}`, ctx.store.actorName(p.actor_id, true), scope === 'actor' && actorId === p.actor_id);
+      if (has) { a.classList.add('has-report'); a.append(h('span.sr-only', ` (${t('has_report')})`)); a.title = t('has_report'); }
+      tabs.append(a);
     }
     const title = scope === 'joint' ? t('joint_report') : t('report_of', { actor: ctx.store.actorName(actorId) });
     notice = h('div.report-notice', { role: 'status' });

@@ -55,7 +55,37 @@ export function spaceView({ spaceId }) {
         h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/report` }, t('situation_report')),
         space.my_role === 'editor' ? h('button.btn.btn-quiet', { type: 'button', id: 'toggle-status', onclick: toggleStatus },
           space.status === 'open' ? t('close_space') : t('reopen_space')) : null),
+      space.my_role === 'editor' && space.status === 'open' ? participantsEditor() : null,
     ].filter(Boolean));
+  }
+
+  function participantsEditor() {
+    const me = ctxRef.store.me;
+    const current = new Set(participantIds());
+    const ul = h('ul.checklist');
+    const actors = [...ctxRef.store.actors.values()].sort((a, b) => a.name.localeCompare(b.name, 'sv'));
+    for (const a of actors) {
+      const own = a.id === me.actor.id;
+      const cb = h('input', { type: 'checkbox', id: `part-${a.id}`, value: a.id, checked: current.has(a.id) || own, disabled: own });
+      ul.append(h('li', cb, h('label', { for: cb.id }, a.name, own ? ` ${t('own_actor')}` : '')));
+    }
+    const status = statusLine();
+    const form = h('form.card.participants-form', { novalidate: true },
+      h('fieldset', h('legend', t('participants')), ul), status,
+      h('div.form-actions', h('button.btn.btn-primary', { type: 'submit' }, t('save'))));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      // PATCH takes [{actor_id, role_cap}]: keep existing caps, new participants get none
+      const caps = new Map(space.participants.map((p) => [p.actor_id, p.role_cap ?? null]));
+      const participants = [...ul.querySelectorAll('input:checked')].map((c) => ({ actor_id: c.value, role_cap: caps.get(c.value) ?? null }));
+      try {
+        space = await api(`/spaces/${encodeURIComponent(space.id)}`, { method: 'PATCH', body: { participants } });
+        showStatus(status, t('saved'));
+        renderHeader();
+        ctxRef.rendered();
+      } catch (e) { showStatus(status, ctxRef.errorText(e), 'error'); }
+    });
+    return h('details.participants-details', h('summary', t('edit_participants')), form);
   }
 
   async function toggleStatus() {
