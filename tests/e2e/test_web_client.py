@@ -416,3 +416,24 @@ def test_editor_adds_a_participating_actor(browser, live_server, cast):
     expect(b.locator(f"li.space-item[data-space-id='{space_id}']")).to_contain_text(title)
     b_ctx.close()
     ctx.close()
+
+
+def test_two_tabs_resuming_at_once_keep_the_session(browser, live_server, cast):
+    """Both tabs refresh through the same rotating cookie; the client serialises them (a reused
+    refresh token would end the session for both)."""
+    ctx = new_context(browser, live_server.base_url)
+    first = ctx.new_page()
+    login(first, cast["writer"]["username"], cast["writer"]["password"])
+    second = ctx.new_page()
+    second.goto("/")
+    expect(second.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    for _ in range(3):
+        first.evaluate("setTimeout(() => location.reload(), 0)")
+        second.evaluate("setTimeout(() => location.reload(), 0)")
+        first.wait_for_timeout(300)
+        for page in (first, second):
+            expect(page.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    third = ctx.new_page()
+    third.goto("/")
+    expect(third.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    ctx.close()

@@ -77,25 +77,33 @@ export async function login(username, password) {
   emit('login');
 }
 
-/** Rotate the refresh cookie and get a new access token. Concurrent callers share one request. */
+/**
+ * Rotate the refresh cookie and get a new access token. Concurrent callers in this tab share one
+ * request, and a Web Lock serialises refreshes across tabs: the server treats a second use of a
+ * rotated refresh token as theft and ends the session, so two tabs must never send the same one.
+ */
 export function refresh() {
   if (refreshing) return refreshing;
-  refreshing = (async () => {
-    const csrf = csrfToken();
-    if (!csrf) { dropToken(); throw new ApiError(401, { code: 'no_session' }); }
-    const res = await rawFetch('/auth/session/refresh', {
-      method: 'POST',
-      headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
-    });
-    if (!res.ok) {
-      const p = await parseProblem(res);
-      if (res.status === 401 || res.status === 403) { const had = accessToken !== null; dropToken(); if (had) emit('expired'); }
-      throw new ApiError(res.status, p);
-    }
-    setToken(await res.json());
-    emit('refresh');
-  })().finally(() => { refreshing = null; });
+  const locks = navigator.locks;
+  refreshing = (locks ? locks.request('wis-session-refresh', () => doRefresh()) : doRefresh())
+    .finally(() => { refreshing = null; });
   return refreshing;
+}
+
+async function doRefresh() {
+  const csrf = csrfToken();
+  if (!csrf) { dropToken(); throw new ApiError(401, { code: 'no_session' }); }
+  const res = await rawFetch('/auth/session/refresh', {
+    method: 'POST',
+    headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
+  });
+  if (!res.ok) {
+    const p = await parseProblem(res);
+    if (res.status === 401 || res.status === 403) { const had = accessToken !== null; dropToken(); if (had) emit('expired'); }
+    throw new ApiError(res.status, p);
+  }
+  setToken(await res.json());
+  emit('refresh');
 }
 
 /** Try to resume a session after page load (refresh cookie may still be valid). */
