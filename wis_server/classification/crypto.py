@@ -24,6 +24,7 @@ from ..domain.levels import Classification
 from .keys import Keyring, KeyringError
 
 NONCE_BYTES = 12
+_TAG_BYTES = 16
 _FORMAT = b"\x01"
 
 
@@ -129,7 +130,8 @@ class EnvelopeCipher:
         return _FORMAT + nonce + sealed
 
     def open(self, key: WrappedKey, context: FieldContext, ciphertext: bytes) -> str:
-        if context.level is not key.level or ciphertext[:1] != _FORMAT:
+        if (context.level is not key.level or ciphertext[:1] != _FORMAT
+                or len(ciphertext) < 1 + NONCE_BYTES + _TAG_BYTES):
             raise DecryptionFailed("ciphertext does not belong here")
         nonce, sealed = ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :]
         try:
@@ -167,7 +169,7 @@ class EnvelopeCipher:
         nonce, sealed = key.wrapped[:NONCE_BYTES], key.wrapped[NONCE_BYTES:]
         try:
             data_key = AESGCM(kek).decrypt(nonce, sealed, _wrap_aad(key.id, key.level))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: a truncated nonce
             raise DecryptionFailed("data key failed authentication") from None
         self._remember(key.id, key.kek_version, data_key)
         return data_key
