@@ -109,6 +109,17 @@ def _new_signing_key() -> SigningKey:
     return SigningKey(f"sig-{secrets.token_hex(4)}", pem)
 
 
+def _signing_key(kid: str, pem: bytes, what: str) -> SigningKey:
+    """A signing key, checked now (an unusable one would otherwise fail every sign-in)."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise KeyringError(f"{what} is not a PEM private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise KeyringError(f"{what} is not an EC P-256 key (ES256)")
+    return SigningKey(kid, pem)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -155,7 +166,8 @@ def from_document(doc: Mapping[str, object], source: str) -> Keyring:
         raw_signing = doc["signing"]
         assert isinstance(raw_signing, list) and raw_signing
         signing = tuple(
-            SigningKey(str(k["kid"]), str(k["private_pem"]).encode()) for k in raw_signing
+            _signing_key(str(k["kid"]), str(k["private_pem"]).encode(), "signing key")
+            for k in raw_signing
         )
         audit_key = _unb64(str(doc["audit_key"]), "audit key")
     except KeyringError:
@@ -232,7 +244,8 @@ def keyring_from_env(env: Mapping[str, str]) -> Keyring | None:
     ]
     if not pems:
         raise KeyringError(f"{ENV_PREFIX}SIGNING is not set")
-    signing = tuple(SigningKey(f"env-{i + 1}", pem.encode()) for i, pem in enumerate(pems))
+    signing = tuple(_signing_key(f"env-{i + 1}", pem.encode(), f"{ENV_PREFIX}SIGNING #{i + 1}")
+                    for i, pem in enumerate(pems))
     audit = _unb64(env.get(ENV_PREFIX + "AUDIT", ""), ENV_PREFIX + "AUDIT")
     if len(audit) != 32:
         raise KeyringError(f"{ENV_PREFIX}AUDIT is not 256 bits")
