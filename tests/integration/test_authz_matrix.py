@@ -216,14 +216,16 @@ async def test_write_matrix(world: World) -> None:
                 assert assert_problem(r, 422)["code"] == "classification_above_clearance"
             else:
                 assert r.status_code == 201, (person.username, level, r.text)
-        # Joint reports: editors only.
+        # Joint reports: the owning actor's (A's) editors only; the coordinator compiles.
         r = await c.post(f"/api/v1/spaces/{sid}/situation-reports", headers=person.auth,
                          json={"scope": "joint", "sections": [
                              {"key": "event", "classification": "public", "body": "x"}]})
         if actor not in ("A", "B"):
             assert_problem(r, 404)
-        elif person.role is Role.EDITOR:
+        elif person.role is Role.EDITOR and actor == "A":
             assert r.status_code == 201, r.text
+        elif person.role is Role.EDITOR:
+            assert assert_problem(r, 403)["code"] == "not_space_owner"
         else:
             assert_problem(r, 403)
     # Audience must include only participants.

@@ -57,7 +57,7 @@ MALFORMED_ENTRY_BODIES: list[tuple[bytes, str | None]] = [
     (b'{"kind": "note", "classification": "public", "body": "a\\u0000b"}', "invalid_field"),
     (b'{"kind": "note", "classification": "public", "body": "\\ud800"}', None),
     (b'{"kind": "note", "classification": "public", "body": "x", "\\udfff": 1}', None),
-    (b'{"kind": "note", "classification": "public", "body": "x", "body": 7}', "wrong_type"),
+    (b'{"kind": "note", "classification": "public", "body": "x", "body": 7}', "duplicate_field"),
     (b'{"kind": "note", "classification": "public", "body": "x", "audience": ["a", "a"]}',
      "duplicate_item"),
 ]

@@ -43,8 +43,8 @@ def o_space_role(role: str, cap: str | None) -> str:
 
 def oracle(*, role: str, clearance: str, ceiling: str, active: bool, participates: bool,
            cap: str | None, space_level: str, status: str, action: str,
-           item: tuple[str, frozenset[str] | None, str] | None, participants: frozenset[str]
-           ) -> bool:
+           item: tuple[str, frozenset[str] | None, str] | None, participants: frozenset[str],
+           owner: str = OTHER) -> bool:
     if not active:
         return False
     if not participates:
@@ -58,12 +58,14 @@ def oracle(*, role: str, clearance: str, ceiling: str, active: bool, participate
             return False
         return audience is None or OWN in audience
     if action == "administer_space":
-        return srole == "editor"
+        return srole == "editor" and owner == OWN
     if action in ("write", "publish_joint"):
         if status != "open":
             return False
         need = "editor" if action == "publish_joint" else "spokesperson"
         if SROLE_RANK[srole] < SROLE_RANK[need]:
+            return False
+        if action == "publish_joint" and owner != OWN:
             return False
         if item is None:
             return True
@@ -86,9 +88,9 @@ def principal(role: Role, clearance: Classification, ceiling: Classification,
 
 
 def space(level: Classification = H, status: SpaceStatus = SpaceStatus.OPEN,
-          participants: tuple[Participant, ...] = (Participant(OWN), Participant(OTHER))
-          ) -> Space:
-    return Space("space-1", "t", "d", SpaceType.DISRUPTION, level, status, OTHER, "creator",
+          participants: tuple[Participant, ...] = (Participant(OWN), Participant(OTHER)),
+          owner: str = OTHER) -> Space:
+    return Space("space-1", "t", "d", SpaceType.DISRUPTION, level, status, owner, "creator",
                  participants)
 
 
@@ -106,12 +108,12 @@ def test_space_actions_exhaustively_match_the_oracle() -> None:
     for role, clearance, ceiling, active in itertools.product(Role, LEVELS, LEVELS,
                                                               (True, False)):
         who = principal(role, clearance, ceiling, active)
-        for participates, cap, space_level, status in itertools.product(
-                (True, False), CAPS, LEVELS, SpaceStatus):
-            if not participates and cap is not None:
+        for participates, cap, space_level, status, owner in itertools.product(
+                (True, False), CAPS, LEVELS, SpaceStatus, (OWN, OTHER)):
+            if not participates and (cap is not None or owner == OWN):
                 continue
             parts = ((Participant(OWN, cap),) if participates else ()) + (Participant(OTHER),)
-            sp = space(space_level, status, parts)
+            sp = space(space_level, status, parts, owner)
             items: list[ItemLabel | None] = [None] + [
                 ItemLabel(level, audience, author)
                 for level in LEVELS for audience in AUDIENCES for author in (OWN, OTHER)]
@@ -125,7 +127,7 @@ def test_space_actions_exhaustively_match_the_oracle() -> None:
                         status=status.value, action=action.value,
                         item=None if item is None else (
                             item.classification.value, item.audience, item.author_actor_id),
-                        participants=sp.participant_ids)
+                        participants=sp.participant_ids, owner=owner)
                     assert isinstance(got, Decision) and got.reason
                     checked += 1
                     allowed += bool(got)
@@ -205,7 +207,7 @@ def test_write_reasons_are_specific() -> None:
 
 def test_closed_space_stays_readable_and_administrable() -> None:
     who = principal(Role.EDITOR, H, H)
-    closed = space(status=SpaceStatus.CLOSED)
+    closed = space(status=SpaceStatus.CLOSED, owner=OWN)
     assert decide(who, Action.READ, closed, ItemLabel(H, None, OTHER))
     assert decide(who, Action.ADMINISTER_SPACE, closed)
     assert not decide(who, Action.WRITE, closed)

@@ -12,7 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.errors import AuthenticationFailed, NotFound, ValidationFailed
+from ..domain.errors import (
+    AuthenticationFailed,
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ..domain.model import Principal
 from .schemas import Obj, Schema
 
@@ -130,17 +135,33 @@ async def authenticate(request: Request) -> Principal:
 async def _read_body(request: Request, schema: Obj) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "application/merge-patch+json"):
-        raise ValidationFailed("send the body as application/json",
-                               code="unsupported_media_type")
+        raise UnsupportedMediaType("send the body as application/json")
     raw = await request.body()
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
         # Lone surrogates (`"\\ud800"`) parse but cannot be stored or echoed as UTF-8.
         json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except DuplicateKey as error:
+        raise ValidationFailed(f"field {error.args[0]!r} appears twice in the body",
+                               code="duplicate_field", field=str(error.args[0])) from None
     except (ValueError, UnicodeError, RecursionError):
         raise ValidationFailed("the body is not valid JSON (or is nested too deeply)",
                                code="malformed_json") from None
     return schema.validate(doc)
+
+
+class DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`{"audience": [...], "audience": null}` must not be resolved silently by last-wins."""
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise DuplicateKey(key)
+        doc[key] = value
+    return doc
 
 
 def _check_path(params: Mapping[str, Any]) -> None:

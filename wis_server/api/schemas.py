@@ -29,6 +29,7 @@ class Str(Schema):
     max_length: int = 10_000
     description: str = ""
     fmt: str | None = None
+    not_blank: bool = False
 
     def validate(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
@@ -37,6 +38,8 @@ class Str(Schema):
             raise _fail(path, f"must have at least {self.min_length} characters", "too_short")
         if len(value) > self.max_length:
             raise _fail(path, f"must have at most {self.max_length} characters", "too_long")
+        if self.not_blank and not value.strip():
+            raise _fail(path, "must not be empty or only spaces", "blank")
         if "\x00" in value:
             raise _fail(path, "must not contain NUL characters")
         return value
@@ -45,6 +48,8 @@ class Str(Schema):
         doc: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
         if self.min_length:
             doc["minLength"] = self.min_length
+        if self.not_blank:
+            doc["pattern"] = r"\S"
         if self.fmt:
             doc["format"] = self.fmt
         if self.description:

@@ -45,27 +45,34 @@ ContactPointsPut = Obj("ContactPointsPut", {
     "contact_points": Array(ContactPointIn, max_items=20)}, required=("contact_points",))
 
 UserCreate = Obj("UserCreate", {
-    "username": Str(3, 80), "password": Str(1, 1024), "display_name": Str(1, 200),
+    "username": Str(3, 80, "letters, digits and . _ - @; stored lower-case"),
+    "password": Str(1, 1024, "at least 12 characters (else 422 password_too_short)"),
+    "display_name": Str(1, 200, not_blank=True),
     "role": Choice(Role), "clearance": LEVEL},
     required=("username", "password", "display_name", "role", "clearance"))
 UserPatch = Obj("UserPatch", {
     "role": Choice(Role), "clearance": LEVEL, "active": Bool(), "display_name": Str(1, 200)})
-PasswordReset = Obj("PasswordReset", {"password": Str(1, 1024)}, required=("password",))
+PasswordReset = Obj("PasswordReset", {
+    "password": Str(1, 1024, "at least 12 characters (else 422 password_too_short)")},
+                    required=("password",))
 
 ParticipantIn = Obj("ParticipantIn", {"actor_id": ID, "role_cap": Nullable(Choice(SpaceRole))},
                     required=("actor_id",))
 SpaceCreate = Obj("SpaceCreate", {
-    "title": Str(1, 300), "description": Str(0, 20_000), "type": Choice(SpaceType),
+    "title": Str(1, 300, not_blank=True), "description": Str(0, 20_000),
+    "type": Choice(SpaceType),
     "classification": LEVEL, "participants": Array(ID, max_items=2000, unique=True)},
     required=("title", "type", "classification"),
     description="participants: actor ids; the creator's actor always participates")
 SpacePatch = Obj("SpacePatch", {
-    "title": Str(1, 300), "description": Str(0, 20_000), "status": Choice(SpaceStatus),
+    "title": Str(1, 300, not_blank=True), "description": Str(0, 20_000),
+    "status": Choice(SpaceStatus),
     "participants": Array(ParticipantIn, max_items=2000)})
 
 ENTRY_BODY_MAX = 50_000
 EntryCreate = Obj("EntryCreate", {
-    "kind": Choice(EntryKind), "classification": LEVEL, "body": Str(1, ENTRY_BODY_MAX),
+    "kind": Choice(EntryKind), "classification": LEVEL,
+    "body": Str(1, ENTRY_BODY_MAX, not_blank=True),
     "audience": Nullable(IDS)},
     required=("kind", "classification", "body"),
     description="audience: actor ids allowed to read (läsrätt); omitted or null: public → all "
@@ -74,7 +81,8 @@ EntryAudiencePatch = Obj("EntryAudiencePatch", {"audience": Nullable(IDS)},
                          required=("audience",),
                          description="null: every participant (public entries only)")
 SectionIn = Obj("SectionIn", {
-    "key": Choice(ReportSectionKey), "classification": LEVEL, "body": Str(0, ENTRY_BODY_MAX),
+    "key": Choice(ReportSectionKey), "classification": LEVEL,
+    "body": Str(1, ENTRY_BODY_MAX, not_blank=True),
     "audience": Nullable(IDS)}, required=("key", "classification", "body"))
 ReportCreate = Obj("ReportCreate", {
     "scope": Choice(ReportScope, "joint: the space's joint report (editors); actor: your "

@@ -21,6 +21,7 @@ from ..classification.keys import Keyring
 from ..domain.errors import AuthenticationFailed
 
 ALGORITHMS = ["ES256"]
+CLOCK_SKEW_S = 10  # tolerated clock difference between servers, documented in the README
 ACCESS_TYP = "access"
 
 
@@ -65,7 +66,7 @@ class TokenService:
                 token, key.public_pem.decode(), algorithms=ALGORITHMS, audience=self.audience,
                 issuer=self.issuer,
                 options={"require_exp": True, "require_iat": True, "require_iss": True,
-                         "require_aud": True, "require_sub": True, "leeway": 30},
+                         "require_aud": True, "require_sub": True, "leeway": CLOCK_SKEW_S},
             )
         except ExpiredSignatureError:
             raise AuthenticationFailed("access token expired", code="token_expired") from None

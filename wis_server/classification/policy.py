@@ -103,6 +103,10 @@ def decide(
         return _may_read_item(principal, item)
 
     if action is Action.ADMINISTER_SPACE:
+        # The owning actor leads its space; other actors' editors take part but cannot
+        # rename, close or re-cast it (nor lock the owner out).
+        if principal.actor_id != space.owner_actor_id:
+            return _deny("not the owning actor")
         return _ALLOW if role is SpaceRole.EDITOR else _deny("space role below editor")
 
     if action in (Action.WRITE, Action.PUBLISH_JOINT):
@@ -111,6 +115,8 @@ def decide(
         needed = SpaceRole.EDITOR if action is Action.PUBLISH_JOINT else SpaceRole.SPOKESPERSON
         if role.rank < needed.rank:
             return _deny(f"space role below {needed.value}")
+        if action is Action.PUBLISH_JOINT and principal.actor_id != space.owner_actor_id:
+            return _deny("not the owning actor")  # the coordinator compiles the joint report
         if item is None:
             return _ALLOW
         if item.classification > space.classification:

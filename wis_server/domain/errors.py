@@ -22,6 +22,11 @@ class ValidationFailed(WisError):
     status = 422
 
 
+class UnsupportedMediaType(WisError):
+    code = "unsupported_media_type"
+    status = 415
+
+
 class NotFound(WisError):
     """Also what a caller gets for anything they may not see: invisible means invisible."""
 

@@ -11,7 +11,7 @@ from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
-from .passwords import Passwords
+from .passwords import Passwords, check_password_rule, normalise_username
 from .ports import Clock, EventPublisher
 
 
@@ -120,13 +120,16 @@ class Directory:
                 principal, Action.MANAGE_USERS, target_actor_id=actor_id):
             raise NotFound("no such actor")
         _check_role_grant(principal, role)
-        password_hash = self.passwords.hash(password)
+        username = normalise_username(username)
+        check_password_rule(password)
+        async with self.store.read() as tx:
+            actor = await tx.actors.get(actor_id)
+        if actor is None:
+            raise NotFound("no such actor")
+        _check_clearance(clearance, actor)
+        password_hash = self.passwords.hash(password)  # only after the cheap checks
         now = self.clock()
         async with self.store.write() as tx:
-            actor = await tx.actors.get(actor_id)
-            if actor is None:
-                raise NotFound("no such actor")
-            _check_clearance(clearance, actor)
             user = User(str(uuid.uuid4()), actor_id, username, display_name, role, clearance,
                         True, now)
             await tx.users.add(user, password_hash, now)
@@ -147,10 +150,12 @@ class Directory:
             _check_may_change(principal, user)
             if role is not None:
                 _check_role_grant(principal, role)
-            if user.id == principal.user_id and (active is False or (
-                    role is not None and role is not user.role)):
-                raise Forbidden("you cannot disable yourself or change your own role",
-                                code="self_change")
+            if user.id == principal.user_id and (
+                    active is False
+                    or (role is not None and role is not user.role)
+                    or (clearance is not None and clearance is not user.clearance)):
+                raise Forbidden("you cannot disable yourself or change your own role or "
+                                "clearance; ask another administrator", code="self_change")
             actor = await tx.actors.get(user.actor_id)
             assert actor is not None
             if clearance is not None:
@@ -174,14 +179,16 @@ class Directory:
 
     async def reset_password(self, principal: Principal | None, user_id: str,
                              password: str) -> None:
-        password_hash = self.passwords.hash(password)
+        check_password_rule(password)
+        async with self.store.read() as tx:
+            user = await tx.users.get(user_id)
+        if user is None or (principal is not None and not decide(
+                principal, Action.MANAGE_USERS, target_actor_id=user.actor_id)):
+            raise NotFound("no such user")
+        _check_may_change(principal, user)
+        password_hash = self.passwords.hash(password)  # only after the permission checks
         now = self.clock()
         async with self.store.write() as tx:
-            user = await tx.users.get(user_id)
-            if user is None or (principal is not None and not decide(
-                    principal, Action.MANAGE_USERS, target_actor_id=user.actor_id)):
-                raise NotFound("no such user")
-            _check_may_change(principal, user)
             await tx.users.set_password_hash(user_id, password_hash, now)
             await tx.tokens.revoke_user(user_id, now)
             await tx.audit.append(_audit(principal, "user.password_reset", "user", user_id), now)

@@ -46,6 +46,9 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
                                code="invalid_audience", field="audience")
     if reason == "space closed":
         raise Forbidden("the space is closed", code="space_closed")
+    if reason == "not the owning actor":
+        raise Forbidden("only the owning actor's editors publish the joint report",
+                        code="not_space_owner")
     raise Forbidden("your role in this space does not allow this", code="space_role_too_low")
 
 

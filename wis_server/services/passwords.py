@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -27,6 +29,20 @@ class Passwords:
             return verified and stored_hash is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+
+USERNAME_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@åäöü")
+
+
+def normalise_username(username: str) -> str:
+    """One spelling per name: NFC, case-folded, trimmed; letters, digits and . _ - @ only.
+    Prevents look-alike accounts (`TIB.LST` beside `tib.lst`) and NFD/NFC sign-in misses."""
+    name = unicodedata.normalize("NFC", username).strip().lower()
+    if not 3 <= len(name) <= 80 or not set(name) <= USERNAME_ALLOWED:
+        raise ValidationFailed(
+            "usernames are 3-80 characters: letters, digits and . _ - @ (no spaces)",
+            code="invalid_username", field="username")
+    return name
 
 
 def check_password_rule(password: str) -> None:

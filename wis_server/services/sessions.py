@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +43,7 @@ class Sessions:
         self.refresh_ttl = refresh_ttl
 
     async def sign_in(self, username: str, password: str, client: str) -> Session:
+        username = unicodedata.normalize("NFC", username).strip().lower()
         wait = self.throttle.retry_after(username, client)
         if wait:
             raise TooManyAttempts("too many failed sign-ins; wait and try again", retry_after=wait)
@@ -62,7 +64,7 @@ class Sessions:
                     actor_id=found[0].actor_id if found else None,
                     detail={"reason": "inactive" if principal else "bad credentials"}), now)
             else:
-                self.throttle.succeeded(username)
+                self.throttle.succeeded(username, client)
                 token = await self._issue(tx, principal.user_id, str(uuid.uuid4()), now)
                 await tx.audit.append(AuditRecord(
                     "auth.sign_in", user_id=principal.user_id, actor_id=principal.actor_id),

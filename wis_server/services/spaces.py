@@ -102,12 +102,19 @@ class Spaces:
         now = self.clock()
         async with self.store.write() as tx:
             space = await visible_space(tx, principal, space_id, content=True)
-            if not decide(principal, Action.ADMINISTER_SPACE, space):
-                raise Forbidden("only the space's editors change it")
+            decision = decide(principal, Action.ADMINISTER_SPACE, space)
+            if not decision:
+                code = ("not_space_owner" if decision.reason == "not the owning actor"
+                        else "space_role_too_low")
+                raise Forbidden("only the owning actor's editors change a space", code=code)
             if participants is not None:
-                if not any(p.actor_id == space.owner_actor_id for p in participants):
+                owner = [p for p in participants if p.actor_id == space.owner_actor_id]
+                if not owner:
                     raise ValidationFailed("the owning actor cannot leave its space",
                                            code="owner_must_participate", field="participants")
+                if owner[0].role_cap is not None:
+                    raise ValidationFailed("the owning actor's role cannot be capped",
+                                           code="owner_cannot_be_capped", field="participants")
                 await _check_actors_exist(tx, [p.actor_id for p in participants])
             changed = replace(
                 space, title=title if title is not None else space.title,

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..classification.crypto import FieldContext
+from ..classification.crypto import FieldContext, WrappedKey
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Entry, ItemLabel
 from .sealing import Sealer
-from .tables import entries, item_audience, users
+from .tables import data_keys, entries, item_audience, users
 
 Visible = Callable[[ItemLabel], bool]
 
@@ -116,6 +116,13 @@ class EntryRepository:
         return await self._load(query.order_by(order).limit(limit), visible)
 
     async def _load(self, query: Any, visible: Visible) -> list[Entry]:
+        # The wrapped data key and the author's name come in the same round trip; nothing is
+        # unwrapped or decrypted before the row has passed `visible`.
+        query = query.add_columns(
+            data_keys.c.level.label("dk_level"), data_keys.c.kek_version.label("dk_version"),
+            data_keys.c.wrapped.label("dk_wrapped"), users.c.display_name.label("author_name"),
+        ).outerjoin(data_keys, data_keys.c.id == entries.c.data_key_id
+                    ).outerjoin(users, users.c.id == entries.c.author_id)
         rows = (await self.conn.execute(query)).all()
         if not rows:
             return []
@@ -129,19 +136,18 @@ class EntryRepository:
                 labelled.append((row, audience))
         if not labelled:
             return []
-        keys = await self.sealer.keys(self.conn, [row.data_key_id for row, _ in labelled])
-        names = dict((await self.conn.execute(
-            select(users.c.id, users.c.display_name).where(
-                users.c.id.in_({row.author_id for row, _ in labelled})))).all())
         result = []
         for row, audience in labelled:
+            if row.dk_wrapped is None:
+                raise KeyError(row.data_key_id)
+            key = WrappedKey(row.data_key_id, Classification(row.dk_level), row.dk_version,
+                             row.dk_wrapped)
             level = Classification(row.classification)
-            body = self.sealer.open(
-                keys[row.data_key_id], _context(row.id, row.space_id, level), row.body_ct)
+            body = self.sealer.open(key, _context(row.id, row.space_id, level), row.body_ct)
             result.append(Entry(
                 id=row.id, space_id=row.space_id, seq=row.seq, kind=EntryKind(row.kind),
                 classification=level, body=body, audience=audience, author_id=row.author_id,
-                author_actor_id=row.author_actor_id, author_name=names.get(row.author_id, ""),
+                author_actor_id=row.author_actor_id, author_name=row.author_name or "",
                 created_at=row.created_at,
             ))
         return result

@@ -97,7 +97,7 @@ def register(api: Api) -> None:
 
     @api.op("POST", "/api/v1/users/{user_id}/password", summary="Set a new password for a user "
             "(their actor's admin); signs the user out everywhere", tag="directory",
-            body=PasswordReset, status=204, errors=(404, 422))
+            body=PasswordReset, status=204, errors=(403, 404, 422))
     async def reset_password(call: Call) -> Any:
         await call.services.directory.reset_password(
             call.principal, call.path["user_id"], call.body["password"])
