@@ -50,7 +50,8 @@ self.addEventListener('fetch', (event) => {
   if (!SHELL_SET.has(key)) return;
   event.respondWith((async () => {
     try {
-      const res = await fetch(req);
+      // revalidate with the server (ETag) so a deploy is picked up at once
+      const res = await fetch(isNav ? req : new Request(req, { cache: 'no-cache' }));
       if (res.ok && res.type === 'basic') {
         const copy = res.clone();
         caches.open(CACHE).then((c) => c.put(key, copy)).catch(() => {});

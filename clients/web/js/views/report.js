@@ -78,7 +78,7 @@ export function reportView({ spaceId, scope, actorId }) {
     editing = false;
     notice.replaceChildren();
     await fetchVersions();
-    shown = await fetchReport('latest');
+    shown = versions.length ? await fetchReport('latest') : null; // no version: skip the 404
     render();
   }
 
@@ -172,10 +172,15 @@ export function reportView({ spaceId, scope, actorId }) {
       ta.value = p ? p.body : '';
       const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctxRef.store, compact: true });
       if (p) aud.set(p.audience); else aud.setDefault(initLevel);
-      const lv = levelRadios({ levels, value: initLevel, name: `${nextId('seclvl')}-${key}`, onChange: (l) => aud.setDefault(l) });
+      let fs = null;
+      const lv = levelRadios({ levels, value: initLevel, name: `${nextId('seclvl')}-${key}`, onChange: (l) => {
+        aud.setDefault(l);
+        fs.className = `card section-editor editing-${l}`;
+      } });
       rows.push({ key, ta, lv, aud });
-      form.append(h('fieldset.card.section-editor', { dataset: { key } }, h('legend', t(`sec_${key}`)),
-        field(t('body'), ta), lv.el, h('details.audience-details', h('summary', aud.count), aud.el)));
+      fs = h(`fieldset.card.section-editor.editing-${initLevel}`, { dataset: { key } }, h('legend', t(`sec_${key}`)),
+        field(t('body'), ta), lv.el, h('details.audience-details', h('summary', aud.count), aud.el));
+      form.append(fs);
     }
     const status = statusLine();
     const submit = h('button.btn.btn-primary', { type: 'submit', id: 'publish-report' }, t('publish_report'));
