@@ -146,6 +146,13 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    cpu_seconds: float | None = None  # the server process's CPU time inside the window
+
+    def merge(self, other: Stats) -> Stats:
+        cpu = (None if self.cpu_seconds is None or other.cpu_seconds is None
+               else self.cpu_seconds + other.cpu_seconds)
+        return Stats(self.seconds + other.seconds, self.latencies + other.latencies,
+                     self.errors + other.errors, self.first_error or other.first_error, cpu)
 
     @property
     def rate(self) -> float:
@@ -161,20 +168,43 @@ class Stats:
     def summary(self) -> str:
         text = (f"{self.rate:.1f}/s p50={self.percentile(50):.1f}ms "
                 f"p99={self.percentile(99):.1f}ms")
+        if self.cpu_seconds is not None and self.latencies:
+            text += f" cpu={self.cpu_seconds / len(self.latencies) * 1000:.2f}ms/req"
         if self.errors:
             text += f" errors={self.errors}"
         return text
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all threads), from /proc; None where there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def run_load(clients: Sequence[Client], make_request: Callable[[int], Request], *,
-                   seconds: float, warmup: float) -> Stats:
+                   seconds: float, warmup: float, pid: int | None = None) -> Stats:
     """Every client sends requests back to back (closed loop) for warmup + seconds. Requests
-    completing inside the measured window count; latency is send-to-last-byte."""
+    completing inside the measured window count; latency is send-to-last-byte. With `pid`,
+    the server process's CPU time inside the window is recorded too."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     window_start = start + warmup
     stop = window_start + seconds
     stats = Stats(seconds)
+
+    async def cpu_probe() -> None:
+        if pid is None:
+            return
+        await asyncio.sleep(warmup)
+        before = process_cpu_seconds(pid)
+        await asyncio.sleep(seconds)
+        after = process_cpu_seconds(pid)
+        if before is not None and after is not None:
+            stats.cpu_seconds = after - before
 
     async def worker(index: int, client: Client) -> None:
         while loop.time() < stop:
@@ -195,7 +225,7 @@ async def run_load(clients: Sequence[Client], make_request: Callable[[int], Requ
                     if not stats.first_error:
                         stats.first_error = f"{status} {body[:200]!r}"
 
-    await asyncio.gather(*(worker(i, c) for i, c in enumerate(clients)))
+    await asyncio.gather(cpu_probe(), *(worker(i, c) for i, c in enumerate(clients)))
     return stats
 
 

@@ -202,7 +202,10 @@ def serve(kind: str, port: int, profile: str | None) -> None:
         uvicorn.run(app, **config)
         return
     import cProfile
+    import signal
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit through `finally` instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     profiler = cProfile.Profile()
     profiler.enable()
     try:
@@ -312,9 +315,25 @@ def read_requests(world: World, reader: str) -> Any:
     return make
 
 
-async def phase(args: argparse.Namespace, port: int, make: Any) -> Stats:
-    async with client_pool(args.client, "127.0.0.1", port, args.clients) as clients:
-        return await run_load(clients, make, seconds=args.seconds, warmup=args.warmup)
+async def compare(args: argparse.Namespace, servers: dict[str, ServerProcess], make: Any
+                  ) -> tuple[Stats, Stats]:
+    """Ours and the reference in alternating slices (`--rounds`), so load from anything else
+    on the machine falls on both alike; each keeps its client pool across its slices."""
+    slice_s = args.seconds / args.rounds
+    ours, ref = servers["ours"], servers["reference"]
+    async with client_pool(args.client, "127.0.0.1", ours.port, args.clients) as ours_pool, \
+            client_pool(args.client, "127.0.0.1", ref.port, args.clients) as ref_pool:
+        totals: dict[str, Stats] = {}
+        for round_ in range(args.rounds):
+            order = [("reference", ref_pool, ref), ("ours", ours_pool, ours)]
+            if round_ % 2:
+                order.reverse()
+            for name, pool, server in order:
+                stats = await run_load(pool, make, seconds=slice_s,
+                                       warmup=args.warmup if round_ == 0 else 0.2,
+                                       pid=server.process.pid)
+                totals[name] = totals[name].merge(stats) if name in totals else stats
+    return totals["ours"], totals["reference"]
 
 
 async def top_up(args: argparse.Namespace, port: int, world: World, minimum: int) -> None:
@@ -383,9 +402,7 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
             await server.wait_ready()
         ours, ref = servers["ours"].port, servers["reference"].port
 
-        writes = write_requests(world)
-        ref_w = await phase(args, ref, writes)
-        ours_w = await phase(args, ours, writes)
+        ours_w, ref_w = await compare(args, servers, write_requests(world))
         print(ratio_line(f"{engine} write", ours_w, ref_w), flush=True)
         _note_errors(ours_w, ref_w)
 
@@ -399,8 +416,7 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
         for reader, label in (("sekretess", "sekretess-cleared reader, reads audited"),
                               ("public", "public-only reader")):
             reads = read_requests(world, reader)
-            ref_r = await phase(args, ref, reads)
-            ours_r = await phase(args, ours, reads)
+            ours_r, ref_r = await compare(args, servers, reads)
             page = await check_page(args, ours, reads)
             print(f"# {engine} read as {label}: ours {page}", flush=True)
             print(ratio_line(f"{engine} read 100/page ({reader})", ours_r, ref_r), flush=True)
@@ -425,8 +441,9 @@ def _note_errors(ours: Stats, ref: Stats) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    print(f"# write_read: {args.clients} clients, {args.seconds:g} s per phase after "
-          f"{args.warmup:g} s warm-up, {args.spaces} spaces, client={args.client}; python "
+    print(f"# write_read: {args.clients} clients, {args.seconds:g} s per server per phase "
+          f"in {args.rounds} alternating slices after {args.warmup:g} s warm-up, "
+          f"{args.spaces} spaces, client={args.client}; python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, SQLite {sqlite3.sqlite_version}",
           flush=True)
     print("# writes: 50% public / 50% sekretess, Idempotency-Key on each; reads: latest 100 "
@@ -459,6 +476,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds first")
     parser.add_argument("--quick", action="store_true", help="3 s phases, 0.5 s warm-up")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating ours/reference slices per comparison")
     parser.add_argument("--spaces", type=int, default=4, help="spaces the writers spread over")
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
@@ -470,7 +489,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.warmup = 3.0, 0.5
+        args.seconds, args.warmup, args.rounds = 3.0, 0.5, 2
     return args
 
 
