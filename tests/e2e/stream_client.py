@@ -92,9 +92,9 @@ class StreamClient:
                     return frame
         return await asyncio.wait_for(loop(), within)
 
-    async def until_body(self, body: str) -> dict[str, Any]:
+    async def until_body(self, body: str, within: float = WAIT) -> dict[str, Any]:
         return await self.until(lambda f: f.get("type") == "event"
-                                and f["data"].get("body") == body)
+                                and f["data"].get("body") == body, within)
 
     async def closed_with(self, within: float = WAIT) -> int | None:
         """Read until the server closes; the close code."""

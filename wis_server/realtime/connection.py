@@ -61,7 +61,13 @@ class Subscription:
 
 
 class Connection:
-    """Queue and writer for one client. `push` never blocks; past the bound it closes 4008."""
+    """Queue and writer for one client. `push` never blocks; past the bound it closes 4008.
+
+    The writer task exists only while frames are queued, so an idle connection costs no task."""
+
+    __slots__ = ("_closer", "_expiry", "_on_closed", "_queue", "_queued_bytes", "_writer",
+                 "auth_generation", "close_code", "closed", "limits", "principal", "sender",
+                 "subscriptions")
 
     def __init__(self, sender: Sender, principal: Principal, expires_at: float | None,
                  limits: Limits, on_closed: Callable[[Connection], None]) -> None:
@@ -75,8 +81,7 @@ class Connection:
         self._on_closed = on_closed
         self._queue: deque[Frame] = deque()
         self._queued_bytes = 0
-        self._wake = asyncio.Event()
-        self._writer = asyncio.get_running_loop().create_task(self._write())
+        self._writer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self._closer: asyncio.Task[None] | None = None
         self.set_expiry(expires_at)
@@ -100,16 +105,17 @@ class Connection:
     def push(self, frame: Frame) -> bool:
         if self.closed:
             return False
-        if (len(self._queue) >= self.limits.max_messages
+        queue = self._queue
+        if (len(queue) >= self.limits.max_messages
                 or self._queued_bytes + frame.size > self.limits.max_bytes):
             log.info("slow consumer closed", user_id=self.user_id,
-                     queued=len(self._queue), queued_bytes=self._queued_bytes)
+                     queued=len(queue), queued_bytes=self._queued_bytes)
             self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
             return False
-        self._queue.append(frame)
+        queue.append(frame)
         self._queued_bytes += frame.size
-        if len(self._queue) == 1:
-            self._wake.set()
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
         return True
 
     @property
@@ -118,18 +124,19 @@ class Connection:
 
     async def _write(self) -> None:
         queue = self._queue
+        send = self.sender.send
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while queue:
-                    frame = queue.popleft()
-                    self._queued_bytes -= frame.size
-                    await self.sender.send(frame)
+            while queue:
+                frame = queue.popleft()
+                self._queued_bytes -= frame.size
+                await send(frame)
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-send: the receive side notices and detaches
             self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
     def close_soon(self, code: int, reason: str, *, send_close: bool = True) -> None:
         """Stop delivering at once; detach from the hub; close the transport in the background."""
@@ -145,13 +152,15 @@ class Connection:
         self._on_closed(self)
         if send_close:
             self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
-        else:
+        elif self._writer is not None:
             self._writer.cancel()
 
     async def _close(self, code: int, reason: str) -> None:
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._writer
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.sender.close(code, reason), 10)
 

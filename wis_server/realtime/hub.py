@@ -64,6 +64,15 @@ class Backlog:
     head: int
 
 
+@dataclass(frozen=True, slots=True)
+class View:
+    """One change as one principal sees it: the frame to send (None: nothing visible)."""
+
+    frame: Frame | None
+    shown: tuple[bool, ...]
+    classified: bool
+
+
 def may_read(principal: Principal, space: Space) -> Wanted:
     def wanted(label: ItemLabel) -> bool:
         return decide(principal, READ_, space, label).allowed
@@ -91,6 +100,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._periodic: list[asyncio.Task[None]] = []
         self._reads: list[Read] = []
+        self._principals: dict[Principal, Principal] = {}
         self._started = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -200,10 +210,17 @@ class Hub:
     # --- connections ------------------------------------------------------------------------
     def connect(self, sender: Sender, principal: Principal, expires_at: float | None
                 ) -> Connection:
-        conn = Connection(sender, principal, expires_at, self.limits, self._detach)
+        conn = Connection(sender, self._intern(principal), expires_at, self.limits,
+                          self._detach)
         self.connections.add(conn)
         self._by_user.setdefault(principal.user_id, set()).add(conn)
         return conn
+
+    def _intern(self, principal: Principal) -> Principal:
+        """One object per distinct principal value (fan-out caches views by identity)."""
+        if len(self._principals) > 50_000:
+            self._principals.clear()
+        return self._principals.setdefault(principal, principal)
 
     def _detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
@@ -337,7 +354,7 @@ class Hub:
                     continue
                 for change in changes:
                     if change.seq > sub.delivered:
-                        self._deliver(feed, sub, change, {})
+                        self._deliver(feed, sub, change)
                     if conn.closed:
                         return
         except asyncio.CancelledError:
@@ -348,7 +365,8 @@ class Hub:
 
     # --- fan-out ------------------------------------------------------------------------------
     def _wanted(self, feed: Feed) -> Wanted:
-        principals = {s.connection.principal for s in feed.subscribers.values()}
+        principals = list({id(s.connection.principal): s.connection.principal
+                           for s in feed.subscribers.values()}.values())  # interned
         space = feed.space
 
         def wanted(label: ItemLabel) -> bool:
@@ -394,38 +412,54 @@ class Hub:
             for sub in list(feed.subscribers.values()):
                 if not decide(sub.connection.principal, READ_, feed.space):
                     self._revoke(sub)
-        cache: dict[tuple[bool, ...], Frame | None] = {}
+        seq = change.seq
+        # Principals are interned, so connections of one user share a view: the decision and
+        # the rendering run once per distinct principal, the bytes once per distinct view.
+        views: dict[int, View] = {}
+        frames: dict[tuple[bool, ...], Frame | None] = {}
         for sub in list(feed.subscribers.values()):
-            if not sub.live or change.seq <= sub.delivered:
+            if not sub.live or seq <= sub.delivered:
                 continue
             if sub.joined > generation:
                 # Joined while this batch was being read (it was loaded without them in mind).
                 self._catch_up(feed, sub)
                 continue
-            self._deliver(feed, sub, change, cache)
+            sub.delivered = seq
+            if change.item is None:
+                continue
+            conn = sub.connection
+            principal = conn.principal
+            view = views.get(id(principal))
+            if view is None:
+                view = views[id(principal)] = self._view(feed.space, change, principal, frames)
+            if view.frame is not None and conn.push(view.frame) and view.classified:
+                self._note_read(principal, change, view.shown)
 
-    def _deliver(self, feed: Feed, sub: Subscription, change: Change,
-                 cache: dict[tuple[bool, ...], Frame | None]) -> None:
+    def _deliver(self, feed: Feed, sub: Subscription, change: Change) -> None:
+        """One change to one subscriber (replay)."""
         sub.delivered = change.seq
         if change.item is None:
             return
         conn = sub.connection
-        principal = conn.principal
-        space = feed.space
+        view = self._view(feed.space, change, conn.principal, {})
+        if view.frame is not None and conn.push(view.frame) and view.classified:
+            self._note_read(conn.principal, change, view.shown)
+
+    def _view(self, space: Space, change: Change, principal: Principal,
+              frames: dict[tuple[bool, ...], Frame | None]) -> View:
         shown = tuple(decide(principal, READ_, space, label).allowed
                       for label in change.labels)
         if shown and not any(shown):
-            return
+            return View(None, shown, False)
         if change.personal:
             frame = self._frame(change, principal, space, shown)
-        elif shown in cache:
-            frame = cache[shown]
+        elif shown in frames:
+            frame = frames[shown]
         else:
-            frame = cache[shown] = self._frame(change, principal, space, shown)
-        if frame is None:
-            return
-        if conn.push(frame):
-            self._note_read(principal, change, shown)
+            frame = frames[shown] = self._frame(change, principal, space, shown)
+        classified = any(ok and label.classification is not Classification.PUBLIC
+                         for label, ok in zip(change.labels, shown, strict=True))
+        return View(frame, shown, classified)
 
     def _frame(self, change: Change, principal: Principal, space: Space,
                shown: tuple[bool, ...]) -> Frame | None:
@@ -487,7 +521,7 @@ class Hub:
         self._apply_principal(conn, principal)
 
     def _apply_principal(self, conn: Connection, principal: Principal) -> None:
-        conn.principal = principal
+        conn.principal = principal = self._intern(principal)
         for sub in list(conn.subscriptions.values()):
             feed = self._feeds.get(sub.space_id)
             if feed is None:
@@ -542,14 +576,11 @@ class Hub:
         for change in changes:
             if change.item is None:
                 continue
-            shown = tuple(decide(principal, READ_, space, label).allowed
-                          for label in change.labels)
-            if shown and not any(shown):
-                continue
-            frame = self._frame(change, principal, space, shown)
-            if frame is not None:
-                frames.append(frame)
-                self._note_read(principal, change, shown)
+            view = self._view(space, change, principal, {})
+            if view.frame is not None:
+                frames.append(view.frame)
+                if view.classified:
+                    self._note_read(principal, change, view.shown)
         last = changes[-1].seq if changes else after
         if len(changes) < limit:
             head = max(last, (await self.source.heads([space_id])).get(space_id, last))

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...classification.policy import space_role
@@ -88,11 +89,17 @@ def origin_allowed(headers: Mapping[str, str], allowed: tuple[str, ...]) -> bool
 
 
 class WebSocketSender:
-    def __init__(self, websocket: WebSocket) -> None:
+    """Frames go straight to the server's ASGI `send` (the hot path of fan-out); closing goes
+    through Starlette's WebSocket so its state stays right."""
+
+    __slots__ = ("send_raw", "websocket")
+
+    def __init__(self, websocket: WebSocket, send: Send) -> None:
         self.websocket = websocket
+        self.send_raw = send
 
     async def send(self, frame: Frame) -> None:
-        await self.websocket.send({"type": "websocket.send", "text": frame.text})
+        await self.send_raw({"type": "websocket.send", "text": frame.text})
 
     async def close(self, code: int, reason: str) -> None:
         await self.websocket.close(code, reason)
@@ -109,7 +116,14 @@ async def authenticate_token(state: Any, token: object) -> tuple[Principal, floa
     return principal, float(claims.expires_at)
 
 
-async def stream_endpoint(websocket: WebSocket) -> None:
+class StreamEndpoint:
+    """ASGI app for the route (so the fan-out can use the raw `send`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await stream_session(WebSocket(scope, receive, send), send)
+
+
+async def stream_session(websocket: WebSocket, send: Send) -> None:
     state = websocket.app.state
     if not origin_allowed(websocket.headers, state.settings.allowed_origins):
         await websocket.close(CLOSE_FORBIDDEN)  # before accept: the handshake gets HTTP 403
@@ -132,7 +146,7 @@ async def stream_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_TOKEN_EXPIRED if code == "token_expired"
                               else CLOSE_AUTH_FAILED, "authentication failed")
         return
-    conn = hub.connect(WebSocketSender(websocket), principal, expires_at)
+    conn = hub.connect(WebSocketSender(websocket, send), principal, expires_at)
     conn.push(control("ready"))
     try:
         while not conn.closed:
@@ -186,4 +200,4 @@ async def _handle(hub: Hub, conn: Connection, text: str | None) -> None:
 
 
 def routes() -> list[WebSocketRoute]:
-    return [WebSocketRoute("/api/v1/stream", stream_endpoint)]
+    return [WebSocketRoute("/api/v1/stream", StreamEndpoint())]
