@@ -246,12 +246,30 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         result = await AuditTrail(store).verify()
         if result.ok:
             _print(f"audit log intact: {result.checked} records verified")
+            _print(f"head: seq={result.checked} hash={result.head_hash}  (keep this line "
+                   "elsewhere: it lets a later check detect records removed from the end)")
+            if args.expect_head:
+                seq_text, _, digest = args.expect_head.partition(":")
+                if not seq_text.isdigit() or not digest:
+                    raise CliError("--expect-head takes SEQ:HASH as printed by an earlier run")
+                ok = await _head_matches(store, int(seq_text), digest)
+                if not ok:
+                    _print(f"AUDIT LOG TAMPERED: record {seq_text} no longer has the hash "
+                           "kept earlier (records removed from the end, or rewritten)")
+                    return 1
+                _print(f"head kept earlier (seq {seq_text}) still matches")
             return 0
         _print(f"AUDIT LOG TAMPERED: first bad record seq={result.first_bad_seq}: "
                f"{result.problem} ({result.checked} records before it verified)")
         return 1
 
     return asyncio.run(_with_services(settings, work))
+
+
+async def _head_matches(store: Store, seq: int, digest: str) -> bool:
+    async with store.read() as tx:
+        records = await tx.audit.page(actor_id=None, after=seq - 1, limit=1)
+    return bool(records) and records[0].seq == seq and records[0].hash == digest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,13 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd",
                                                                      required=True)
-    audit.add_parser("verify", help="verify the hash chain").set_defaults(
-        func=cmd_audit_verify)
+    p = audit.add_parser("verify", help="verify the hash chain")
+    p.add_argument("--expect-head", metavar="SEQ:HASH",
+                   help="also check that this earlier head record is still there, unchanged")
+    p.set_defaults(func=cmd_audit_verify)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # the database, logs and anything else we create: owner only
     try:
         settings = load_settings()
         return int(args.func(settings, args))

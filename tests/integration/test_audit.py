@@ -180,13 +180,13 @@ async def test_who_may_read_the_audit_trail(world: World) -> None:
 
     r = await world.client.get("/api/v1/audit", headers=world["a_admin"].auth,
                                params={"actor_id": ids["B"]})
-    assert assert_problem(r, 404)["code"] == "not_found"
+    assert assert_problem(r, 403)["code"] == "not_audit_reader"
     for who in ("a_editor", "a_reader", "b_editor", "b_speaker", "b_reader", "c_editor"):
         r = await world.client.get("/api/v1/audit", headers=world[who].auth)
-        assert_problem(r, 404)
+        assert assert_problem(r, 403)["code"] == "not_audit_reader"
         r = await world.client.get("/api/v1/audit", headers=world[who].auth,
                                    params={"actor_id": world[who].actor_id})
-        assert_problem(r, 404)
+        assert assert_problem(r, 403)["code"] == "not_audit_reader"
     assert_problem(await world.client.get("/api/v1/audit"), 401)
     # Paging works and is ordered.
     r = await world.client.get("/api/v1/audit", headers=world["sys"].auth,

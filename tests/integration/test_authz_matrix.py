@@ -395,11 +395,12 @@ async def test_actor_admins_manage_only_their_own_users(world: World) -> None:
     c, ids = world.client, world.actors
     new = {"username": "b_new", "password": "a-long-enough-pw", "display_name": "Ny",
            "role": "reader", "clearance": "public"}
+    # Actors are listed for everyone, so refusing to administer one discloses nothing: 403.
     r = await c.post(f"/api/v1/actors/{ids['B']}/users", headers=world["a_admin"].auth,
                      json=new)
-    assert_problem(r, 404)
+    assert assert_problem(r, 403)["code"] == "not_actor_admin"
     r = await c.get(f"/api/v1/actors/{ids['B']}/users", headers=world["a_admin"].auth)
-    assert_problem(r, 404)
+    assert assert_problem(r, 403)["code"] == "not_actor_admin"
     r = await c.post(f"/api/v1/actors/{ids['B']}/users", headers=world["b_admin"].auth,
                      json={**new, "role": "system_admin"})
     assert_problem(r, 403)
@@ -412,7 +413,7 @@ async def test_actor_admins_manage_only_their_own_users(world: World) -> None:
     for person in ("b_editor", "b_reader", "c_editor"):
         r = await c.post(f"/api/v1/actors/{ids['B']}/users", headers=world[person].auth,
                          json={**new, "username": "b_other"})
-        assert_problem(r, 404)
+        assert assert_problem(r, 403)["code"] == "not_actor_admin"
     r = await c.post("/api/v1/actors", headers=world["a_admin"].auth, json={
         "name": "X", "short_name": "X", "clearance_ceiling": "public"})
     assert_problem(r, 403)

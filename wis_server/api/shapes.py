@@ -79,7 +79,8 @@ EntryCreate = Obj("EntryCreate", {
                 "participants, sekretess/hemlig → the author's actor only")
 EntryAudiencePatch = Obj("EntryAudiencePatch", {"audience": Nullable(IDS)},
                          required=("audience",),
-                         description="null: every participant (public entries only)")
+                         description="null: the level's default — every participant for "
+                                     "public, the author's actor only for sekretess/hemlig")
 SectionIn = Obj("SectionIn", {
     "key": Choice(ReportSectionKey), "classification": LEVEL,
     "body": Str(1, ENTRY_BODY_MAX, not_blank=True),

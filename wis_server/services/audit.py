@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..classification.policy import Action, decide
-from ..domain.errors import NotFound
+from ..domain.errors import Forbidden
 from ..domain.levels import Role
 from ..domain.model import Principal
 from ..storage.audit import StoredAudit, VerifyResult, verify_chain
@@ -20,7 +20,8 @@ class AuditTrail:
         if actor_id is None and principal.role is not Role.SYSTEM_ADMIN:
             actor_id = principal.actor_id
         if not decide(principal, Action.READ_AUDIT, target_actor_id=actor_id):
-            raise NotFound("no such audit trail")
+            raise Forbidden("only administrators read the audit trail (actor admins: their "
+                            "own actor's)", code="not_audit_reader")
         async with self.store.read() as tx:
             return await tx.audit.page(actor_id=actor_id, after=after,
                                        limit=max(1, min(limit, 1000)))

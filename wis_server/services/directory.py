@@ -106,11 +106,13 @@ class Directory:
 
     # --- users --------------------------------------------------------------------------
     async def list_users(self, principal: Principal, actor_id: str) -> list[User]:
-        if not decide(principal, Action.MANAGE_USERS, target_actor_id=actor_id):
-            raise NotFound("no such actor")
         async with self.store.read() as tx:
             if await tx.actors.get(actor_id) is None:
                 raise NotFound("no such actor")
+            # Actors are listed for every user, so refusing is no disclosure: say 403.
+            if not decide(principal, Action.MANAGE_USERS, target_actor_id=actor_id):
+                raise Forbidden("only that actor's administrators list its users",
+                                code="not_actor_admin")
             return await tx.users.of_actor(actor_id)
 
     async def create_user(self, principal: Principal | None, actor_id: str, username: str,
@@ -118,7 +120,8 @@ class Directory:
                           clearance: Classification) -> User:
         if principal is not None and not decide(
                 principal, Action.MANAGE_USERS, target_actor_id=actor_id):
-            raise NotFound("no such actor")
+            raise Forbidden("only that actor's administrators create its users",
+                            code="not_actor_admin")
         _check_role_grant(principal, role)
         username = normalise_username(username)
         check_password_rule(password)

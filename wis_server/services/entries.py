@@ -42,8 +42,11 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
         raise ValidationFailed("classification above your clearance",
                                code="classification_above_clearance", field="classification")
     if reason in ("audience excludes author's actor", "audience outside participants"):
-        raise ValidationFailed("audience must include your actor and only participants",
-                               code="invalid_audience", field="audience")
+        outside = sorted((audience or frozenset()) - space.participant_ids)
+        raise ValidationFailed(
+            "audience must name participating actors by id (see the space's participants); "
+            f"not participating: {', '.join(outside)}" if outside else
+            "audience must include your own actor", code="invalid_audience", field="audience")
     if reason == "space closed":
         raise Forbidden("the space is closed", code="space_closed")
     if reason == "not the owning actor":
@@ -124,8 +127,11 @@ class Entries:
             if label.author_actor_id != principal.actor_id:
                 raise Forbidden("only the author's actor changes an entry's read right",
                                 code="not_author_actor")
+            # null means what it means on POST: the level's default read right (every
+            # participant for public, the author's actor alone for sekretess/hemlig).
             chosen: Audience = (frozenset(audience) | {principal.actor_id}
-                                if audience is not None else None)
+                                if audience is not None
+                                else default_audience(label.classification, principal.actor_id))
             if chosen is not None and chosen >= space.participant_ids and \
                     label.classification is Classification.PUBLIC:
                 chosen = None

@@ -115,6 +115,7 @@ class VerifyResult:
     checked: int
     first_bad_seq: int | None = None
     problem: str = ""
+    head_hash: str = GENESIS
 
 
 async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> VerifyResult:
@@ -136,4 +137,4 @@ async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> Verif
         expected_prev = stored.hash
         expected_seq += 1
         checked += 1
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, head_hash=expected_prev)

@@ -69,7 +69,7 @@ def register(api: Api) -> None:
         return actor_view(actor)
 
     @api.op("GET", "/api/v1/actors/{actor_id}/users", summary="List an actor's users",
-            tag="directory", response=items_of(UserOut, "UserList"), errors=(404,))
+            tag="directory", response=items_of(UserOut, "UserList"), errors=(403, 404))
     async def list_users(call: Call) -> Any:
         users = await call.services.directory.list_users(call.principal, call.path["actor_id"])
         return {"items": [user_view(u) for u in users]}

@@ -35,7 +35,7 @@ def register(api: Api) -> None:
             query=(Query("actor_id", str, "only this actor's records"),
                    Query("after", int, "records with seq > after", minimum=0),
                    Query("limit", int, "at most this many (default 200)", 1, 1000)),
-            response=items_of(AuditOut, "AuditPage"), errors=(404,))
+            response=items_of(AuditOut, "AuditPage"), errors=(403,))
     async def audit(call: Call) -> Any:
         records = await call.services.audit.page(
             call.principal, actor_id=call.query.get("actor_id"),
