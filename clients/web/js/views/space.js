@@ -111,7 +111,38 @@ export function spaceView({ spaceId }) {
       h('p.entry-body', e.body),
       h('footer.entry-foot',
         h('span.entry-author', t('by_author', { author: e.author?.display_name || '', actor })),
-        h('span.entry-audience', audienceText(e.audience, participantIds())))));
+        h('span.entry-audience', audienceText(e.audience, participantIds()))),
+      canChangeAudience(e) ? audienceChanger(e, ctx) : null));
+  }
+
+  function canChangeAudience(e) {
+    const me = ctxRef.store.me;
+    return e.author_actor_id === me.actor.id && ['spokesperson', 'editor'].includes(space.my_role) && space.status !== 'closed';
+  }
+
+  /** The author's actor decides who may read (läsrätt): change it after publishing. */
+  function audienceChanger(e, ctx) {
+    const aud = audiencePicker({ participants: participantIds(), ownActorId: e.author_actor_id, store: ctx.store, compact: true });
+    aud.set(e.audience);
+    const status = statusLine();
+    const form = h('form.audience-change', { novalidate: true }, aud.el, status,
+      h('div.form-actions', h('button.btn.btn-small', { type: 'submit' }, t('save'))));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const updated = await api(`/spaces/${encodeURIComponent(space.id)}/entries/${encodeURIComponent(e.id)}`,
+          { method: 'PATCH', body: { audience: aud.getValue(e.classification) } });
+        replaceEntry(updated, ctx);
+      } catch (err) { showStatus(status, ctx.errorText(err), 'error'); }
+    });
+    return h('details.entry-audience-edit', h('summary', t('change_audience')), form);
+  }
+
+  function replaceEntry(e, ctx) {
+    const old = log?.querySelector(`li.entry[data-entry-id="${CSS.escape(e.id)}"]`);
+    if (!old) { addEntry(e, ctx, true); return; }
+    old.replaceWith(entryItem(e, ctx));
+    ctx.rendered();
   }
 
   function postForm(ctx) {
@@ -180,6 +211,9 @@ export function spaceView({ spaceId }) {
     }
     if (ev.type !== 'event') return;
     if (ev.event === 'entry.created') addEntry(ev.data, ctx, true);
+    else if (ev.event === 'entry.audience_changed' && ev.data) {
+      if (seen.has(ev.data.id)) replaceEntry(ev.data, ctx); else addEntry(ev.data, ctx, true);
+    }
     else if (ev.event === 'space.updated' && ev.data) {
       const wasWritable = (space.writable_levels || []).join();
       space = { ...space, ...ev.data };
