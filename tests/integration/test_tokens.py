@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -61,14 +60,16 @@ async def test_a_well_formed_token_is_accepted(world: World) -> None:
     assert r.json()["username"] == "a_editor"
 
 
-@pytest.mark.parametrize("case", [
+FORGERIES = [
     "expired", "wrong_signature", "other_key_same_kid", "unknown_kid", "no_kid",
     "alg_none", "alg_none_unsigned_kid", "hs256_public_key", "hs256_empty_key",
     "missing_exp", "missing_iat", "missing_iss", "missing_aud", "missing_typ", "missing_sub",
     "wrong_aud", "wrong_iss", "typ_refresh", "unknown_user", "not_yet_valid",
     "garbage", "two_parts", "empty_signature", "es512_header",
-])
-async def test_forged_or_malformed_access_tokens_are_refused(world: World, case: str) -> None:
+]
+
+
+def forge(world: World, case: str) -> str:
     kid, private, public = signing(world)
     good = claims_for(world, "a_editor")
     now = int(time.time())
@@ -121,21 +122,26 @@ async def test_forged_or_malformed_access_tokens_are_refused(world: World, case:
         token = hs256_jwt({"alg": "ES512", "kid": kid}, good, b"x")
     else:
         raise AssertionError(case)
-    r = await me(world, token)
-    doc = assert_problem(r, 401)
-    assert doc["code"] in ("token_invalid", "token_expired", "account_inactive"), doc
-    if case == "expired":
-        assert doc["code"] == "token_expired"
-    assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+    return token
 
 
-@pytest.mark.parametrize("header", [
-    None, "", "Bearer", "Bearer ", "Bearer    ", "Basic YTpi", "Token abc", "bearer", "Bearer a b",
-])
-async def test_missing_or_odd_authorization_headers(world: World, header: str | None) -> None:
-    headers = {} if header is None else {"Authorization": header}
-    r = await world.client.get("/api/v1/spaces", headers=headers)
-    assert_problem(r, 401)
+async def test_forged_or_malformed_access_tokens_are_refused(world: World) -> None:
+    for case in FORGERIES:
+        r = await me(world, forge(world, case))
+        assert r.status_code == 401, (case, r.status_code, r.text)
+        doc = assert_problem(r, 401)
+        assert doc["code"] in ("token_invalid", "token_expired", "account_inactive"), doc
+        if case == "expired":
+            assert doc["code"] == "token_expired"
+        assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+
+
+async def test_missing_or_odd_authorization_headers(world: World) -> None:
+    for header in (None, "", "Bearer", "Bearer ", "Bearer    ", "Basic YTpi", "Token abc",
+                   "bearer", "Bearer a b"):
+        headers = {} if header is None else {"Authorization": header}
+        r = await world.client.get("/api/v1/spaces", headers=headers)
+        assert_problem(r, 401)
 
 
 async def test_token_in_query_string_is_not_accepted(world: World) -> None:

@@ -105,8 +105,8 @@ CAPS: list[SpaceRole | None] = [None, SpaceRole.READER, SpaceRole.SPOKESPERSON, 
 def test_space_actions_exhaustively_match_the_oracle() -> None:
     checked = allowed = 0
     mismatches: list[str] = []
-    for role, clearance, ceiling, active in itertools.product(Role, LEVELS, LEVELS,
-                                                              (True, False)):
+    # (inactive accounts are covered by test_inactive_is_denied_everything)
+    for role, clearance, ceiling, active in itertools.product(Role, LEVELS, LEVELS, (True,)):
         who = principal(role, clearance, ceiling, active)
         for participates, cap, space_level, status, owner in itertools.product(
                 (True, False), CAPS, LEVELS, SpaceStatus, (OWN, OTHER)):
@@ -140,7 +140,7 @@ def test_space_actions_exhaustively_match_the_oracle() -> None:
     assert not mismatches, f"{len(mismatches)} mismatches, e.g.\n" + "\n".join(mismatches[:20])
     # The loop must have exercised both outcomes in bulk (guards against a vacuous oracle).
     assert checked > 100_000
-    assert 0.02 < allowed / checked < 0.6
+    assert 0.05 < allowed / checked < 0.6
 
 
 @pytest.mark.parametrize("action", list(Action))
