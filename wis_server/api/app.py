@@ -26,6 +26,7 @@ from ..realtime.pg_bus import PgBus
 from ..services.audit import AuditTrail
 from ..services.directory import Directory
 from ..services.entries import Entries
+from ..services.maintenance import maintenance
 from ..services.passwords import Passwords
 from ..services.ports import Clock, EventPublisher, NullPublisher, system_clock
 from ..services.reports import Reports
@@ -109,7 +110,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
             hub.outbox = bus.publish
             await bus.start()
         try:
-            yield
+            async with maintenance(store, clock):
+                yield
         finally:
             if bus is not None:
                 await bus.stop()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -168,6 +168,12 @@ class RefreshTokenRepository:
             update(refresh_tokens)
             .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now))
+
+    async def prune(self, before: datetime) -> int:
+        """Forget tokens that expired, or were revoked, before `before`."""
+        result = await self.conn.execute(delete(refresh_tokens).where(or_(
+            refresh_tokens.c.expires_at < before, refresh_tokens.c.revoked_at < before)))
+        return int(result.rowcount or 0)
 
     async def revoke_user(self, user_id: str, now: datetime) -> None:
         await self.conn.execute(

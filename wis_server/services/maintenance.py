@@ -1,0 +1,50 @@
+"""Housekeeping that keeps tables from growing without bound: idempotency keys older than a
+day and refresh tokens that expired or were revoked more than a day ago."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+
+from ..storage.unit import Store
+from .ports import Clock
+
+IDEMPOTENCY_KEEP = timedelta(hours=24)
+TOKENS_KEEP = timedelta(hours=24)
+
+log = structlog.get_logger("wis.maintenance")
+
+
+async def prune(store: Store, clock: Clock) -> tuple[int, int]:
+    now = clock()
+    async with store.write() as tx:
+        keys = await tx.idempotency.expire(now - IDEMPOTENCY_KEEP)
+        tokens = await tx.tokens.prune(now - TOKENS_KEEP)
+    return keys, tokens
+
+
+async def run_periodically(store: Store, clock: Clock, every_s: float = 3600.0) -> None:
+    """Prune now and then every `every_s` seconds until cancelled; failures are logged and
+    retried at the next round (housekeeping must never take the server down)."""
+    while True:
+        try:
+            keys, tokens = await prune(store, clock)
+            if keys or tokens:
+                log.info("pruned", idempotency_keys=keys, refresh_tokens=tokens)
+        except Exception:  # logged, retried next round
+            log.exception("prune failed")
+        await asyncio.sleep(every_s)
+
+
+@contextlib.asynccontextmanager
+async def maintenance(store: Store, clock: Clock, every_s: float = 3600.0):  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(run_periodically(store, clock, every_s))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
