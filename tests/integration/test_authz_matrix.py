@@ -434,3 +434,41 @@ async def test_actor_admin_cannot_disable_or_demote_a_system_admin(world: World)
     r = await c.post("/api/v1/auth/token", json={"username": "sys",
                                                   "password": "taken-over-pw-123"})
     assert r.status_code == 401
+
+
+async def test_ids_from_another_space_are_not_found(world: World) -> None:
+    """An entry id of a space the caller cannot see, asked for through a space they can."""
+    c, ids = world.client, world.actors
+    secret_space = await create_space(c, world["a_editor"], participants=[])
+    open_space = await create_space(c, world["a_editor"], participants=[ids["B"]])
+    hidden = await post_entry(c, world["a_editor"], secret_space["id"], level="public",
+                              body=marker("other-space"))
+    b = world["b_editor"]
+    for method, body in (("GET", None), ("PATCH", {"audience": None})):
+        r = await c.request(method, f"/api/v1/spaces/{open_space['id']}/entries/{hidden['id']}",
+                            headers=b.auth, json=body)
+        assert_problem(r, 404)
+        assert hidden["body"] not in r.text
+
+
+async def test_changing_an_entrys_audience(world: World) -> None:
+    c, ids = world.client, world.actors
+    space = await create_space(c, world["a_editor"], participants=[ids["B"]])
+    sid = space["id"]
+    e = await post_entry(c, world["a_editor"], sid, level="sekretess", body=marker("aud"),
+                         audience=[ids["A"], ids["B"]])
+    path = f"/api/v1/spaces/{sid}/entries/{e['id']}"
+    assert (await c.get(path, headers=world["b_editor"].auth)).status_code == 200
+    # B can see it but is not the author's actor; A's reader may not write.
+    r = await c.patch(path, headers=world["b_editor"].auth, json={"audience": [ids["B"]]})
+    assert assert_problem(r, 403)["code"] == "not_author_actor"
+    r = await c.patch(path, headers=world["a_reader"].auth, json={"audience": [ids["A"]]})
+    assert_problem(r, 404)  # a_reader (public clearance) cannot even see the entry
+    r = await c.patch(path, headers=world["a_editor"].auth, json={"audience": [ids["C"]]})
+    assert assert_problem(r, 422)["code"] == "invalid_audience"
+    # Narrowing takes effect at once.
+    r = await c.patch(path, headers=world["a_editor"].auth, json={"audience": [ids["A"]]})
+    assert r.status_code == 200 and r.json()["audience"] == [ids["A"]]
+    assert_problem(await c.get(path, headers=world["b_editor"].auth), 404)
+    r = await c.get(f"/api/v1/spaces/{sid}/entries", headers=world["b_editor"].auth)
+    assert e["body"] not in r.text
