@@ -9,7 +9,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,33 @@ def control(type_: str, **fields: Any) -> Frame:
     """A non-event frame (ready, subscribed, revoked, error, pong)."""
     text = json.dumps({"type": type_, **fields}, separators=(",", ":"), ensure_ascii=False)
     return Frame(text, len(text.encode()), type_, fields.get("space_id"))
+
+
+class _Resume:
+    """Await a coroutine that has already been started and is waiting on `waiting` (what it
+    yielded): the enclosing task waits on that future, then the coroutine goes on."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting = self.coro, self.waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as error:  # e.g. cancellation, passed on to the coroutine
+                try:
+                    waiting = coro.throw(error)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = coro.send(sent)
+            except StopIteration:
+                return
 
 
 class Subscription:
@@ -112,11 +139,37 @@ class Connection:
                      queued=len(queue), queued_bytes=self._queued_bytes)
             self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
             return False
+        if self._writer is None and not queue:
+            return self._send_now(frame)
         queue.append(frame)
         self._queued_bytes += frame.size
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
         return True
+
+    def _send_now(self, frame: Frame) -> bool:
+        """Run the send synchronously until it completes or has to wait (back-pressure); only
+        then does a task take over. Fan-out to N idle sockets thus costs no task switches."""
+        coro = self.sender.send(frame)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
+            return False
+        self._writer = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+        return True
+
+    async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        try:
+            await _Resume(coro, waiting)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
+            return
+        await self._write()
 
     @property
     def queued(self) -> tuple[int, int]:
