@@ -31,6 +31,17 @@ def _context(space_id: str, field: str) -> FieldContext:
     return FieldContext("spaces", space_id, field, space_id, Classification.PUBLIC)
 
 
+def _space(row: Any, title: str, description: str, participants: list[Participant]) -> Space:
+    return Space(
+        id=row.id, title=title, description=description,
+        type=SpaceType(row.type), classification=Classification(row.classification),
+        status=SpaceStatus(row.status), owner_actor_id=row.owner_actor_id,
+        created_by=row.created_by,
+        participants=tuple(sorted(participants, key=lambda p: p.actor_id)),
+        last_seq=row.last_seq, created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
 class SpaceRepository:
     def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self.conn = conn
@@ -75,8 +86,26 @@ class SpaceRepository:
     async def get(self, space_id: str, *, content: bool = True) -> Space | None:
         """The space; with `content=False` its title and description are left sealed (empty)
         — enough for access decisions, at no decryption cost."""
+        if not content:
+            return await self._get_sealed(space_id)
         found = await self._load(select(spaces).where(spaces.c.id == space_id), content=content)
         return found[0] if found else None
+
+    async def _get_sealed(self, space_id: str) -> Space | None:
+        """The space and its participants in one round trip (this runs on every request that
+        touches a space): the labels only, not the sealed title/description."""
+        plain = [c for c in spaces.c if c.name not in ("title_ct", "description_ct")]
+        rows = (await self.conn.execute(
+            select(*plain, space_participants.c.actor_id.label("p_actor_id"),
+                   space_participants.c.role_cap.label("p_role_cap"))
+            .select_from(spaces.outerjoin(
+                space_participants, space_participants.c.space_id == spaces.c.id))
+            .where(spaces.c.id == space_id))).all()
+        if not rows:
+            return None
+        parts = [Participant(r.p_actor_id, SpaceRole(r.p_role_cap) if r.p_role_cap else None)
+                 for r in rows if r.p_actor_id is not None]
+        return _space(rows[0], "", "", parts)
 
     async def for_actor(self, actor_id: str) -> list[Space]:
         member = select(space_participants.c.space_id).where(
@@ -113,14 +142,7 @@ class SpaceRepository:
                 title = self.sealer.open(key, _context(row.id, "title"), row.title_ct)
                 description = self.sealer.open(
                     key, _context(row.id, "description"), row.description_ct)
-            result.append(Space(
-                id=row.id, title=title, description=description,
-                type=SpaceType(row.type), classification=Classification(row.classification),
-                status=SpaceStatus(row.status), owner_actor_id=row.owner_actor_id,
-                created_by=row.created_by,
-                participants=tuple(sorted(parts[row.id], key=lambda p: p.actor_id)),
-                last_seq=row.last_seq, created_at=row.created_at, updated_at=row.updated_at,
-            ))
+            result.append(_space(row, title, description, parts[row.id]))
         return result
 
     async def append_event(self, space_id: str, kind: str, ref_id: str, now: datetime) -> int:
