@@ -24,14 +24,12 @@ def _audit(principal: Principal | None, action: str, target_type: str, target_id
 
 
 async def load_principal(tx: Tx, user_id: str) -> Principal | None:
-    user = await tx.users.get(user_id)
-    if user is None:
+    found = await tx.users.with_ceiling(user_id)  # no user, or no actor: None
+    if found is None:
         return None
-    actor = await tx.actors.get(user.actor_id)
-    if actor is None:
-        return None
+    user, ceiling = found
     return Principal(user.id, user.actor_id, user.username, user.role, user.clearance,
-                     actor.clearance_ceiling, user.active, user.display_name)
+                     ceiling, user.active, user.display_name)
 
 
 class Directory:

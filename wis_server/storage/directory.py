@@ -120,6 +120,14 @@ class UserRepository:
         row = (await self.conn.execute(select(users).where(users.c.id == user_id))).first()
         return _user(row) if row else None
 
+    async def with_ceiling(self, user_id: str) -> tuple[User, Classification] | None:
+        """The user and their actor's clearance ceiling in one round trip (every request)."""
+        row = (await self.conn.execute(
+            select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
+            .join(actors, actors.c.id == users.c.actor_id)
+            .where(users.c.id == user_id))).first()
+        return (_user(row), Classification(row.actor_ceiling)) if row else None
+
     async def credentials(self, username: str) -> tuple[User, str] | None:
         row = (await self.conn.execute(select(users).where(users.c.username == username))).first()
         return (_user(row), row.password_hash) if row else None
