@@ -9,6 +9,9 @@ from the notification path and the catch-up on listener reconnect."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL, _admin_connect, _with_database
-from tests.e2e.conftest import LiveServer, start_server, stop_server
+from tests.e2e.conftest import ROOT, LiveServer, free_port, start_server, stop_server
 from tests.e2e.stream_client import StreamClient, exercise_space, login, post_entry
 
 pytestmark = pytest.mark.postgres
@@ -157,3 +160,80 @@ async def test_resume_on_the_other_process(servers: tuple[LiveServer, LiveServer
     seqs = [f["seq"] for f in second.events()]
     assert seqs == sorted(set(seqs)) and seqs[0] > last
     await second.close()
+
+
+# --- through nginx with deploy/nginx/wis.conf (when nginx is installed) ---------------------
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+
+
+@pytest.fixture(scope="module")
+def proxy(servers: tuple[LiveServer, LiveServer], tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[str]:
+    """nginx with the shipped server block, its upstream pointed at the two processes."""
+    if NGINX is None:
+        pytest.skip("nginx not installed")
+    a, b = servers
+    work = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    site = (ROOT / "deploy" / "nginx" / "wis.conf").read_text()
+    site = site.replace("server 127.0.0.1:8001", f"server {a.base_url[7:]}")
+    site = site.replace("server 127.0.0.1:8002", f"server {b.base_url[7:]}")
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    (work / "wis.conf").write_text(site)
+    (work / "nginx.conf").write_text(
+        f"worker_processes 1;\nerror_log {work}/error.log warn;\npid {work}/nginx.pid;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {work};\n"
+        f"  proxy_temp_path {work};\n  include {work}/wis.conf;\n}}\n")
+    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(work / "nginx.conf"),
+                                "-g", "daemon off;"], stderr=subprocess.STDOUT,
+                               stdout=(work / "out.log").open("wb"))
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError((work / "error.log").read_text())
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+async def test_websocket_and_sse_through_nginx_round_robin(
+        servers: tuple[LiveServer, LiveServer], proxy: str) -> None:
+    a, _b = servers
+    via = LiveServer(proxy, a.data_dir, a.demo, a.process, a.env)
+    token = await login(via, "tib.lst")
+    space_id = await exercise_space(via, token)
+    ws = await StreamClient.open(via, token)
+    await ws.subscribe(space_id, None)
+    async with httpx.AsyncClient(base_url=proxy, timeout=30) as http:
+        async with http.stream("GET", f"/api/v1/spaces/{space_id}/events/stream",
+                               headers={"Authorization": f"Bearer {token}",
+                                        "Accept-Encoding": "gzip"}) as sse:
+            assert sse.status_code == 200
+            lines = sse.aiter_lines()
+            async for line in lines:
+                if line.startswith("event: subscribed"):
+                    break
+            # Posts are spread over both processes by nginx (no stickiness needed).
+            for i in range(6):
+                await post_entry(http, token, space_id, f"via-nginx-{i}")
+            await ws.until_body("via-nginx-5")
+            bodies = []
+            async for line in lines:
+                if line.startswith("data: ") and '"body":"via-nginx-' in line:
+                    bodies.append(line.split('"body":"', 1)[1].split('"', 1)[0])
+                    if bodies[-1] == "via-nginx-5":
+                        break
+    assert ws.bodies() == [f"via-nginx-{i}" for i in range(6)]
+    assert bodies == [f"via-nginx-{i}" for i in range(6)]
+    seqs = [f["seq"] for f in ws.events()]
+    assert seqs == sorted(set(seqs))
+    await ws.close()
