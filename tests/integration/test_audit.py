@@ -304,3 +304,22 @@ async def test_verify_on_an_empty_and_on_an_intact_log(world: World, database_ur
     await activity(world)
     result = await verify(world)
     assert result.ok and result.checked == len(await all_records(world))
+
+
+async def test_records_removed_from_the_end_are_detected_with_a_kept_head(
+        world: World, database_url: str, tmp_path: Path) -> None:
+    await activity(world)
+    env = cli_env(world, database_url, tmp_path)
+    result = await verify(world)
+    assert result.ok
+    head = f"{result.checked}:{result.head_hash}"
+    done = wis(env, "audit", "verify", "--expect-head", head)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"hash={result.head_hash}" in done.stdout
+    # Truncate the tail: the chain itself is still consistent...
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq >= $1", result.checked - 2)
+    assert (await verify(world)).ok
+    # ...but the head kept elsewhere no longer matches.
+    done = wis(env, "audit", "verify", "--expect-head", head)
+    assert done.returncode != 0
+    assert "TAMPERED" in done.stdout
