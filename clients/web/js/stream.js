@@ -32,7 +32,12 @@ export class Stream {
     this.stopped = true;
     this.timers = {};
     this._online = () => this.reconnectNow();
-    this._offline = () => { this._dropSocket(); this._setStatus('offline'); };
+    this._offline = () => {
+      this.connectGen = (this.connectGen || 0) + 1; // cancel a connect in flight; 'online' restarts
+      clearTimeout(this.timers.reconnect);
+      this._dropSocket();
+      this._setStatus('offline');
+    };
   }
 
   start() {
@@ -113,13 +118,19 @@ export class Stream {
 
   async _connect() {
     if (this.stopped) return;
+    // one socket at a time: a newer _connect (online event, backoff timer) supersedes this one
+    this.connectGen = (this.connectGen || 0) + 1;
+    const gen = this.connectGen;
+    this._dropSocket();
     if (!this.polling) this._setStatus(navigator.onLine === false ? 'offline' : 'reconnecting');
     if (!getAccessToken()) {
       try { await refresh(); } catch (e) {
+        if (gen !== this.connectGen) return;
         if (e.status && e.status !== 0) { this.onAuthLost?.(); return; }
         this._scheduleReconnect();
         return;
       }
+      if (gen !== this.connectGen || this.stopped) return;
     }
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     let ws;
