@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import Browser, expect
+
 from .web_helpers import (
     ConsoleWatch,
     assert_marked,
