@@ -1,7 +1,10 @@
-"""Screenshots of the web client's main views for docs/screenshots/ (shown in the README).
-Runs against the live demo server; also checks each view is free of CSP violations."""
+"""Screenshots of the web client's main views (shown in clients/web/README.md).
+Runs against the live demo server and checks each view renders without CSP violations. The
+images go to a temporary directory; with WIS_UPDATE_SCREENSHOTS=1 they replace
+docs/screenshots/*.png (so an ordinary test run leaves the working tree clean)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from .web_helpers import (
     wait_connected,
 )
 
-OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,8 @@ def _exercise_space_id(page) -> str:
     return link.get_attribute("href").rsplit("/", 1)[-1]
 
 
-def test_screenshots(browser, live_server):
+def test_screenshots(browser, live_server, tmp_path):
+    OUT = DOCS if os.environ.get("WIS_UPDATE_SCREENSHOTS") == "1" else tmp_path
     OUT.mkdir(parents=True, exist_ok=True)
     people = demo_people(live_server.base_url, live_server.demo)
     writer = pick(people, role="editor", min_clearance="hemlig", can_create_space=True)
