@@ -127,6 +127,9 @@ SpaceOut = Out("Space", _obj({
     "participants": {"type": "array", "items": _obj({"actor_id": _S, "role_cap": _NS})},
     "last_seq": _I, "last_activity_at": _NS, "created_at": _NS,
     "my_role": {"type": "string", "enum": [r.value for r in SpaceRole]},
+    "can_administer": {"type": "boolean", "description": "may rename, close and re-cast "
+                       "participants (the owning actor's editors)"},
+    "can_publish_joint": {"type": "boolean"},
     "writable_levels": {"type": "array", "items": _LEVEL}}))
 EntryOut = Out("Entry", _obj({
     "id": _S, "space_id": _S, "seq": _I,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..classification.policy import visible_levels
+from ..classification.policy import Action, decide, visible_levels
 from ..domain.model import Actor, Audience, Entry, Principal, SituationReport, User
 from ..services.spaces import SpaceView
 from ..storage.audit import StoredAudit
@@ -54,6 +54,8 @@ def space_view(view: SpaceView, principal: Principal) -> dict[str, Any]:
         ],
         "last_seq": space.last_seq, "last_activity_at": ts(view.last_activity_at),
         "created_at": ts(space.created_at), "my_role": view.my_role.value,
+        "can_administer": bool(decide(principal, Action.ADMINISTER_SPACE, space)),
+        "can_publish_joint": bool(decide(principal, Action.PUBLISH_JOINT, space)),
         "writable_levels": [level.value for level in visible_levels(principal, space)]
         if view.my_role.value != "reader" else [],
     }

@@ -58,7 +58,7 @@ export function reportView({ spaceId, scope, actorId }) {
   function canPublish() {
     const me = ctxRef.store.me;
     if (!(space.writable_levels || []).length || space.status === 'closed') return false;
-    if (scope === 'joint') return space.my_role === 'editor';
+    if (scope === 'joint') return space.can_publish_joint === true;
     return actorId === me.actor.id && (space.my_role === 'editor' || space.my_role === 'spokesperson');
   }
 

@@ -53,9 +53,9 @@ export function spaceView({ spaceId }) {
         space.participants.map((p) => ctxRef.store.actorName(p.actor_id, true)).join(', ')),
       h('p.space-links',
         h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/report` }, t('situation_report')),
-        space.my_role === 'editor' ? h('button.btn.btn-quiet', { type: 'button', id: 'toggle-status', onclick: toggleStatus },
+        space.can_administer ? h('button.btn.btn-quiet', { type: 'button', id: 'toggle-status', onclick: toggleStatus },
           space.status === 'open' ? t('close_space') : t('reopen_space')) : null),
-      space.my_role === 'editor' && space.status === 'open' ? participantsEditor() : null,
+      space.can_administer && space.status === 'open' ? participantsEditor() : null,
     ].filter(Boolean));
   }
 
