@@ -128,5 +128,6 @@ async def _send_problem(send: Send, status: int, code: str, detail: str, request
     headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
     headers.extend(SECURITY_HEADERS)
     headers.append((b"x-request-id", request_id.encode()))
+    headers.append(NO_STORE)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
