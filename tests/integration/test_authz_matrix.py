@@ -127,6 +127,16 @@ async def check_reader(world: World, person: Person, space: dict[str, Any], item
                                params={"order": "desc", "limit": 2}, headers=person.auth))
         assert [e["id"] for e in r.json()["items"]] == [i.id for i in reversed(expected)][:2]
 
+    # The long-poll fallback reads through the same decision.
+    r = record(await c.get(f"/api/v1/spaces/{sid}/events", params={"after": 0, "limit": 500},
+                           headers=person.auth))
+    if participant:
+        assert r.status_code == 200, r.text
+        for item in expected:
+            assert item.body in r.text, (person.username, "event missing", item.level)
+    else:
+        assert_problem(r, 404)
+
     missing = record(await c.get(f"/api/v1/spaces/{sid}/entries/"
                                  "00000000-0000-4000-8000-000000000000", headers=person.auth))
     assert_problem(missing, 404)

@@ -375,3 +375,27 @@ async def test_bounded_fuzz_never_500(world: World) -> None:
                 "content-type", "").startswith("application/problem+json")):
             failures.append((what, r.status_code, r.text[:200]))
     assert not failures, failures[:5]
+
+
+async def test_security_headers_on_every_kind_of_answer(world: World) -> None:
+    c = world.client
+    sid, _ = await setup_space(world)
+    limit = world.app.state.settings.max_body_bytes
+    answers = [
+        await c.get("/api/v1/spaces", headers=world["a_editor"].auth),
+        await c.get(entry_path(sid), headers=world["a_editor"].auth),
+        await c.get("/api/v1/spaces"),
+        await c.get(f"/api/v1/spaces/{sid}", headers=world["c_editor"].auth),
+        await c.post(entry_path(sid), headers={**world["a_editor"].auth,
+                                               "Content-Type": "application/json"},
+                     content=b"x" * (limit + 1)),
+        await c.post(entry_path(sid), headers=world["a_editor"].auth, json={"kind": "x"}),
+    ]
+    for r in answers:
+        h = r.headers
+        assert h.get("x-content-type-options") == "nosniff", r.status_code
+        assert h.get("x-frame-options") == "DENY"
+        assert "frame-ancestors 'none'" in h.get("content-security-policy", "")
+        assert h.get("referrer-policy") == "no-referrer"
+        assert "no-store" in h.get("cache-control", ""), (r.request.url, r.status_code)
+        assert "server" not in h
