@@ -130,3 +130,20 @@ async def test_concurrent_retries_create_exactly_one(world: World, database_url:
     rows = await raw_execute(database_url,
                              "SELECT COUNT(*) FROM situation_reports WHERE space_id = $1", sid)
     assert rows[0][0] == 1
+
+
+async def test_concurrent_writers_get_unique_gapless_seqs(world: World,
+                                                          database_url: str) -> None:
+    c = world.client
+    space = await create_space(c, world["a_editor"], participants=[world.actors["B"]])
+    sid = space["id"]
+    writers = [world["a_editor"], world["b_editor"], world["b_speaker"]]
+    results = await asyncio.gather(*[
+        c.post(f"/api/v1/spaces/{sid}/entries", headers=writers[i % 3].auth,
+               json=entry(f"nr {i}")) for i in range(24)])
+    assert all(r.status_code == 201 for r in results), [r.text for r in results]
+    seqs = sorted(r.json()["seq"] for r in results)
+    assert seqs == list(range(2, 26))  # seq 1 is the space's creation
+    rows = await raw_execute(database_url, "SELECT seq FROM space_events WHERE space_id = $1 "
+                             "ORDER BY seq", sid)
+    assert [r[0] for r in rows] == list(range(1, 26))

@@ -300,3 +300,35 @@ async def test_cookie_session_without_a_session_cookie(world: World) -> None:
     c.cookies.set("wis_csrf", "abc")
     r = await c.post("/api/v1/auth/session/refresh", headers={"X-CSRF-Token": "abc"})
     assert assert_problem(r, 401)["code"] == "no_session"
+
+
+async def test_refresh_tokens_expire(database_url: str, keyring: Any, tmp_path: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from tests.conftest import FAST_PASSWORDS, make_settings
+    from wis_server.api.app import create_app
+    from wis_server.domain.levels import Classification, Role
+
+    now = [datetime.now(UTC)]
+    settings = make_settings(tmp_path, database_url, WIS_REFRESH_TOKEN_TTL="3600")
+    app = create_app(settings, keyring, clock=lambda: now[0], passwords=FAST_PASSWORDS)
+    async with app.router.lifespan_context(app):
+        directory = app.state.services.directory
+        actor = await directory.create_actor(None, "Aktör T", "T", Classification.PUBLIC)
+        await directory.create_user(None, actor.id, "t_user", "t-password-long", "T",
+                                    Role.READER, Classification.PUBLIC)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.post("/api/v1/auth/token", json={"username": "t_user",
+                                                          "password": "t-password-long"})
+            assert r.status_code == 200, r.text
+            token = r.json()["refresh_token"]
+            now[0] += timedelta(minutes=59)
+            r = await c.post("/api/v1/auth/refresh", json={"refresh_token": token})
+            assert r.status_code == 200, r.text
+            token = r.json()["refresh_token"]
+            now[0] += timedelta(minutes=61)
+            r = await c.post("/api/v1/auth/refresh", json={"refresh_token": token})
+            assert assert_problem(r, 401)["code"] == "invalid_refresh_token"
