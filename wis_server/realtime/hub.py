@@ -421,8 +421,12 @@ class Hub:
             if not sub.live or seq <= sub.delivered:
                 continue
             if sub.joined > generation:
-                # Joined while this batch was being read (it was loaded without them in mind).
-                self._catch_up(feed, sub)
+                # Joined while this batch was being read (it was loaded without them in mind):
+                # read it from the table instead. Never turn live here — the cursor does not
+                # include this change yet.
+                sub.epoch += 1
+                sub.live = False
+                self._spawn(self._replay(feed, sub, sub.epoch))
                 continue
             sub.delivered = seq
             if change.item is None:
