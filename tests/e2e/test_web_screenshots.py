@@ -12,7 +12,14 @@ import pytest
 from playwright.sync_api import expect
 
 from .web_helpers import (
-    ConsoleWatch, chromium, create_space, demo_people, login, new_context, pick, post_entry,
+    ConsoleWatch,
+    chromium,
+    create_space,
+    demo_people,
+    login,
+    new_context,
+    pick,
+    post_entry,
     wait_connected,
 )
 
