@@ -14,8 +14,8 @@ uvicorn on 127.0.0.1 with the same settings, on the same database:
 and drives both with the same load generator (common.py): N clients, closed loop, one
 keep-alive connection each. Every comparison is printed on one line ending in ratio=ours/ref.
 
-    .venv/bin/python bench/write_read.py            # ~10 s per phase, ~2-3 min in all
-    .venv/bin/python bench/write_read.py --quick    # ~3 s per phase
+    .venv/bin/python bench/write_read.py            # 7 s per server per comparison, ~2.5 min
+    .venv/bin/python bench/write_read.py --quick    # 3 s, ~1.5 min
 """
 
 from __future__ import annotations
@@ -472,7 +472,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
+    parser.add_argument("--seconds", type=float, default=7.0,
+                        help="measured seconds per server per comparison")
     parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds first")
     parser.add_argument("--quick", action="store_true", help="3 s phases, 0.5 s warm-up")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
