@@ -12,7 +12,7 @@ from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import Audience, ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..storage.audit import AuditRecord
 from ..storage.reports import ReportVersion
-from ..storage.unit import Store
+from ..storage.unit import Store, Tx
 from .entries import audit_classified_reads, check_write
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
@@ -103,7 +103,7 @@ class Reports:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             report = await tx.reports.by_id(report_id, section_filter(principal, space))
-        if report is None or report.space_id != space_id:
+        if report is None or report.space_id != space_id or not report.sections:
             raise NotFound("no such situation report")
         await self._audit(principal, report)
         return report
@@ -113,9 +113,14 @@ class Reports:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             owner = space.owner_actor_id if joint else (actor_id or principal.actor_id)
+            if version is None:  # the latest version the principal can read anything of
+                readable = await _readable_versions(tx, principal, space, joint, owner)
+                if not readable:
+                    raise NotFound("no such situation report")
+                version = readable[0].version
             report = await tx.reports.get(space.id, joint, owner, version,
                                           section_filter(principal, space))
-        if report is None:
+        if report is None or not report.sections:  # nothing readable: as if it did not exist
             raise NotFound("no such situation report")
         await self._audit(principal, report)
         return report
@@ -125,12 +130,14 @@ class Reports:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             owner = space.owner_actor_id if joint else (actor_id or principal.actor_id)
-            return await tx.reports.versions(space.id, joint, owner)
+            return await _readable_versions(tx, principal, space, joint, owner)
 
     async def reporting_actors(self, principal: Principal, space_id: str) -> list[str]:
+        """Actors with at least one report version the principal can read something of."""
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
-            return await tx.reports.actors_with_reports(space.id)
+            return [actor for actor in await tx.reports.actors_with_reports(space.id)
+                    if await _readable_versions(tx, principal, space, False, actor)]
 
     async def _audit(self, principal: Principal, report: SituationReport) -> None:
         if any(s.classification is not Classification.PUBLIC for s in report.sections):
@@ -139,3 +146,13 @@ class Reports:
                     tx, principal, report.space_id, "situation_report",
                     [(report.id, Classification.highest(
                         *(s.classification for s in report.sections)))], self.clock())
+
+
+async def _readable_versions(tx: Tx, principal: Principal, space: Space, joint: bool,
+                             owner: str) -> list[ReportVersion]:
+    """Versions with at least one section the principal may read; the others are invisible
+    (not even their existence, author or time shows), as the stream already treats them."""
+    versions = await tx.reports.versions(space.id, joint, owner)
+    labels = await tx.reports.section_labels([v.id for v in versions], owner)
+    return [v for v in versions
+            if any(decide(principal, Action.READ, space, label) for label in labels[v.id])]

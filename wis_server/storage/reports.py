@@ -4,7 +4,7 @@ its own level under its own data key."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -100,6 +100,23 @@ class ReportRepository:
             .order_by(situation_reports.c.version.desc()))
         return [ReportVersion(r.id, r.version, r.author_id, r.display_name, r.created_at, r.seq)
                 for r in rows]
+
+    async def section_labels(self, report_ids: Sequence[str], owner_actor_id: str
+                             ) -> dict[str, list[ItemLabel]]:
+        """Each report's section labels, without decrypting anything (for listings)."""
+        if not report_ids:
+            return {}
+        rows = (await self.conn.execute(
+            select(report_sections.c.id, report_sections.c.report_id,
+                   report_sections.c.classification, report_sections.c.audience_all)
+            .where(report_sections.c.report_id.in_(list(report_ids))))).all()
+        audiences = await read_audiences(self.conn, [r.id for r in rows if not r.audience_all])
+        labels: dict[str, list[ItemLabel]] = {i: [] for i in report_ids}
+        for r in rows:
+            audience = None if r.audience_all else audiences.get(r.id, frozenset())
+            labels[r.report_id].append(
+                ItemLabel(Classification(r.classification), audience, owner_actor_id))
+        return labels
 
     async def actors_with_reports(self, space_id: str) -> list[str]:
         rows = await self.conn.execute(
