@@ -482,3 +482,46 @@ async def test_changing_an_entrys_audience(world: World) -> None:
     assert_problem(await c.get(path, headers=world["b_editor"].auth), 404)
     r = await c.get(f"/api/v1/spaces/{sid}/entries", headers=world["b_editor"].auth)
     assert e["body"] not in r.text
+
+
+async def test_report_versions_with_nothing_readable_are_invisible(world: World) -> None:
+    c, ids = world.client, world.actors
+    space = await create_space(c, world["a_editor"], participants=[ids["B"]])
+    sid = space["id"]
+    base = f"/api/v1/spaces/{sid}/situation-reports"
+    v1 = {"key": "event", "classification": "public", "body": marker("v1")}
+    v2 = {"key": "needs", "classification": "sekretess", "body": marker("v2")}
+    for sections in ([v1], [v2]):
+        r = await c.post(base, headers=world["b_editor"].auth, json={"sections": sections})
+        assert r.status_code == 201, r.text
+    scope = {"scope": "actor", "actor_id": ids["B"]}
+    # B sees both versions; the latest is v2.
+    r = await c.get(f"{base}/latest", params=scope, headers=world["b_reader"].auth)
+    assert r.status_code == 200 and r.json()["version"] == 1  # b_reader: public clearance
+    r = await c.get(f"{base}/latest", params=scope, headers=world["b_editor"].auth)
+    assert r.status_code == 200 and r.json()["version"] == 2
+    # A may read nothing of v2 (sekretess, B only): for A it does not exist at all.
+    a = world["a_editor"]
+    r = await c.get(f"{base}/latest", params=scope, headers=a.auth)
+    assert r.status_code == 200 and r.json()["version"] == 1
+    assert v2["body"] not in r.text
+    r = await c.get(f"{base}/2", params=scope, headers=a.auth)
+    assert_problem(r, 404)
+    r = await c.get(f"{base}/99", params=scope, headers=a.auth)
+    assert_problem(r, 404)
+    r = await c.get(base, params=scope, headers=a.auth)
+    assert [v["version"] for v in r.json()["items"]] == [1]
+    assert r.json()["reporting_actors"] == [ids["B"]]
+    # An actor whose every report is unreadable to A is not even listed as reporting.
+    sid2 = (await create_space(c, world["a_editor"], participants=[ids["B"]]))["id"]
+    r = await c.post(f"/api/v1/spaces/{sid2}/situation-reports",
+                     headers=world["b_editor"].auth, json={"sections": [v2]})
+    assert r.status_code == 201
+    r = await c.get(f"/api/v1/spaces/{sid2}/situation-reports", params=scope, headers=a.auth)
+    assert r.json() == {"items": [], "reporting_actors": []}
+    r = await c.get(f"/api/v1/spaces/{sid2}/situation-reports/latest", params=scope,
+                    headers=a.auth)
+    assert_problem(r, 404)
+    r = await c.get(f"/api/v1/spaces/{sid2}/situation-reports/latest", params=scope,
+                    headers=world["b_editor"].auth)
+    assert r.status_code == 200 and r.json()["sections"][0]["body"] == v2["body"]
