@@ -332,3 +332,19 @@ async def test_refresh_tokens_expire(database_url: str, keyring: Any, tmp_path: 
             now[0] += timedelta(minutes=61)
             r = await c.post("/api/v1/auth/refresh", json={"refresh_token": token})
             assert assert_problem(r, 401)["code"] == "invalid_refresh_token"
+
+
+async def test_a_refresh_retried_at_once_is_a_retry_not_reuse(world: World) -> None:
+    """On a lossy link the answer to a refresh can be lost; the client retries with the same
+    token within seconds. That must not end the session — but only while the token it got
+    instead has not been used (then the old one showing up again means it leaked)."""
+    first = await sign_in(world, "b_editor")
+    lost = await refresh(world, first["refresh_token"])
+    assert lost.status_code == 200
+    retried = await refresh(world, first["refresh_token"])
+    assert retried.status_code == 200, retried.text
+    # The retry's token works; so does the one whose answer was "lost".
+    assert (await refresh(world, retried.json()["refresh_token"])).status_code == 200
+    # Now a successor has been used: the first token again is reuse, and the family dies.
+    assert_problem(await refresh(world, first["refresh_token"]), 401)
+    assert_problem(await refresh(world, lost.json()["refresh_token"]), 401)

@@ -26,6 +26,7 @@ SECURITY_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+REVALIDATE = (b"cache-control", b"no-cache")
 
 log = structlog.get_logger("wis.http")
 
@@ -78,8 +79,10 @@ class HttpMiddleware:
                 headers = [h for h in message.get("headers", []) if h[0] != b"server"]
                 headers.extend(SECURITY_HEADERS)
                 headers.append((b"x-request-id", request_id.encode()))
-                if api and not any(h[0] == b"cache-control" for h in headers):
-                    headers.append(NO_STORE)
+                if not any(h[0] == b"cache-control" for h in headers):
+                    # API answers may be classified: never stored. The web client's files
+                    # are revalidated on every load, so a deploy reaches browsers at once.
+                    headers.append(NO_STORE if api else REVALIDATE)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -29,6 +29,10 @@ class Session:
     refresh_token: str
 
 
+RETRY_GRACE = timedelta(seconds=10)
+"""How long an already-rotated refresh token still counts as a retry rather than reuse."""
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -82,6 +86,17 @@ class Sessions:
                 raise AuthenticationFailed("refresh token invalid or expired",
                                            code="invalid_refresh_token")
             if not await tx.tokens.mark_used(row.id, now):
+                if (row.used_at is not None and now - row.used_at <= RETRY_GRACE
+                        and not await tx.tokens.family_used_since(row.family_id, row.used_at)):
+                    # The answer to a refresh a moment ago was probably lost on a bad link:
+                    # a retry, not a thief. Issue another token in the same family.
+                    principal = await load_principal(tx, row.user_id)
+                    if principal is not None and principal.active:
+                        token = await self._issue(tx, principal.user_id, row.family_id, now)
+                        await tx.audit.append(AuditRecord(
+                            "auth.refresh_retry", user_id=row.user_id,
+                            detail={"family": row.family_id}), now)
+                        return Session(principal, token)
                 await tx.tokens.revoke_family(row.family_id, now)
                 await tx.audit.append(AuditRecord(
                     "auth.refresh_reuse", outcome="denied", user_id=row.user_id,

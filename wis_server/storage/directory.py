@@ -177,6 +177,13 @@ class RefreshTokenRepository:
             .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now))
 
+    async def family_used_since(self, family_id: str, since: datetime) -> bool:
+        """Whether a token of the family was rotated after `since` (its successor was used)."""
+        row = (await self.conn.execute(select(refresh_tokens.c.id).where(
+            refresh_tokens.c.family_id == family_id, refresh_tokens.c.used_at > since
+        ).limit(1))).first()
+        return row is not None
+
     async def prune(self, before: datetime) -> int:
         """Forget tokens that expired, or were revoked, before `before`."""
         result = await self.conn.execute(delete(refresh_tokens).where(or_(
