@@ -216,3 +216,17 @@ def test_bad_configuration_fails_cleanly(tmp_path: Path, database_url: str,
     env_keys = {**env, "WIS_KEYRING_PUBLIC": "1:" + "A" * 44}
     done = wis(env_keys, "keys", "rotate")
     assert done.returncode != 0 and "A" * 44 not in done.stderr
+
+
+def test_zero_configuration_init_keeps_everything_private(tmp_path: Path) -> None:
+    """The embedded default: SQLite and keyring under WIS_DATA_DIR, none of it readable by
+    other local users."""
+    env = clean_env(WIS_DATA_DIR=str(tmp_path / "var"), WIS_LOG_LEVEL="warning")
+    done = run_wis(env, "init")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = tmp_path / "var"
+    files = [p for p in data.iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"wis.db", "keyring.json"}
+    for f in files:
+        assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, (f.name, oct(f.stat().st_mode))
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700

@@ -196,7 +196,7 @@ async def test_data_keys_not_rewrapped_stay_readable(world: World, database_url:
 def test_running_server_keeps_serving_through_a_rotation(tmp_path: Path) -> None:
     from tests.e2e.conftest import WIS, start_server, stop_server
 
-    server = start_server(tmp_path / "live")
+    server = start_server(tmp_path / "live", {"WIS_LOG_LEVEL": "info"})
     try:
         base = server.base_url
         password = server.demo["tib.lst"]
@@ -253,8 +253,23 @@ def test_running_server_keeps_serving_through_a_rotation(tmp_path: Path) -> None
         assert r.status_code == 201, r.text
         assert httpx.get(f"{url}/{r.json()['id']}", headers=auth).json()["body"] == \
             "efter rotation"
+
+        # The server's log (JSON lines) never carries content, even of refused requests.
+        secret = marker("logged")
+        r = httpx.post(url, headers=auth, json={"kind": "note", "classification": "hemlig",
+                                                "body": secret})
+        assert r.status_code == 201
+        httpx.get(f"{url}/{r.json()['id']}", headers=auth)
+        for bad in ({"kind": "x", "classification": "hemlig", "body": secret},
+                    {"kind": "note", "classification": "hemlig", "body": secret, secret: 1}):
+            assert httpx.post(url, headers=auth, json=bad).status_code == 422
+        httpx.post(base + "/api/v1/auth/token", json={"username": secret, "password": secret})
     finally:
         stop_server(server)
     assert server.process.returncode is not None
+    log = (server.data_dir / "server.log").read_text(encoding="utf-8")
+    assert '"request_id"' in log and '"user_id"' in log  # the access log is there...
+    assert secret not in log                               # ...without content
+    assert "Vällingby" not in log and "sabotage" not in log  # demo content
 
 
