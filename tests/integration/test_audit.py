@@ -5,6 +5,7 @@ actor's trail, system admins all, everyone else gets 404."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -323,3 +324,35 @@ async def test_records_removed_from_the_end_are_detected_with_a_kept_head(
     done = wis(env, "audit", "verify", "--expect-head", head)
     assert done.returncode != 0
     assert "TAMPERED" in done.stdout
+
+
+async def test_classified_reads_through_the_long_poll_are_audited(world: World) -> None:
+    c = world.client
+    space = await create_space(c, world["a_editor"], participants=[world.actors["B"]])
+    h = await post_entry(c, world["a_editor"], space["id"], level="hemlig", body=marker("lp"))
+    p = await post_entry(c, world["a_editor"], space["id"], level="public", body=marker("lp"))
+    before = await all_records(world)
+    r = await c.get(f"/api/v1/spaces/{space['id']}/events", params={"after": 0},
+                    headers=world["a_editor"].auth)
+    assert r.status_code == 200 and h["body"] in r.text
+    # Stream and long-poll reads are flushed to the trail in batches (about every second).
+    for _ in range(50):
+        new = (await all_records(world))[len(before):]
+        reads = [x for x in new if x["action"].endswith(".read")
+                 and x["user_id"] == world["a_editor"].user_id]
+        if reads:
+            break
+        await asyncio.sleep(0.1)
+    read_items = {i for x in reads for i in x["detail"].get("items", [])} | {
+        x["target_id"] for x in reads}
+    assert h["id"] in read_items, new
+    assert p["id"] not in read_items
+    # A reader who is shown nothing classified leaves no read record.
+    before = await all_records(world)
+    r = await c.get(f"/api/v1/spaces/{space['id']}/events", params={"after": 0},
+                    headers=world["b_reader"].auth)
+    assert r.status_code == 200 and h["body"] not in r.text
+    await asyncio.sleep(1.5)
+    new = (await all_records(world))[len(before):]
+    assert not [x for x in new if x["user_id"] == world["b_reader"].user_id
+                and x["action"].endswith(".read")]
