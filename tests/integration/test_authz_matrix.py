@@ -525,3 +525,22 @@ async def test_report_versions_with_nothing_readable_are_invisible(world: World)
     r = await c.get(f"/api/v1/spaces/{sid2}/situation-reports/latest", params=scope,
                     headers=world["b_editor"].auth)
     assert r.status_code == 200 and r.json()["sections"][0]["body"] == v2["body"]
+
+
+async def test_contact_points_are_managed_by_the_actors_own_admins(world: World) -> None:
+    c, ids = world.client, world.actors
+    points = {"contact_points": [{"kind": "phone", "value": "08-123 45 67", "label": "TiB"}]}
+    url = f"/api/v1/actors/{ids['A']}/contact-points"
+    for who in ("b_admin", "a_editor", "a_reader", "c_editor"):
+        r = await c.put(url, headers=world[who].auth, json=points)
+        assert 400 <= r.status_code < 500 and r.status_code != 422, (who, r.status_code)
+    for who in ("a_admin", "sys"):
+        r = await c.put(url, headers=world[who].auth, json=points)
+        assert r.status_code == 200, (who, r.text)
+    r = await c.get("/api/v1/actors", headers=world["c_editor"].auth)
+    actor = next(a for a in r.json()["items"] if a["id"] == ids["A"])
+    assert actor["contact_points"][0]["value"] == "08-123 45 67"
+    # An actor admin may not rename their actor or raise its ceiling.
+    r = await c.patch(f"/api/v1/actors/{ids['B']}", headers=world["b_admin"].auth,
+                      json={"clearance_ceiling": "hemlig"})
+    assert_problem(r, 403)
