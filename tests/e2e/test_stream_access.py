@@ -103,6 +103,36 @@ async def test_items_above_clearance_or_outside_audience_are_never_sent(
     await replay.close()
 
 
+async def test_audience_change_reaches_new_readers_and_stops_at_removed_ones(
+        server: LiveServer) -> None:
+    lst = await login(server, "tib.lst")
+    space_id = await exercise_space(server, lst)
+    actors = await actor_ids(server, lst)
+    sthlm = await StreamClient.open(server, await login(server, "tib.sthlm"))
+    rs = await StreamClient.open(server, await login(server, "tib.rs"))
+    for c in (sthlm, rs):
+        await c.subscribe(space_id, None)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        entry = await post_entry(http, lst, space_id, "aud-entry", "sekretess",
+                                 [actors["LST"], actors["STHLM"]])
+        await sthlm.until_body("aud-entry")
+        # Read right moves from STHLM to RS.
+        r = await http.patch(f"/api/v1/spaces/{space_id}/entries/{entry['id']}",
+                             headers=auth(lst), json={"audience": [actors["RS"]]})
+        assert r.status_code == 200, r.text
+        got = await rs.until(lambda f: f.get("type") == "event"
+                             and f["event"] == "entry.audience_changed")
+        assert got["data"]["id"] == entry["id"] and got["data"]["body"] == "aud-entry"
+        assert sorted(got["data"]["audience"]) == sorted([actors["LST"], actors["RS"]])
+        await post_entry(http, lst, space_id, "aud-marker")
+    for c in (sthlm, rs):
+        await c.until_body("aud-marker")
+    assert not [f for f in sthlm.events() if f["event"] == "entry.audience_changed"]
+    assert [f["data"]["body"] for f in rs.events()] == ["aud-entry", "aud-marker"]
+    for c in (sthlm, rs):
+        await c.close()
+
+
 async def test_revocation_applies_to_open_connections(server: LiveServer) -> None:
     lst = await login(server, "tib.lst")
     admin = await login(server, "admin")
