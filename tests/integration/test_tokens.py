@@ -255,6 +255,11 @@ async def test_failed_sign_ins_are_throttled(world: World) -> None:
     r = await c.post("/api/v1/auth/session",
                      json={"username": person.username, "password": person.password})
     assert_problem(r, 429)
+    # Other spellings of the same username do not get a fresh allowance.
+    for spelling in (person.username.upper(), f" {person.username}", f"{person.username}  "):
+        r = await c.post("/api/v1/auth/token",
+                         json={"username": spelling, "password": "wrong-password!"})
+        assert_problem(r, 429)
 
 
 async def test_cookie_session_with_csrf_double_submit(world: World) -> None:
