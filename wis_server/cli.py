@@ -137,8 +137,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     _print(f"WIS server on http://{host}:{port}/  (API docs: /api/docs)")
+    # No permessage-deflate: compressing attacker-influenced public entries in the same
+    # stream as classified ones would open a CRIME/BREACH-style length oracle.
     uvicorn.run(app, host=host, port=port, ws="websockets", log_level="warning",
-                proxy_headers=args.proxy_headers, server_header=False)
+                proxy_headers=args.proxy_headers, server_header=False,
+                ws_per_message_deflate=False)
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+import structlog
+
 from ..classification.policy import Action, decide, default_audience
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Classification, EntryKind
@@ -16,6 +18,8 @@ from .ports import Clock, EventPublisher
 from .spaces import visible_space
 
 MAX_PAGE = 500
+
+log = structlog.get_logger("wis.entries")
 
 
 def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untyped-def]
@@ -161,16 +165,31 @@ class Entries:
                    before: int | None = None, limit: int = 100, descending: bool = False
                    ) -> tuple[list[Entry], int]:
         limit = max(1, min(limit, MAX_PAGE))
+        corrupt: list[str] = []
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             items = await tx.entries.page(
                 space.id, actor_id=principal.actor_id,
                 clearance=principal.effective_clearance,
                 visible=reader_filter(principal, space), after=after, before=before,
-                limit=limit, descending=descending)
+                limit=limit, descending=descending, corrupt=corrupt)
             head = await tx.spaces.head(space.id)
+        if corrupt:
+            await self._report_corruption(principal, space_id, corrupt)
         await self._audit_reads(principal, space_id, items)
         return items, head
+
+    async def _report_corruption(self, principal: Principal, space_id: str,
+                                 entry_ids: list[str]) -> None:
+        """Entries that failed authentication were left out of a log page: say so loudly
+        (log and audit, ids only) — the rest of the log stays readable."""
+        log.error("integrity failure: entries failed to decrypt", space_id=space_id,
+                  entry_ids=entry_ids, user_id=principal.user_id)
+        async with self.store.write() as tx:
+            await tx.audit.append(AuditRecord(
+                "integrity.failure", outcome="error", user_id=principal.user_id,
+                actor_id=principal.actor_id, target_type="entry", space_id=space_id,
+                detail={"items": entry_ids}), self.clock())
 
     async def _audit_reads(self, principal: Principal, space_id: str,
                            items: Sequence[Entry]) -> None:

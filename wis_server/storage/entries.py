@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..classification.crypto import FieldContext, WrappedKey
+from ..classification.crypto import DecryptionFailed, FieldContext, WrappedKey
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Entry, ItemLabel
 from .sealing import Sealer
@@ -101,8 +101,11 @@ class EntryRepository:
     async def page(
         self, space_id: str, *, actor_id: str, clearance: Classification, visible: Visible,
         after: int | None, before: int | None, limit: int, descending: bool,
+        corrupt: list[str] | None = None,
     ) -> list[Entry]:
-        """Up to `limit` visible entries; pre-filtered in SQL, then each passes `visible`."""
+        """Up to `limit` visible entries; pre-filtered in SQL, then each passes `visible`.
+        With `corrupt` given, an entry that fails to decrypt (a tampered or damaged row) is
+        left out and its id appended there, so one bad row cannot blind a whole log."""
         query = select(entries).where(
             entries.c.space_id == space_id,
             entries.c.classification.in_(levels_up_to(clearance)),
@@ -113,9 +116,10 @@ class EntryRepository:
         if before is not None:
             query = query.where(entries.c.seq < before)
         order = entries.c.seq.desc() if descending else entries.c.seq
-        return await self._load(query.order_by(order).limit(limit), visible)
+        return await self._load(query.order_by(order).limit(limit), visible, corrupt)
 
-    async def _load(self, query: Any, visible: Visible) -> list[Entry]:
+    async def _load(self, query: Any, visible: Visible, corrupt: list[str] | None = None
+                    ) -> list[Entry]:
         # The wrapped data key and the author's name come in the same round trip; nothing is
         # unwrapped or decrypted before the row has passed `visible`.
         query = query.add_columns(
@@ -143,7 +147,13 @@ class EntryRepository:
             key = WrappedKey(row.data_key_id, Classification(row.dk_level), row.dk_version,
                              row.dk_wrapped)
             level = Classification(row.classification)
-            body = self.sealer.open(key, _context(row.id, row.space_id, level), row.body_ct)
+            try:
+                body = self.sealer.open(key, _context(row.id, row.space_id, level), row.body_ct)
+            except DecryptionFailed:
+                if corrupt is None:
+                    raise
+                corrupt.append(row.id)
+                continue
             result.append(Entry(
                 id=row.id, space_id=row.space_id, seq=row.seq, kind=EntryKind(row.kind),
                 classification=level, body=body, audience=audience, author_id=row.author_id,
