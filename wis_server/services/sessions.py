@@ -92,6 +92,9 @@ class Sessions:
                     # a retry, not a thief. Issue another token in the same family.
                     principal = await load_principal(tx, row.user_id)
                     if principal is not None and principal.active:
+                        # The answer that was lost carried a token nobody will use: void it,
+                        # so a replayed old token can never yield a second, parallel session.
+                        await tx.tokens.revoke_unused_since(row.family_id, row.used_at, now)
                         token = await self._issue(tx, principal.user_id, row.family_id, now)
                         await tx.audit.append(AuditRecord(
                             "auth.refresh_retry", user_id=row.user_id,

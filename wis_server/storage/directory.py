@@ -184,6 +184,12 @@ class RefreshTokenRepository:
         ).limit(1))).first()
         return row is not None
 
+    async def revoke_unused_since(self, family_id: str, since: datetime, now: datetime) -> None:
+        await self.conn.execute(update(refresh_tokens).where(
+            refresh_tokens.c.family_id == family_id, refresh_tokens.c.created_at >= since,
+            refresh_tokens.c.used_at.is_(None), refresh_tokens.c.revoked_at.is_(None),
+        ).values(revoked_at=now))
+
     async def prune(self, before: datetime) -> int:
         """Forget tokens that expired, or were revoked, before `before`."""
         result = await self.conn.execute(delete(refresh_tokens).where(or_(
