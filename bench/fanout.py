@@ -458,6 +458,11 @@ async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: 
         await ref_pub.close()
         if floor_pub is not None:
             await floor_pub.close()
+    except Exception:
+        log = work / "ours" / "server.log"
+        if log.exists():
+            print("server log (tail):\n" + log.read_text()[-4000:])
+        raise
     finally:
         for rx in (ours_rx, ref_rx, floor_rx):
             await close_all(rx)

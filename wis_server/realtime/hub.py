@@ -101,6 +101,10 @@ class Hub:
         self._periodic: list[asyncio.Task[None]] = []
         self._reads: list[Read] = []
         self._principals: dict[Principal, Principal] = {}
+        # A reconnect storm (5,000 clients after a restart) must not starve REST requests of
+        # database connections: sign-ins and replays take turns.
+        self.admission = asyncio.Semaphore(8)
+        self._replays = asyncio.Semaphore(4)
         self._started = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -113,10 +117,13 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        for conn in list(self.connections):
+        closing = list(self.connections)
+        for conn in closing:
             conn.close_soon(CLOSE_GOING_AWAY, "server shutting down")
-        for conn in list(self.connections):
-            await conn.finished()
+        if closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(
+                    *(c.finished() for c in closing), return_exceptions=True), 15)
         tasks = [*self._periodic, *self._tasks,
                  *(f.task for f in self._feeds.values() if f.task is not None)]
         for task in tasks:
@@ -343,8 +350,11 @@ class Hub:
                     sub.live = True  # same loop step as the check: the pump takes over here
                     return
                 space, principal = feed.space, conn.principal
-                changes = await self.source.changes(
-                    feed.space_id, sub.delivered, self.batch, may_read(principal, space))
+                async with self._replays:
+                    if self._stale(feed, sub, epoch):
+                        return
+                    changes = await self.source.changes(
+                        feed.space_id, sub.delivered, self.batch, may_read(principal, space))
                 if self._stale(feed, sub, epoch):
                     return
                 if feed.paused or feed.space is not space or conn.principal is not principal:

@@ -135,7 +135,8 @@ async def stream_session(websocket: WebSocket, send: Send) -> None:
         message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
         if not isinstance(message, dict) or message.get("type") != "auth":
             raise AuthenticationFailed("authenticate first", code="auth_required")
-        principal, expires_at = await authenticate_token(state, message.get("token"))
+        async with hub.admission:
+            principal, expires_at = await authenticate_token(state, message.get("token"))
     except TimeoutError:
         await websocket.close(CLOSE_AUTH_FAILED, "authentication timed out")
         return
