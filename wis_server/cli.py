@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .classification.crypto import EnvelopeCipher
+from .classification.crypto import RELOAD_EVERY_S, EnvelopeCipher
 from .classification.keys import (
     Keyring,
     KeyringError,
@@ -221,15 +221,26 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         versions = ", ".join(f"{lvl.value} v{k.current}" for lvl, k in keyring.levels.items())
         _print(f"keyring: new key versions {versions}; old versions kept")
 
+    settle = not args.rewrap_only and keyring_from_env(settings.env) is None
+
     async def run() -> int:
         database = Database(settings.database_url)
         try:
             store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)
             done = await rewrap_all(store, EnvelopeCipher(keyring), system_clock,
                                     _progress_bar)
+            sys.stderr.write("\n")
+            if settle:
+                # Running servers adopt a new keyring file within RELOAD_EVERY_S; data keys
+                # they made with the old version meanwhile are picked up by a second pass.
+                wait = RELOAD_EVERY_S + 1
+                _print(f"waiting {wait:.0f} s for running servers to adopt the new keys …")
+                await asyncio.sleep(wait)
+                done += await rewrap_all(store, EnvelopeCipher(keyring), system_clock,
+                                         _progress_bar)
+                sys.stderr.write("\n")
         finally:
             await database.dispose()
-        sys.stderr.write("\n")
         _print(f"re-wrapped {done} data keys")
         return 0
 

@@ -24,6 +24,8 @@ from ..domain.levels import Classification
 from .keys import Keyring, KeyringError
 
 NONCE_BYTES = 12
+RELOAD_EVERY_S = 5.0
+"""How often a server re-reads a file keyring (a rotation elsewhere may have changed it)."""
 _TAG_BYTES = 16
 _FORMAT = b"\x01"
 
@@ -78,7 +80,8 @@ class EnvelopeCipher:
     """The default ContentCipher, on `cryptography`'s AES-GCM, with a bounded data-key cache."""
 
     def __init__(self, keyring: Keyring, cache_size: int = 20_000,
-                 reload: Callable[[], Keyring] | None = None, reload_every_s: float = 5.0
+                 reload: Callable[[], Keyring] | None = None,
+                 reload_every_s: float = RELOAD_EVERY_S
                  ) -> None:
         self._keyring = keyring
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()

@@ -98,13 +98,17 @@ class Entries:
                     chosen = None  # every participant, including those who join later
                 check_write(principal, space, Action.WRITE, classification, chosen)
                 entry_id = str(uuid.uuid4())
+                # Everything that needs no sequence number first; the space's seq (a row
+                # lock until commit on PostgreSQL) and the audit chain (a global lock) last,
+                # so concurrent writers queue only for the final statements.
+                key = await tx.entries.new_key(classification)
+                await remember(tx, principal.user_id, idempotency_key, print_, "entry",
+                               entry_id, now)
                 seq = await tx.spaces.append_event(space.id, "entry.created", entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
                               principal.user_id, principal.actor_id, principal.display_name,
                               created_at=now)
-                await tx.entries.add(entry)
-                await remember(tx, principal.user_id, idempotency_key, print_, "entry",
-                               entry_id, now)
+                await tx.entries.add(entry, key)
                 await tx.audit.append(AuditRecord(
                     "entry.create", user_id=principal.user_id, actor_id=principal.actor_id,
                     target_type="entry", target_id=entry_id, space_id=space.id,
@@ -173,7 +177,9 @@ class Entries:
                 clearance=principal.effective_clearance,
                 visible=reader_filter(principal, space), after=after, before=before,
                 limit=limit, descending=descending, corrupt=corrupt)
-            head = await tx.spaces.head(space.id)
+        # The space row was read first in this transaction; an entry committed since can
+        # only be newer, so the larger of the two is a head no client can overshoot.
+        head = max([space.last_seq, *(e.seq for e in items)])
         if corrupt:
             await self._report_corruption(principal, space_id, corrupt)
         await self._audit_reads(principal, space_id, items)

@@ -56,8 +56,14 @@ class EntryRepository:
         self.conn = conn
         self.sealer = sealer
 
-    async def add(self, entry: Entry) -> None:
-        key = await self.sealer.new_key(self.conn, entry.classification)
+    async def new_key(self, level: Classification) -> WrappedKey:
+        """A data key for an entry about to be added (so it can be made before the space's
+        sequence lock is taken, keeping that lock short)."""
+        return await self.sealer.new_key(self.conn, level)
+
+    async def add(self, entry: Entry, key: WrappedKey | None = None) -> None:
+        if key is None:
+            key = await self.sealer.new_key(self.conn, entry.classification)
         assert entry.created_at is not None
         await self.conn.execute(entries.insert().values(
             id=entry.id, space_id=entry.space_id, seq=entry.seq, kind=entry.kind.value,
