@@ -18,8 +18,12 @@ the `websockets` client library, compression off). For N in (1000, 5000):
 Every comparison is printed on one line ending in ratio=<ours/reference> (deliveries/s).
 Numbers, not pass/fail; the machine's cores are shared by servers and clients.
 
-    .venv/bin/python bench/fanout.py              # ~3-4 min
+    .venv/bin/python bench/fanout.py              # ~4-5 min
     .venv/bin/python bench/fanout.py --quick      # N=1000 only, shorter phases
+
+Experiments: WIS_BENCH_SERVE=<script> runs `<script> <port> <WIS_BENCH_WS>` instead of
+`wis serve` (e.g. another uvicorn websocket implementation or GC settings);
+WIS_BENCH_KEEP=1 keeps the data and log directory.
 """
 
 from __future__ import annotations
@@ -469,7 +473,10 @@ async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: 
         for server in (ours, ref, flo):
             if server is not None:
                 server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("WIS_BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
 
 
 def main() -> None:
