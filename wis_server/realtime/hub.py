@@ -1,4 +1,5 @@
-"""The hub: per-space feeds, subscriptions, gapless resume, live re-authorisation, fan-out.
+"""The hub: per-space feeds, subscriptions, gapless resume, fan-out (re-authorisation is in
+access.py, the per-space state in feed.py).
 
 Every frame passes `classification.policy.decide` for its recipient; content is loaded (and
 decrypted) once per event for whoever is present and rendered once per distinct view."""
@@ -7,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import structlog
@@ -16,71 +16,22 @@ import structlog
 from ..classification.policy import Action, decide
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
+from .access import Reauthorisation
 from .connection import (
-    CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
     Connection,
     Limits,
     Subscription,
     control,
 )
+from .feed import Backlog, Feed, View, may_read
 from .ports import Change, EventSource, Frame, Read, Render, Sender, Wanted
 
 log = structlog.get_logger("wis.realtime")
 READ_ = Action.READ
 
 
-class Feed:
-    """One space followed by this process: its cursor (last seq dispatched to live
-    subscribers), the space as last loaded, and a pump task that reads the event table."""
-
-    __slots__ = ("cursor", "generation", "paused", "resumed", "space", "subscribers",
-                 "target", "task", "wake")
-
-    def __init__(self, space: Space, cursor: int) -> None:
-        self.space = space
-        self.cursor = cursor
-        self.target = cursor
-        self.subscribers: dict[Connection, Subscription] = {}
-        self.generation = 0
-        self.paused = 0
-        self.resumed = asyncio.Event()
-        self.resumed.set()
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def space_id(self) -> str:
-        return self.space.id
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """What a long-poll / first SSE read returns: visible frames, the last seq examined
-    (resume from it: later reads skip what is invisible), and the space's head."""
-
-    frames: list[Frame]
-    last_seq: int
-    head: int
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """One change as one principal sees it: the frame to send (None: nothing visible)."""
-
-    frame: Frame | None
-    shown: tuple[bool, ...]
-    classified: bool
-
-
-def may_read(principal: Principal, space: Space) -> Wanted:
-    def wanted(label: ItemLabel) -> bool:
-        return decide(principal, READ_, space, label).allowed
-
-    return wanted
-
-
-class Hub:
+class Hub(Reauthorisation):
     """Implements the services' EventPublisher port (`space_changed`, `access_changed`)."""
 
     def __init__(self, source: EventSource, render: Render, *, limits: Limits | None = None,
@@ -495,88 +446,6 @@ class Hub:
         if self._reads:
             reads, self._reads = self._reads, []
             await self.source.record_reads(reads)
-
-    # --- live re-authorisation -------------------------------------------------------------
-    def _access(self, user_id: str | None, actor_id: str | None, space_id: str | None) -> None:
-        conns: Iterable[Connection] = ()
-        if user_id:
-            conns = list(self._by_user.get(user_id, ()))
-        if actor_id:
-            conns = [*conns, *(c for c in self.connections
-                               if c.principal.actor_id == actor_id)]
-        for conn in conns:
-            self._reauthorise(conn)
-        if space_id and space_id in self._feeds:
-            feed = self._feeds[space_id]
-            feed.paused += 1
-            feed.resumed.clear()
-            self._spawn(self._reload_space(feed))
-
-    def _reauthorise(self, conn: Connection) -> None:
-        """Hold the connection's deliveries until its principal is reloaded, then re-decide."""
-        for sub in conn.subscriptions.values():
-            sub.epoch += 1
-            sub.live = False
-        conn.auth_generation += 1
-        self._spawn(self._reload_principal(conn, conn.auth_generation))
-
-    async def _reload_principal(self, conn: Connection, generation: int) -> None:
-        try:
-            principal = await self.source.principal(conn.user_id)
-        except Exception:
-            log.exception("reloading a principal failed")
-            conn.close_soon(1011, "internal error; reconnect")
-            return
-        if conn.closed or conn.auth_generation != generation:
-            return
-        if principal is None or not principal.active:
-            conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
-            return
-        self._apply_principal(conn, principal)
-
-    def _apply_principal(self, conn: Connection, principal: Principal) -> None:
-        conn.principal = principal = self._intern(principal)
-        for sub in list(conn.subscriptions.values()):
-            feed = self._feeds.get(sub.space_id)
-            if feed is None:
-                continue
-            if decide(principal, READ_, feed.space):
-                self._catch_up(feed, sub)
-            else:
-                self._revoke(sub)
-
-    async def _reload_space(self, feed: Feed) -> None:
-        try:
-            space = await self.source.space(feed.space_id)
-        except Exception:
-            log.exception("reloading a space failed", space_id=feed.space_id)
-            space = feed.space  # keep the old view, but never stay paused
-            for sub in list(feed.subscribers.values()):
-                sub.connection.close_soon(1011, "internal error; reconnect")
-        if space is not None:
-            feed.space = space
-        for sub in list(feed.subscribers.values()):
-            if space is None or not decide(sub.connection.principal, READ_, feed.space):
-                self._revoke(sub)
-        feed.paused -= 1
-        if not feed.paused:
-            feed.resumed.set()
-            feed.target = max(feed.target, feed.cursor + 1)  # re-read what we held back
-            feed.wake.set()
-
-    async def revalidate_all(self) -> None:
-        """Reload every connected principal (covers a lost cross-process notification)."""
-        users = sorted(self._by_user)
-        if not users:
-            return
-        fresh = await self.source.principals(users)
-        for user_id in users:
-            principal = fresh.get(user_id)
-            for conn in list(self._by_user.get(user_id, ())):
-                if principal is None or not principal.active:
-                    conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
-                elif principal != conn.principal:
-                    self._reauthorise(conn)
 
     # --- degraded-link fallbacks -----------------------------------------------------------
     async def backlog(self, principal: Principal, space_id: str, after: int, limit: int

@@ -1,0 +1,121 @@
+"""Live re-authorisation: when rights change, open subscriptions are held, re-decided with
+the principal / space reloaded from storage, and then resumed from where they were (or
+revoked, or the socket closed with 4003 for a disabled account)."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+import structlog
+
+from ..classification.policy import Action, decide
+from ..domain.model import Principal
+from .connection import CLOSE_FORBIDDEN, Connection, Subscription
+from .feed import Feed
+from .ports import EventSource
+
+log = structlog.get_logger("wis.realtime")
+READ_ = Action.READ
+
+
+class Reauthorisation:
+    """Mixed into the Hub; uses its registry of connections and feeds."""
+
+    source: EventSource
+    connections: set[Connection]
+    _by_user: dict[str, set[Connection]]
+    _feeds: dict[str, Feed]
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        raise NotImplementedError
+
+    def _intern(self, principal: Principal) -> Principal:
+        raise NotImplementedError
+
+    def _catch_up(self, feed: Feed, sub: Subscription) -> None:
+        raise NotImplementedError
+
+    def _revoke(self, sub: Subscription) -> None:
+        raise NotImplementedError
+
+    def _access(self, user_id: str | None, actor_id: str | None, space_id: str | None) -> None:
+        conns: Iterable[Connection] = ()
+        if user_id:
+            conns = list(self._by_user.get(user_id, ()))
+        if actor_id:
+            conns = [*conns, *(c for c in self.connections
+                               if c.principal.actor_id == actor_id)]
+        for conn in conns:
+            self._reauthorise(conn)
+        if space_id and space_id in self._feeds:
+            feed = self._feeds[space_id]
+            feed.paused += 1
+            feed.resumed.clear()
+            self._spawn(self._reload_space(feed))
+
+    def _reauthorise(self, conn: Connection) -> None:
+        """Hold the connection's deliveries until its principal is reloaded, then re-decide."""
+        for sub in conn.subscriptions.values():
+            sub.epoch += 1
+            sub.live = False
+        conn.auth_generation += 1
+        self._spawn(self._reload_principal(conn, conn.auth_generation))
+
+    async def _reload_principal(self, conn: Connection, generation: int) -> None:
+        try:
+            principal = await self.source.principal(conn.user_id)
+        except Exception:
+            log.exception("reloading a principal failed")
+            conn.close_soon(1011, "internal error; reconnect")
+            return
+        if conn.closed or conn.auth_generation != generation:
+            return
+        if principal is None or not principal.active:
+            conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+            return
+        self._apply_principal(conn, principal)
+
+    def _apply_principal(self, conn: Connection, principal: Principal) -> None:
+        conn.principal = principal = self._intern(principal)
+        for sub in list(conn.subscriptions.values()):
+            feed = self._feeds.get(sub.space_id)
+            if feed is None:
+                continue
+            if decide(principal, READ_, feed.space):
+                self._catch_up(feed, sub)
+            else:
+                self._revoke(sub)
+
+    async def _reload_space(self, feed: Feed) -> None:
+        try:
+            space = await self.source.space(feed.space_id)
+        except Exception:
+            log.exception("reloading a space failed", space_id=feed.space_id)
+            space = feed.space  # keep the old view, but never stay paused
+            for sub in list(feed.subscribers.values()):
+                sub.connection.close_soon(1011, "internal error; reconnect")
+        if space is not None:
+            feed.space = space
+        for sub in list(feed.subscribers.values()):
+            if space is None or not decide(sub.connection.principal, READ_, feed.space):
+                self._revoke(sub)
+        feed.paused -= 1
+        if not feed.paused:
+            feed.resumed.set()
+            feed.target = max(feed.target, feed.cursor + 1)  # re-read what we held back
+            feed.wake.set()
+
+    async def revalidate_all(self) -> None:
+        """Reload every connected principal (covers a lost cross-process notification)."""
+        users = sorted(self._by_user)
+        if not users:
+            return
+        fresh = await self.source.principals(users)
+        for user_id in users:
+            principal = fresh.get(user_id)
+            for conn in list(self._by_user.get(user_id, ())):
+                if principal is None or not principal.active:
+                    conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+                elif principal != conn.principal:
+                    self._reauthorise(conn)
