@@ -76,13 +76,9 @@ def decide(
 
     if action is Action.MANAGE_ACTORS:
         return _ALLOW if principal.role is Role.SYSTEM_ADMIN else _deny("not system admin")
-    if action is Action.MANAGE_USERS:
-        if principal.role is Role.SYSTEM_ADMIN:
-            return _ALLOW
-        if principal.role is Role.ACTOR_ADMIN and target_actor_id == principal.actor_id:
-            return _ALLOW
-        return _deny("not administrator of that actor")
-    if action is Action.READ_AUDIT:
+    if action in (Action.MANAGE_USERS, Action.READ_AUDIT):
+        # An actor's administrators manage its people and read its audit trail; system
+        # administrators those of every actor.
         if principal.role is Role.SYSTEM_ADMIN:
             return _ALLOW
         if principal.role is Role.ACTOR_ADMIN and target_actor_id == principal.actor_id:
