@@ -41,7 +41,31 @@ export function spaceView({ spaceId }) {
     const items = (entries.items || []).slice().sort((a, b) => b.seq - a.seq);
     for (const e of items) { seen.add(e.id); log.append(entryItem(e, ctx)); }
     if (!items.length) log.append(h('li.empty', t('no_entries')));
+    if (items.length >= PAGE) el.append(olderButton(ctx, items[items.length - 1].seq));
     ctx.stream?.subscribe(space.id, entries.head ?? Math.max(0, ...items.map((e) => e.seq)));
+  }
+
+  // Pages further back in the log on request (the newest PAGE entries load first).
+  function olderButton(ctx, oldestSeq) {
+    let before = oldestSeq;
+    const button = h('button.btn.btn-quiet#older-entries', { type: 'button' }, t('older_entries'));
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const page = await api(`/spaces/${encodeURIComponent(space.id)}/entries${qs({ order: 'desc', limit: PAGE, before })}`);
+        const items = (page.items || []).slice().sort((a, b) => b.seq - a.seq);
+        for (const e of items) {
+          if (seen.has(e.id)) continue;
+          seen.add(e.id);
+          log.append(entryItem(e, ctx));
+        }
+        if (items.length) before = items[items.length - 1].seq;
+        if (items.length < PAGE) button.remove();
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   function renderHeader() {
