@@ -37,6 +37,7 @@ unit: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/write_read.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) var
