@@ -3,6 +3,7 @@ enums, lengths, unknown fields) and renders the same shape into the OpenAPI docu
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -11,12 +12,12 @@ from typing import Any
 from ..domain.errors import ValidationFailed
 
 
-class Schema:
-    def validate(self, value: Any, path: str) -> Any:
-        raise NotImplementedError
+class Schema(ABC):
+    @abstractmethod
+    def validate(self, value: Any, path: str) -> Any: ...
 
-    def openapi(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def openapi(self) -> dict[str, Any]: ...
 
 
 def _fail(path: str, message: str, code: str = "invalid_field") -> ValidationFailed:

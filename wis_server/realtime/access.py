@@ -4,6 +4,7 @@ revoked, or the socket closed with 4003 for a disabled account)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ log = structlog.get_logger("wis.realtime")
 READ_ = Action.READ
 
 
-class Reauthorisation:
+class Reauthorisation(ABC):
     """Mixed into the Hub; uses its registry of connections and feeds."""
 
     source: EventSource
@@ -27,17 +28,21 @@ class Reauthorisation:
     _by_user: dict[str, set[Connection]]
     _feeds: dict[str, Feed]
 
+    @abstractmethod
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _intern(self, principal: Principal) -> Principal:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _catch_up(self, feed: Feed, sub: Subscription) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _revoke(self, sub: Subscription) -> None:
-        raise NotImplementedError
+        ...
 
     def _access(self, user_id: str | None, actor_id: str | None, space_id: str | None) -> None:
         conns: Iterable[Connection] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
@@ -40,7 +41,8 @@ async def run_periodically(store: Store, clock: Clock, every_s: float = 3600.0) 
 
 
 @contextlib.asynccontextmanager
-async def maintenance(store: Store, clock: Clock, every_s: float = 3600.0):  # type: ignore[no-untyped-def]
+async def maintenance(store: Store, clock: Clock, every_s: float = 3600.0
+                      ) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(run_periodically(store, clock, every_s))
     try:
         yield task
