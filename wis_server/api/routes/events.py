@@ -39,17 +39,18 @@ def _accepts_gzip(call: Call) -> bool:
     return "gzip" in call.request.headers.get("accept-encoding", "").lower()
 
 
-def _json_response(body: str, call: Call) -> Response:
-    raw = body.encode()
+def _json_response(parts: list[str], call: Call) -> Response:
+    """The concatenated parts as JSON; gzip-compressed with a full flush after each part, so
+    no item is compressed against another (no length oracle between a public item an attacker
+    wrote and a classified one beside it)."""
+    raw = "".join(parts).encode()
     if _accepts_gzip(call) and len(raw) >= GZIP_MIN_BYTES:
-        return Response(gzip_bytes(raw), media_type="application/json",
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        packed = b"".join(compressor.compress(part.encode()) + compressor.flush(zlib.Z_FULL_FLUSH)
+                          for part in parts) + compressor.flush()
+        return Response(packed, media_type="application/json",
                         headers={"content-encoding": "gzip", "vary": "accept-encoding"})
     return Response(raw, media_type="application/json", headers={"vary": "accept-encoding"})
-
-
-def gzip_bytes(raw: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    return compressor.compress(raw) + compressor.flush()
 
 
 def _bearer(call: Call) -> str:
@@ -122,9 +123,10 @@ def register(api: Api) -> None:
             if principal is None or not principal.active:
                 raise AuthenticationFailed("account disabled or removed",
                                            code="account_inactive")
-        body = ('{"items":[' + ",".join(f.text for f in backlog.frames) + "],"
-                f'"next_after":{backlog.last_seq},"head":{backlog.head}}}')
-        return _json_response(body, call)
+        parts = ['{"items":[', *(("," if i else "") + f.text
+                                  for i, f in enumerate(backlog.frames)),
+                 f'],"next_after":{backlog.last_seq},"head":{backlog.head}}}']
+        return _json_response(parts, call)
 
     @api.op("GET", "/api/v1/spaces/{space_id}/events/stream", summary="Server-Sent Events of "
             "the space (honours Last-Event-ID; fallback for networks without websockets)",
