@@ -149,7 +149,13 @@ ReportVersionOut = Out("ReportVersion", _obj({
 AuditOut = Out("AuditRecord", _obj({
     "seq": _I, "at": _S, "action": _S, "outcome": _S, "user_id": _NS, "actor_id": _NS,
     "target_type": _NS, "target_id": _NS, "space_id": _NS, "detail": {"type": "object"},
-    "hash": _S}))
+    "hash": _S,
+    "redacted": {"type": "boolean", "description": "details about a space or item you may "
+                 "not know of were withheld (target, space, detail)"},
+    "repeats": {"type": "array", "description": "coalesced repeats within the record's "
+                "window: a read of one item (subject `entry:<id>`) or a kind of refused "
+                "request; count includes the first; subject null when withheld",
+                "items": _obj({"subject": _NS, "count": _I, "first_at": _S, "last_at": _S})}}))
 
 
 def items_of(shape: Out, name: str, extra: dict[str, Any] | None = None) -> Out:

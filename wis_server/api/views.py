@@ -7,8 +7,8 @@ from typing import Any
 
 from ..classification.policy import Action, decide, visible_levels
 from ..domain.model import Actor, Audience, Entry, Principal, SituationReport, User
+from ..services.audit import ShownAudit
 from ..services.spaces import SpaceView
-from ..storage.audit import StoredAudit
 from ..storage.reports import ReportVersion
 
 
@@ -93,12 +93,15 @@ def report_version_view(version: ReportVersion) -> dict[str, Any]:
             "created_at": ts(version.created_at)}
 
 
-def audit_view(stored: StoredAudit) -> dict[str, Any]:
-    r = stored.record
+def audit_view(shown: ShownAudit) -> dict[str, Any]:
+    stored, r = shown.stored, shown.stored.record
     return {"seq": stored.seq, "at": ts(stored.at), "action": r.action, "outcome": r.outcome,
             "user_id": r.user_id, "actor_id": r.actor_id, "target_type": r.target_type,
             "target_id": r.target_id, "space_id": r.space_id, "detail": r.detail,
-            "hash": stored.hash}
+            "hash": stored.hash, "redacted": shown.redacted,
+            "repeats": [{"subject": m.subject or None, "count": m.count,
+                         "first_at": ts(m.first_at), "last_at": ts(m.last_at)}
+                        for m in shown.repeats]}
 
 
 def me_view(principal: Principal, user: User, actor: Actor) -> dict[str, Any]:

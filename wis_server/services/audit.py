@@ -1,13 +1,116 @@
-"""Reading and verifying the audit trail."""
+"""Recording reads of classified items, reading and verifying the audit trail.
+
+Reads are coalesced: the first read of an item by a user within a window (READ_WINDOW_S,
+fixed buckets) appends a chained record naming it; repeats in that window only count (how
+often, first and last seen) beside that record. The trail grows with distinct reads, not with
+requests, and still says who read which classified item and when.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
 from ..classification.policy import Action, decide
 from ..domain.errors import Forbidden
-from ..domain.levels import Role
-from ..domain.model import Principal
-from ..storage.audit import StoredAudit, VerifyResult, verify_chain
-from ..storage.unit import Store
+from ..domain.levels import Classification, Role
+from ..domain.model import Principal, Space
+from ..storage.audit import AuditRecord, Mark, StoredAudit, VerifyResult, verify_chain
+from ..storage.unit import Store, Tx
+
+READ_WINDOW_S = 900
+"""Repeats of one read within this window (a fixed bucket of time) are counted, not chained."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRead:
+    """One classified item shown to a user (public ones are never recorded)."""
+
+    kind: str  # "entry" | "situation_report"
+    item_id: str
+    space_id: str
+    level: Classification
+
+
+def bucket_of(now: datetime, window_s: int = READ_WINDOW_S) -> int:
+    return int(now.timestamp()) // window_s
+
+
+async def record_reads(tx: Tx, *, user_id: str, actor_id: str, reads: Sequence[ItemRead],
+                       now: datetime, via: str | None = None) -> None:
+    """Record, in `tx`, that this user was shown these items now. Public items are skipped;
+    an item already recorded for this user in the current window only gains a count; the
+    rest get one chained record per (space, kind) naming them."""
+    classified = [r for r in reads if r.level is not Classification.PUBLIC]
+    if not classified:
+        return
+    bucket = bucket_of(now)
+    subjects = sorted({f"{r.kind}:{r.item_id}" for r in classified})
+    repeated = await tx.audit.repeat_marks(user_id, subjects, bucket, now)
+    fresh: dict[tuple[str, str], dict[str, Classification]] = {}
+    for r in classified:
+        if f"{r.kind}:{r.item_id}" not in repeated:
+            fresh.setdefault((r.space_id, r.kind), {})[r.item_id] = r.level
+    for (space_id, kind), items in sorted(fresh.items()):
+        detail: dict[str, object] = {"items": sorted(items),
+                                     "levels": sorted({lvl.value for lvl in items.values()})}
+        if via is not None:
+            detail["via"] = via
+        seq = await tx.audit.append(AuditRecord(
+            f"{kind}.read", user_id=user_id, actor_id=actor_id, target_type=kind,
+            space_id=space_id, detail=detail), now)
+        await tx.audit.add_marks(user_id, [f"{kind}:{i}" for i in sorted(items)], bucket, seq,
+                                 now)
+
+
+async def record_reads_now(store: Store, now: datetime, *, user_id: str, actor_id: str,
+                           reads: Sequence[ItemRead], via: str | None = None) -> None:
+    """Record these reads by this user now, committed when this returns (call it before the
+    items leave the server). Opens no transaction when nothing is classified."""
+    if not any(r.level is not Classification.PUBLIC for r in reads):
+        return
+    async with store.write() as tx:
+        await record_reads(tx, user_id=user_id, actor_id=actor_id, reads=reads, now=now,
+                           via=via)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownAudit:
+    """A record as one reader may see it: `redacted` when its details about a space or item
+    were withheld; `repeats` counts the coalesced repeats that followed it."""
+
+    stored: StoredAudit
+    redacted: bool
+    repeats: tuple[Mark, ...]
+
+
+_ITEM_KINDS = ("entry", "situation_report")
+
+
+def _space_of(record: AuditRecord) -> str | None:
+    if record.space_id is not None:
+        return record.space_id
+    return record.target_id if record.target_type == "space" else None
+
+
+def _items_of(record: AuditRecord) -> list[tuple[str, str]]:
+    """The (kind, id) of every item a record names (its target, its listed items)."""
+    if record.target_type not in _ITEM_KINDS:
+        return []
+    kind = record.target_type
+    found = [(kind, record.target_id)] if record.target_id else []
+    listed = record.detail.get("items")
+    if isinstance(listed, list):
+        found += [(kind, i) for i in listed if isinstance(i, str)]
+    return found
+
+
+def _withheld(stored: StoredAudit, keep_space: bool) -> StoredAudit:
+    r = stored.record
+    return replace(stored, record=AuditRecord(
+        r.action, r.outcome, r.user_id, r.actor_id, r.target_type, None,
+        r.space_id if keep_space else None, {}))
 
 
 class AuditTrail:
@@ -15,16 +118,70 @@ class AuditTrail:
         self.store = store
 
     async def page(self, principal: Principal, *, actor_id: str | None, after: int, limit: int
-                   ) -> list[StoredAudit]:
-        """System admins read all (or one actor's); actor admins only their own actor's."""
+                   ) -> list[ShownAudit]:
+        """System admins read all (or one actor's); actor admins only their own actor's.
+        A record's details about a space or item are shown only to a reader who may know it
+        exists (their actor participates) and may read the item (the one decision
+        function); otherwise it says who did what kind of act, and when, nothing more."""
         if actor_id is None and principal.role is not Role.SYSTEM_ADMIN:
             actor_id = principal.actor_id
         if not decide(principal, Action.READ_AUDIT, target_actor_id=actor_id):
             raise Forbidden("only administrators read the audit trail (actor admins: their "
                             "own actor's)", code="not_audit_reader")
         async with self.store.read() as tx:
-            return await tx.audit.page(actor_id=actor_id, after=after,
-                                       limit=max(1, min(limit, 1000)))
+            records = await tx.audit.page(actor_id=actor_id, after=after,
+                                          limit=max(1, min(limit, 1000)))
+            marks = await tx.audit.marks_of([r.seq for r in records])
+            known_spaces, readable = await self._visibility(tx, principal, records)
+        shown = []
+        for stored in records:
+            record = stored.record
+            space_id = _space_of(record)
+            items = _items_of(record)
+            repeats = tuple(marks.get(stored.seq, ()))
+            space_known = space_id is None or space_id in known_spaces
+            if space_known and all(i in readable for i in items):
+                shown.append(ShownAudit(stored, False, repeats))
+                continue
+            if repeats:  # how often, first and last seen — not of what
+                repeats = (Mark("", stored.seq, sum(m.count for m in repeats),
+                                min(m.first_at for m in repeats),
+                                max(m.last_at for m in repeats)),)
+            shown.append(ShownAudit(_withheld(stored, space_known and space_id is not None),
+                                    True, repeats))
+        return shown
+
+    async def _visibility(self, tx: Tx, principal: Principal, records: Sequence[StoredAudit]
+                          ) -> tuple[set[str], set[tuple[str, str]]]:
+        """The spaces the reader may know of and the items they may read, among those the
+        records name."""
+        space_ids = {s for r in records if (s := _space_of(r.record)) is not None}
+        items = {i for r in records for i in _items_of(r.record)}
+        entry_labels = await tx.entries.labels([i for k, i in items if k == "entry"])
+        report_ids = [i for k, i in items if k == "situation_report"]
+        # (the label's author actor plays no part in a read decision)
+        report_labels = await tx.reports.section_labels(report_ids, "") if report_ids else {}
+        report_spaces = {item_id: r.record.space_id for r in records
+                         for kind, item_id in _items_of(r.record) if kind == "situation_report"}
+        space_ids |= {sid for sid, _ in entry_labels.values()}
+        spaces: dict[str, Space] = {}
+        for sid in space_ids:
+            space = await tx.spaces.get(sid, content=False)
+            if space is not None and decide(principal, Action.READ, space):
+                spaces[sid] = space
+        readable: set[tuple[str, str]] = set()
+        for kind, item_id in items:
+            if kind == "entry" and item_id in entry_labels:
+                sid, label = entry_labels[item_id]
+                if sid in spaces and decide(principal, Action.READ, spaces[sid], label):
+                    readable.add((kind, item_id))
+            elif kind == "situation_report":
+                report_space = spaces.get(report_spaces.get(item_id) or "")
+                if report_space is not None and any(
+                        decide(principal, Action.READ, report_space, label)
+                        for label in report_labels.get(item_id, [])):
+                    readable.add((kind, item_id))
+        return set(spaces), readable
 
     async def verify(self) -> VerifyResult:
         async with self.store.read() as tx:

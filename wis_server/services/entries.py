@@ -13,6 +13,7 @@ from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
+from .audit import ItemRead, record_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
@@ -61,13 +62,10 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
 
 async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
                                  items: Sequence[tuple[str, Classification]], now: object) -> None:
-    classified = [(i, lvl.value) for i, lvl in items if lvl is not Classification.PUBLIC]
-    if classified:
-        await tx.audit.append(AuditRecord(
-            f"{kind}.read", user_id=principal.user_id, actor_id=principal.actor_id,
-            target_type=kind, space_id=space_id,
-            detail={"items": [i for i, _ in classified],
-                    "levels": sorted({lvl for _, lvl in classified})}), now)  # type: ignore[arg-type]
+    """Coalesced per user and window (services.audit.record_reads)."""
+    await record_reads(tx, user_id=principal.user_id, actor_id=principal.actor_id,
+                       reads=[ItemRead(kind, i, space_id, lvl) for i, lvl in items],
+                       now=now)  # type: ignore[arg-type]
 
 
 class Entries:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import audit_log
+from .tables import audit_log, audit_marks
 
 GENESIS = "0" * 64
 _LOCK_ID = 0x5749_5341  # "WISA"
@@ -35,6 +36,18 @@ class AuditRecord:
     target_id: str | None = None
     space_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """How often a user repeated one act (a read of an item, a kind of refused request)
+    within one time window, after the chained record `audit_seq` that recorded the first."""
+
+    subject: str
+    audit_seq: int
+    count: int
+    first_at: datetime
+    last_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,52 @@ class AuditRepository:
             space_id=record.space_id, outcome=record.outcome, detail=record.detail,
             prev_hash=prev, hash=digest))
         return seq
+
+    async def repeat_marks(self, user_id: str, subjects: list[str], bucket: int, now: datetime
+                           ) -> set[str]:
+        """Count a repeat of each subject already marked for this user and window; returns
+        those (the others are first occurrences and need a chained record)."""
+        found: set[str] = set()
+        for start in range(0, len(subjects), 500):
+            chunk = subjects[start : start + 500]
+            rows = await self.conn.execute(select(audit_marks.c.subject).where(
+                audit_marks.c.user_id == user_id, audit_marks.c.bucket == bucket,
+                audit_marks.c.subject.in_(chunk)))
+            found.update(row.subject for row in rows)
+        repeated = sorted(found)
+        for start in range(0, len(repeated), 500):
+            await self.conn.execute(update(audit_marks).where(
+                audit_marks.c.user_id == user_id, audit_marks.c.bucket == bucket,
+                audit_marks.c.subject.in_(repeated[start : start + 500])).values(
+                count=audit_marks.c.count + 1, last_at=now))
+        return found
+
+    async def add_marks(self, user_id: str, subjects: list[str], bucket: int, audit_seq: int,
+                        now: datetime) -> None:
+        """First occurrences in a window. A concurrent first occurrence (PostgreSQL) keeps
+        the other's mark; its own chained record stays, so nothing is lost."""
+        if not subjects:
+            return
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        rows = [{"user_id": user_id, "subject": s, "bucket": bucket, "audit_seq": audit_seq,
+                 "count": 1, "first_at": now, "last_at": now} for s in subjects]
+        for start in range(0, len(rows), 500):
+            await self.conn.execute(dialect.insert(audit_marks).on_conflict_do_nothing(),
+                                    rows[start : start + 500])
+
+    async def marks_of(self, seqs: list[int]) -> dict[int, list[Mark]]:
+        """The marks that follow each chained record (for showing counts beside it)."""
+        found: dict[int, list[Mark]] = {}
+        for start in range(0, len(seqs), 500):
+            rows = await self.conn.execute(select(audit_marks).where(
+                audit_marks.c.audit_seq.in_(seqs[start : start + 500])))
+            for row in rows:
+                m = row._mapping  # (`row.count` would be the tuple method)
+                found.setdefault(m["audit_seq"], []).append(Mark(
+                    m["subject"], m["audit_seq"], m["count"], m["first_at"], m["last_at"]))
+        for marks in found.values():
+            marks.sort(key=lambda m: m.subject)
+        return found
 
     async def page(self, *, actor_id: str | None, after: int, limit: int) -> list[StoredAudit]:
         query = select(audit_log).where(audit_log.c.seq > after)

@@ -206,6 +206,21 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Coalesced audit marks: one row per (user, subject, time window) — a classified item read, or
+# a kind of refused request. The first occurrence in a window appends a chained audit record
+# (`audit_seq`); repeats only count here, so the trail grows with distinct acts, not requests.
+audit_marks = Table(
+    "audit_marks", metadata,
+    Column("user_id", ID, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    Column("audit_seq", BigInteger, nullable=False, index=True),
+    Column("count", BigInteger, nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "subject", "bucket"),
+)
+
 idempotency_keys = Table(
     "idempotency_keys", metadata,
     Column("user_id", ID, nullable=False),
