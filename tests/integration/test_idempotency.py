@@ -147,3 +147,40 @@ async def test_concurrent_writers_get_unique_gapless_seqs(world: World,
     rows = await raw_execute(database_url, "SELECT seq FROM space_events WHERE space_id = $1 "
                              "ORDER BY seq", sid)
     assert [r[0] for r in rows] == list(range(1, 26))
+
+
+async def test_the_stored_fingerprint_does_not_let_a_body_be_guessed(
+        world: World, database_url: str) -> None:
+    """Someone holding the database file (not the keyring) tries candidate bodies against the
+    stored fingerprint, knowing how requests are fingerprinted: no candidate confirms."""
+    import hashlib
+    import json
+    import secrets
+
+    c, a = world.client, world["a_editor"]
+    space = await create_space(c, a, participants=[])
+    sid = space["id"]
+    pin = f"{secrets.randbelow(1000):03d}"
+    body = f"Larmkod {pin}"
+    r = await c.post(f"/api/v1/spaces/{sid}/entries",
+                     headers={**a.auth, "Idempotency-Key": "guess-me"},
+                     json=entry(body, "hemlig"))
+    assert r.status_code == 201
+    ((stored,),) = await raw_execute(database_url, "SELECT fingerprint FROM idempotency_keys "
+                                     "WHERE key = $1", "guess-me")
+    guesses = set()
+    for n in range(1000):
+        request = ["entry.create", [sid, "note", "hemlig", f"Larmkod {n:03d}", None]]
+        raw = json.dumps(request, sort_keys=True, default=str).encode()
+        guesses.add(hashlib.sha256(raw).hexdigest())
+        guesses.add(hashlib.sha256(raw).hexdigest()[:len(stored)])
+    assert stored not in guesses
+    # The keyed fingerprint still does its job: the same request is a retry, another a 409.
+    again = await c.post(f"/api/v1/spaces/{sid}/entries",
+                         headers={**a.auth, "Idempotency-Key": "guess-me"},
+                         json=entry(body, "hemlig"))
+    assert again.status_code == 201 and again.json()["id"] == r.json()["id"]
+    other = await c.post(f"/api/v1/spaces/{sid}/entries",
+                         headers={**a.auth, "Idempotency-Key": "guess-me"},
+                         json=entry(body + "!", "hemlig"))
+    assert_problem(other, 409)

@@ -10,6 +10,8 @@ module replaces this by implementing the same `ContentCipher` port.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -70,6 +72,12 @@ class ContentCipher(Protocol):
     def open(self, key: WrappedKey, context: FieldContext, ciphertext: bytes) -> str: ...
 
     def rewrap(self, key: WrappedKey) -> WrappedKey: ...
+
+
+def derive_key(root: bytes, purpose: str) -> bytes:
+    """A sub-key of a keyring key for one purpose (e.g. keyed digests the database keeps),
+    so nothing stored is an unkeyed hash of something guessable."""
+    return hmac.new(root, b"wis:derive:v1|" + purpose.encode(), hashlib.sha256).digest()
 
 
 def _wrap_aad(key_id: str, level: Classification) -> bytes:

@@ -27,7 +27,7 @@ async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) ->
     found = await tx.idempotency.find(user_id, key)
     if found is None:
         return None
-    if found.fingerprint != print_:
+    if not tx.idempotency.matches(found, print_):
         raise Conflict("this Idempotency-Key was used for a different request",
                        code="idempotency_key_reused")
     return found.resource_id

@@ -1,11 +1,16 @@
 """Idempotency keys: a retried POST finds the resource its first attempt created.
 
 Only the resource's id is kept (never the response body, which may be classified); the
-retry re-reads the resource through the normal, access-checked path.
+retry re-reads the resource through the normal, access-checked path. The request's
+fingerprint is kept only as an HMAC under a key derived from the keyring (never in the
+database): an unkeyed hash of a request would let anyone holding the database file confirm a
+guessed classified body.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,14 +22,22 @@ from .tables import idempotency_keys
 
 @dataclass(frozen=True, slots=True)
 class IdempotentResult:
-    fingerprint: str
+    fingerprint: str  # as found: the stored tag; to remember: the request's fingerprint
     resource_type: str
     resource_id: str
 
 
 class IdempotencyRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, key: bytes) -> None:
         self.conn = conn
+        self._key = key
+
+    def tag(self, fingerprint: str) -> str:
+        """What is stored for (and compared with) a request's fingerprint."""
+        return hmac.new(self._key, fingerprint.encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, found: IdempotentResult, fingerprint: str) -> bool:
+        return hmac.compare_digest(found.fingerprint, self.tag(fingerprint))
 
     async def find(self, user_id: str, key: str) -> IdempotentResult | None:
         row = (await self.conn.execute(select(idempotency_keys).where(
@@ -36,7 +49,7 @@ class IdempotencyRepository:
     async def remember(self, user_id: str, key: str, result: IdempotentResult, now: datetime
                        ) -> None:
         await self.conn.execute(idempotency_keys.insert().values(
-            user_id=user_id, key=key, fingerprint=result.fingerprint,
+            user_id=user_id, key=key, fingerprint=self.tag(result.fingerprint),
             resource_type=result.resource_type, resource_id=result.resource_id, created_at=now))
 
     async def expire(self, before: datetime) -> int:

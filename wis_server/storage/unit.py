@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..classification.crypto import ContentCipher
+from ..classification.crypto import ContentCipher, derive_key
 from .audit import AuditRepository
 from .database import Database
 from .directory import ActorRepository, RefreshTokenRepository, UserRepository
@@ -21,7 +21,8 @@ from .spaces import SpaceRepository
 class Tx:
     """Repositories sharing one connection and transaction."""
 
-    def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes,
+                 digest_key: bytes) -> None:
         self.conn = conn
         self.actors = ActorRepository(conn)
         self.users = UserRepository(conn)
@@ -30,7 +31,7 @@ class Tx:
         self.entries = EntryRepository(conn, sealer)
         self.reports = ReportRepository(conn, sealer)
         self.audit = AuditRepository(conn, audit_key)
-        self.idempotency = IdempotencyRepository(conn)
+        self.idempotency = IdempotencyRepository(conn, digest_key)
 
 
 class Store:
@@ -40,13 +41,14 @@ class Store:
         self.database = database
         self.sealer = Sealer(cipher)
         self.audit_key = audit_key
+        self.digest_key = derive_key(audit_key, "idempotency")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         async with self.database.write() as conn:
-            yield Tx(conn, self.sealer, self.audit_key)
+            yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         async with self.database.read() as conn:
-            yield Tx(conn, self.sealer, self.audit_key)
+            yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
