@@ -363,3 +363,35 @@ async def test_classified_reads_through_the_long_poll_are_audited(world: World) 
     new = (await all_records(world))[len(before):]
     assert not [x for x in new if x["user_id"] == world["b_reader"].user_id
                 and x["action"].endswith(".read")]
+
+
+async def test_a_record_rewritten_with_a_duplicated_key_fails_verify(
+        world: World, database_url: str, tmp_path: Path) -> None:
+    """`{"level":"public","audience":"all",…original…}`: SQL tools read the first key, a
+    lenient verifier the last (the original, so the hash still matched). Only the writer's
+    own encoding verifies: duplicated keys, other spacing or escaping are tampering."""
+    made, _ = await activity(world)
+    env = cli_env(world, database_url, tmp_path)
+    rows = await raw_execute(database_url, "SELECT seq, CAST(detail AS TEXT) FROM audit_log "
+                             "WHERE action = 'entry.create' AND target_id = $1", made["hem"])
+    ((seq, original),) = rows
+    assert json.loads(original)["level"] == "hemlig"
+    assert wis(env, "audit", "verify").returncode == 0
+
+    def bad() -> None:
+        result = wis(env, "audit", "verify")
+        assert result.returncode != 0, result.stdout
+        assert f"seq={seq}" in result.stdout + result.stderr, result.stdout
+
+    forged = '{"level": "public", "audience": "all", ' + original[1:]
+    for rewritten in (forged, original.replace(": ", ":"), original + " ",
+                      original.replace('"hemlig"', '"\\u0068emlig"')):
+        assert json.loads(rewritten)["level"] in ("public", "hemlig")
+        await raw_execute(database_url, "UPDATE audit_log SET detail = $1 WHERE seq = $2",
+                          rewritten, seq)
+        bad()
+        result = await verify(world)
+        assert not result.ok and result.first_bad_seq == seq and "canonical" in result.problem
+    await raw_execute(database_url, "UPDATE audit_log SET detail = $1 WHERE seq = $2",
+                      original, seq)
+    assert (await verify(world)).ok

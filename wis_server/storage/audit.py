@@ -12,11 +12,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,6 +57,46 @@ class StoredAudit:
     record: AuditRecord
     prev_hash: str
     hash: str
+    detail_text: str | None = None
+    """The detail column exactly as stored (read by the verifier, which accepts only the
+    one encoding the writer produces)."""
+
+
+class NotCanonical(ValueError):
+    """A stored detail that is not exactly what the writer would have stored."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        raise NotCanonical("duplicate key")
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise NotCanonical(f"non-standard JSON constant {name}")
+
+
+def strict_detail(text_: str) -> dict[str, Any]:
+    """Parse a stored detail, refusing anything but the writer's own encoding: duplicate keys
+    (which tools disagree on: SQL reads the first, Python the last), NaN/Infinity, other
+    whitespace or escaping, a non-object. The chain's hash covers what this returns."""
+    try:
+        doc = json.loads(text_, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except NotCanonical:
+        raise
+    except ValueError:
+        raise NotCanonical("not JSON") from None
+    if not isinstance(doc, dict):
+        raise NotCanonical("not an object")
+    if detail_encoding(doc) != text_:
+        raise NotCanonical("not in the writer's encoding")
+    return doc
+
+
+def detail_encoding(detail: dict[str, Any]) -> str:
+    """How the writer stores a detail (SQLAlchemy's JSON type, json.dumps defaults)."""
+    return json.dumps(detail)
 
 
 def _canonical(seq: int, at: datetime, record: AuditRecord) -> bytes:
@@ -74,10 +114,10 @@ def chain_hash(key: bytes, prev_hash: str, seq: int, at: datetime, record: Audit
                     ).hexdigest()
 
 
-def _stored(row: Any) -> StoredAudit:
+def _stored(row: Any, detail_text: str | None = None) -> StoredAudit:
     return StoredAudit(row.seq, row.at, AuditRecord(
         row.action, row.outcome, row.user_id, row.actor_id, row.target_type, row.target_id,
-        row.space_id, dict(row.detail)), row.prev_hash, row.hash)
+        row.space_id, dict(row.detail)), row.prev_hash, row.hash, detail_text)
 
 
 class AuditRepository:
@@ -159,12 +199,12 @@ class AuditRepository:
         after = 0
         while True:
             rows = (await self.conn.execute(
-                select(audit_log).where(audit_log.c.seq > after)
-                .order_by(audit_log.c.seq).limit(batch))).all()
+                select(audit_log, cast(audit_log.c.detail, Text).label("detail_text"))
+                .where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(batch))).all()
             if not rows:
                 return
             for row in rows:
-                yield _stored(row)
+                yield _stored(row, row.detail_text)
             after = rows[-1].seq
 
 
@@ -189,7 +229,14 @@ async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> Verif
                 f"expected record {expected_seq}, found {stored.seq} (gap or reorder)")
         if stored.prev_hash != expected_prev:
             return VerifyResult(False, checked, stored.seq, "link to previous record broken")
-        digest = chain_hash(key, stored.prev_hash, stored.seq, stored.at, stored.record)
+        record = stored.record
+        if stored.detail_text is not None:
+            try:
+                record = replace(record, detail=strict_detail(stored.detail_text))
+            except NotCanonical as error:
+                return VerifyResult(False, checked, stored.seq,
+                                    f"record detail is not canonical ({error})")
+        digest = chain_hash(key, stored.prev_hash, stored.seq, stored.at, record)
         if not hmac.compare_digest(digest, stored.hash):
             return VerifyResult(False, checked, stored.seq,
                                 "record content does not match its hash")
