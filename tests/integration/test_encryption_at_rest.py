@@ -102,9 +102,10 @@ async def test_no_content_plaintext_anywhere_in_the_database(world: World,
     for m in markers:
         assert m.encode("utf-16-le") not in raw
         assert base64.b64encode(m.encode()) not in raw
-    # Content columns hold the sealed format, never the text.
+    # Content columns hold the sealed format, never the text (entries: format 2, which also
+    # binds author, kind, time and seq).
     rows = await raw_execute(database_url, "SELECT body_ct FROM entries")
-    assert rows and all(bytes(r[0])[:1] == b"\x01" for r in rows)
+    assert rows and all(bytes(r[0])[:1] == b"\x02" for r in rows)
 
 
 async def test_keys_are_not_in_the_database(world: World, database_url: str) -> None:

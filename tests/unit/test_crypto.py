@@ -222,3 +222,22 @@ def test_truncated_wrapped_key_fails(cipher: EnvelopeCipher) -> None:
         with pytest.raises(DecryptionFailed):
             EnvelopeCipher(cipher.keyring).open(
                 WrappedKey(key.id, key.level, key.kek_version, wrapped), ctx(), sealed)
+
+
+def test_bound_facts_are_part_of_the_associated_data(cipher: EnvelopeCipher) -> None:
+    key = cipher.new_data_key("k1", Classification.HEMLIG)
+    bound = FieldContext("entries", "row-1", "body", "space-1", Classification.HEMLIG,
+                         bound=("author-1", "actor-1", "note", "2026-12-01T00:00:00+00:00", "7"))
+    sealed = cipher.seal(key, bound, "hemligt")
+    assert sealed[:1] == b"\x02" and cipher.open(key, bound, sealed) == "hemligt"
+    for other in (("author-2", "actor-1", "note", "2026-12-01T00:00:00+00:00", "7"),
+                  ("author-1", "actor-1", "note", "2026-12-01T00:00:00+00:00", "8"),
+                  ("author-1|actor-1", "note", "2026-12-01T00:00:00+00:00", "7")):
+        with pytest.raises(DecryptionFailed):
+            cipher.open(key, FieldContext("entries", "row-1", "body", "space-1",
+                                          Classification.HEMLIG, bound=other), sealed)
+    with pytest.raises(DecryptionFailed):  # nor under the unbound (old) associated data
+        cipher.open(key, ctx(), sealed)
+    # A row sealed before binding existed (format 1) is still read under a bound context.
+    legacy = cipher.seal(key, ctx(), "gammalt")
+    assert legacy[:1] == b"\x01" and cipher.open(key, bound, legacy) == "gammalt"

@@ -4,7 +4,10 @@
     data key ─────────AES-256-GCM(KEK[level][version], aad=key id ‖ level)──► wrapped key
 
 The associated data binds each ciphertext to its table, row id, field, space, level and data key
-id, so a ciphertext copied to another row, field or level fails to decrypt. An approved crypto
+id, so a ciphertext copied to another row, field or level fails to decrypt. A context may also
+bind facts a reader relies on that live beside the ciphertext in clear (an entry's author,
+kind, time and seq): a row re-attributed in the database then fails to decrypt too. Such
+ciphertexts carry format byte 2; format 1 (no bound facts) is still read. An approved crypto
 module replaces this by implementing the same `ContentCipher` port.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections import OrderedDict
@@ -30,6 +34,7 @@ RELOAD_EVERY_S = 5.0
 """How often a server re-reads a file keyring (a rotation elsewhere may have changed it)."""
 _TAG_BYTES = 16
 _FORMAT = b"\x01"
+_FORMAT_BOUND = b"\x02"
 
 
 class DecryptionFailed(Exception):
@@ -45,11 +50,23 @@ class FieldContext:
     field: str
     space_id: str
     level: Classification
+    bound: tuple[str, ...] = ()
+    """Further facts of the row the ciphertext is bound to (e.g. author, kind, time, seq)."""
 
-    def aad(self, data_key_id: str) -> bytes:
+    def aad(self, data_key_id: str, format_: bytes | None = None) -> bytes:
+        if format_ is None:
+            format_ = self.format
         parts = ("wis:v1", self.table, self.row_id, self.field, self.space_id,
                  self.level.value, data_key_id)
-        return "|".join(parts).encode()
+        if format_ == _FORMAT:
+            return "|".join(parts).encode()
+        # An unambiguous encoding: no value can pose as a separator.
+        return b"wis:v2|" + json.dumps([*parts[1:], *self.bound],
+                                       separators=(",", ":")).encode()
+
+    @property
+    def format(self) -> bytes:
+        return _FORMAT_BOUND if self.bound else _FORMAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +153,21 @@ class EnvelopeCipher:
             raise DecryptionFailed("data key level does not match field level")
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = AESGCM(self._unwrap(key)).encrypt(
-            nonce, plaintext.encode("utf-8"), context.aad(key.id)
+            nonce, plaintext.encode("utf-8"), context.aad(key.id, context.format)
         )
-        return _FORMAT + nonce + sealed
+        return context.format + nonce + sealed
 
     def open(self, key: WrappedKey, context: FieldContext, ciphertext: bytes) -> str:
-        if (context.level is not key.level or ciphertext[:1] != _FORMAT
+        format_ = ciphertext[:1]
+        # A bound context opens only bound ciphertexts, except rows written before binding
+        # existed (format 1); an unbound context never opens a bound one.
+        if (context.level is not key.level or format_ not in (_FORMAT, context.format)
                 or len(ciphertext) < 1 + NONCE_BYTES + _TAG_BYTES):
             raise DecryptionFailed("ciphertext does not belong here")
         nonce, sealed = ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :]
         try:
-            plain = AESGCM(self._unwrap(key)).decrypt(nonce, sealed, context.aad(key.id))
+            plain = AESGCM(self._unwrap(key)).decrypt(nonce, sealed,
+                                                       context.aad(key.id, format_))
         except InvalidTag:
             raise DecryptionFailed("ciphertext failed authentication") from None
         return plain.decode("utf-8")

@@ -46,6 +46,14 @@ class Conflict(WisError):
     status = 409
 
 
+class IntegrityFailure(WisError):
+    """Stored content failed authentication (a tampered or damaged row): withheld, never
+    guessed at. The caller could see the item, so saying so reveals nothing."""
+
+    code = "integrity_failure"
+    status = 409
+
+
 class AuthenticationFailed(WisError):
     code = "authentication_failed"
     status = 401

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import structlog
 
 from ..classification.policy import Action, decide, default_audience
-from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..storage.audit import AuditRecord
@@ -157,7 +157,12 @@ class Entries:
     async def get(self, principal: Principal, space_id: str, entry_id: str) -> Entry:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
-            entry = await tx.entries.get(space.id, entry_id, reader_filter(principal, space))
+            corrupt: list[str] = []
+            entry = await tx.entries.get(space.id, entry_id, reader_filter(principal, space),
+                                         corrupt)
+        if corrupt:  # fail closed, loudly: audited, and a stable problem instead of a 500
+            await self._report_corruption(principal, space_id, corrupt)
+            raise IntegrityFailure("this entry failed its integrity check and is withheld")
         if entry is None:
             raise NotFound("no such entry")
         await self._audit_reads(principal, space_id, [entry])

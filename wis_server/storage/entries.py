@@ -4,6 +4,7 @@ can pre-filter in SQL and the access decision can run before anything is decrypt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, select, update
@@ -18,8 +19,12 @@ from .tables import data_keys, entries, item_audience, users
 Visible = Callable[[ItemLabel], bool]
 
 
-def _context(entry_id: str, space_id: str, level: Classification) -> FieldContext:
-    return FieldContext("entries", entry_id, "body", space_id, level)
+def _context(entry_id: str, space_id: str, level: Classification, *, author_id: str,
+             author_actor_id: str, kind: str, created_at: datetime, seq: int) -> FieldContext:
+    """The body's associated data: also who wrote it, what kind, when and at which seq, so
+    a database writer cannot re-attribute, re-kind, re-date or re-order an entry unnoticed."""
+    return FieldContext("entries", entry_id, "body", space_id, level, bound=(
+        author_id, author_actor_id, kind, created_at.astimezone(UTC).isoformat(), str(seq)))
 
 
 async def write_audience(conn: AsyncConnection, item_id: str, audience: frozenset[str] | None
@@ -69,8 +74,10 @@ class EntryRepository:
             id=entry.id, space_id=entry.space_id, seq=entry.seq, kind=entry.kind.value,
             classification=entry.classification.value, level_rank=entry.classification.rank,
             audience_all=entry.audience is None, data_key_id=key.id,
-            body_ct=self.sealer.seal(
-                key, _context(entry.id, entry.space_id, entry.classification), entry.body),
+            body_ct=self.sealer.seal(key, _context(
+                entry.id, entry.space_id, entry.classification, author_id=entry.author_id,
+                author_actor_id=entry.author_actor_id, kind=entry.kind.value,
+                created_at=entry.created_at, seq=entry.seq), entry.body),
             author_id=entry.author_id, author_actor_id=entry.author_actor_id,
             created_at=entry.created_at,
         ))
@@ -109,10 +116,11 @@ class EntryRepository:
             None if r.audience_all else audiences.get(r.id, frozenset()), r.author_actor_id))
             for r in rows}
 
-    async def get(self, space_id: str, entry_id: str, visible: Visible) -> Entry | None:
+    async def get(self, space_id: str, entry_id: str, visible: Visible,
+                  corrupt: list[str] | None = None) -> Entry | None:
         found = await self._load(
             select(entries).where(entries.c.space_id == space_id, entries.c.id == entry_id),
-            visible)
+            visible, corrupt)
         return found[0] if found else None
 
     async def by_ids(self, ids: Sequence[str], visible: Visible) -> list[Entry]:
@@ -170,7 +178,10 @@ class EntryRepository:
                              row.dk_wrapped)
             level = Classification(row.classification)
             try:
-                body = self.sealer.open(key, _context(row.id, row.space_id, level), row.body_ct)
+                body = self.sealer.open(key, _context(
+                    row.id, row.space_id, level, author_id=row.author_id,
+                    author_actor_id=row.author_actor_id, kind=row.kind,
+                    created_at=row.created_at, seq=row.seq), row.body_ct)
             except DecryptionFailed:
                 if corrupt is None:
                     raise

@@ -101,7 +101,7 @@ def register(api: Api) -> None:
         return entry_view(entry, await _is_exercise(call))
 
     @api.op("GET", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="One entry",
-            tag="entries", response=EntryOut, errors=(404,))
+            tag="entries", response=EntryOut, errors=(404, 409))
     async def get_entry(call: Call) -> Any:
         entry = await call.services.entries.get(
             call.principal, call.path["space_id"], call.path["entry_id"])
@@ -109,7 +109,7 @@ def register(api: Api) -> None:
 
     @api.op("PATCH", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="Change who may "
             "read an entry (the author's actor)", tag="entries", body=EntryAudiencePatch,
-            response=EntryOut, errors=(403, 404, 422))
+            response=EntryOut, errors=(403, 404, 409, 422))
     async def patch_entry(call: Call) -> Any:
         entry = await call.services.entries.change_audience(
             call.principal, call.path["space_id"], call.path["entry_id"],
