@@ -64,7 +64,7 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         spaces=Spaces(store, clock, publisher),
         entries=Entries(store, clock, publisher),
         reports=Reports(store, clock, publisher),
-        audit=AuditTrail(store),
+        audit=AuditTrail(store, clock),
     )
 
 

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from ..domain.errors import (
     AuthenticationFailed,
+    Forbidden,
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
@@ -105,11 +106,18 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
     async def endpoint(request: Request) -> Response:
         op = ops[request.method if request.method != "HEAD" else "GET"]
         principal = await authenticate(request) if op.auth else None
-        _check_path(request.path_params)
-        body = await _read_body(request, op.body) if op.body is not None else {}
-        query = _parse_query(request, op.query)
-        call = Call(request, principal, body, query, request.path_params)  # type: ignore[arg-type]
-        result = await op.handler(call)
+        try:
+            _check_path(request.path_params)
+            body = await _read_body(request, op.body) if op.body is not None else {}
+            query = _parse_query(request, op.query)
+            call = Call(request, principal, body, query, request.path_params)  # type: ignore[arg-type]
+            result = await op.handler(call)
+        except (NotFound, Forbidden) as refusal:
+            if principal is not None:  # probing by a signed-in user: audited, coalesced
+                await request.app.state.services.audit.refused(
+                    principal, method=op.method, route=op.path, status=refusal.status,
+                    code=refusal.code)
+            raise
         if isinstance(result, Response):
             return result
         return JSONResponse(result, status_code=op.status)

@@ -18,6 +18,7 @@ from ..domain.levels import Classification, Role
 from ..domain.model import Principal, Space
 from ..storage.audit import AuditRecord, Mark, StoredAudit, VerifyResult, verify_chain
 from ..storage.unit import Store, Tx
+from .ports import Clock, system_clock
 
 READ_WINDOW_S = 900
 """Repeats of one read within this window (a fixed bucket of time) are counted, not chained."""
@@ -114,8 +115,26 @@ def _withheld(stored: StoredAudit, keep_space: bool) -> StoredAudit:
 
 
 class AuditTrail:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
         self.store = store
+        self.clock = clock
+
+    async def refused(self, principal: Principal, *, method: str, route: str, status: int,
+                      code: str) -> None:
+        """A signed-in user was refused (403) or told "not found" (404): on the trail, so an
+        administrator can see someone probing ids — coalesced per user, route and status
+        within a window (one chained record, then a count), and naming no id they tried."""
+        now = self.clock()
+        subject = f"refused:{status}:{method} {route}"[:200]
+        bucket = bucket_of(now)
+        async with self.store.write() as tx:
+            if await tx.audit.repeat_marks(principal.user_id, [subject], bucket, now):
+                return
+            seq = await tx.audit.append(AuditRecord(
+                "access.refused", outcome="denied", user_id=principal.user_id,
+                actor_id=principal.actor_id,
+                detail={"status": status, "code": code, "route": f"{method} {route}"}), now)
+            await tx.audit.add_marks(principal.user_id, [subject], bucket, seq, now)
 
     async def page(self, principal: Principal, *, actor_id: str | None, after: int, limit: int
                    ) -> list[ShownAudit]:
