@@ -6,26 +6,56 @@
 const BASE = '/api/v1';
 
 export class ApiError extends Error {
-  constructor(status, problem) {
+  constructor(status, problem, { retryAfter = null } = {}) {
     super(problem?.detail || problem?.title || `HTTP ${status}`);
     this.status = status;
     this.problem = problem || {};
     this.code = this.problem.code || (status === 0 ? 'network' : `http_${status}`);
     this.field = this.problem.field;
+    this.retryAfter = retryAfter; // seconds, from the server's Retry-After header (throttling)
   }
 }
 
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date); null when absent. */
+function retryAfterOf(res) {
+  const v = res.headers.get('retry-after');
+  if (!v) return null;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim());
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+async function failure(res) {
+  return new ApiError(res.status, await parseProblem(res), { retryAfter: retryAfterOf(res) });
+}
+
 let accessToken = null;
+let tokenUser = null; // the access token's subject (user id): a tab acts for exactly this user
+let lastContact = null; // the last response of any kind from the server
 let refreshTimer = null;
 let refreshing = null;
 const listeners = new Set();
 
-/** Subscribe to session changes: fn('login'|'refresh'|'expired'|'logout'). */
+/** Subscribe to session changes: fn('login'|'refresh'|'expired'|'logout', userId). */
 export function onSession(fn) { listeners.add(fn); return () => listeners.delete(fn); }
-function emit(kind) { for (const fn of listeners) fn(kind); }
+function emit(kind) { for (const fn of listeners) fn(kind, tokenUser); }
 
 export function getAccessToken() { return accessToken; }
 export function hasSession() { return accessToken !== null; }
+/** The user id the current access token speaks for (its `sub`), or null. */
+export function sessionUser() { return tokenUser; }
+/** When this tab last heard from the server over REST (any status), or null. */
+export function lastServerContact() { return lastContact; }
+
+function subjectOf(token) {
+  try {
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part)).sub ?? null;
+  } catch (_) { return null; }
+}
+
+/** Forget the access token without telling the server (another tab signed out for everyone). */
+export function forget() { dropToken(); }
 
 function csrfToken() {
   for (const part of document.cookie.split(';')) {
@@ -45,6 +75,7 @@ async function parseProblem(res) {
 
 function setToken(body) {
   accessToken = body.access_token;
+  tokenUser = subjectOf(accessToken);
   clearTimeout(refreshTimer);
   const ttl = Number(body.expires_in) || 900;
   // refresh a minute before expiry (or at 80 % of short lifetimes)
@@ -54,13 +85,16 @@ function setToken(body) {
 
 function dropToken() {
   accessToken = null;
+  tokenUser = null;
   clearTimeout(refreshTimer);
   refreshTimer = null;
 }
 
 async function rawFetch(path, opts) {
   try {
-    return await fetch(BASE + path, { credentials: 'same-origin', cache: 'no-store', ...opts });
+    const res = await fetch(BASE + path, { credentials: 'same-origin', cache: 'no-store', ...opts });
+    lastContact = new Date();
+    return res;
   } catch (e) {
     throw new ApiError(0, { title: 'network', detail: String(e && e.message) });
   }
@@ -72,7 +106,7 @@ export async function login(username, password) {
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
     body: JSON.stringify({ username, password }),
   });
-  if (!res.ok) throw new ApiError(res.status, await parseProblem(res));
+  if (!res.ok) throw await failure(res);
   setToken(await res.json());
   emit('login');
 }
@@ -140,7 +174,7 @@ export async function api(path, { method = 'GET', body, headers = {}, retry = tr
     try { await refresh(); } catch (e) { if (e.status !== 0) emit('expired'); throw e; }
     return api(path, { method, body, headers, retry: false });
   }
-  if (!res.ok) throw new ApiError(res.status, await parseProblem(res));
+  if (!res.ok) throw await failure(res);
   if (res.status === 204) return null;
   const ct = res.headers.get('content-type') || '';
   return ct.includes('json') ? res.json() : null;

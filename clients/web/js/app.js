@@ -1,6 +1,6 @@
 // Bootstrap, hash router, top bar (user, language, connection indicator, highest level on screen).
 import { h, clear, select, announce } from './dom.js';
-import { t, setLang, getLang, applyStatic, formatAgo, formatClock } from './i18n.js';
+import { t, hasText, setLang, getLang, applyStatic, formatAgo, formatClock } from './i18n.js';
 import * as session from './api.js';
 import { updateHighestLevel } from './classification.js';
 import { Stream } from './stream.js';
@@ -20,6 +20,26 @@ let everLive = false;
 let nonLiveSince = Date.now();
 const STALE_AFTER_MS = 4000;
 let flashMessage = null;
+
+// One session per browser: every tab hears sign-in and sign-out at once (BroadcastChannel; nothing
+// is written to storage), so no tab keeps showing or acting for a user who is no longer the one
+// signed in. Without BroadcastChannel the user-id check on every token refresh still applies.
+const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('wis-session') : null;
+function tellTabs(msg) { tabs?.postMessage(msg); }
+function onTabSignal(msg) {
+  if (!msg) return;
+  if (msg.type === 'logout') {
+    if (!session.hasSession() && !store.me) return;
+    session.forget();
+    showLogin(t('signed_out_elsewhere'));
+  } else if (msg.type === 'login') {
+    if (store.me && msg.user_id && msg.user_id === store.me.id) return;
+    // someone else (or nobody, here) is now the browser's user: drop what is shown and start again
+    const had = Boolean(store.me);
+    restart(had ? t('user_changed_elsewhere') : null);
+  }
+}
+if (tabs) tabs.onmessage = (ev) => onTabSignal(ev.data);
 
 const routes = [
   [/^#\/spaces\/([^/]+)\/report(?:\/(joint|actor)(?:\/([^/]+))?)?$/, (m) => reportView({ spaceId: decodeURIComponent(m[1]), scope: m[2] || 'joint', actorId: m[3] ? decodeURIComponent(m[3]) : null })],
@@ -58,10 +78,21 @@ async function route() {
     current = null; ctx.rendered(); return;
   }
   const view = factory(match);
-  current = { view, hash };
+  const here = { view, hash, failed: false };
+  current = here;
   main.append(view.el);
   if (flashMessage) { view.el.prepend(h('p.flash', { role: 'status' }, flashMessage)); flashMessage = null; }
-  try { await view.load?.(ctx); } catch (e) { view.el.append(errorBox(e)); }
+  try { await view.load?.(ctx); } catch (e) {
+    if (current !== here) return; // the user moved on while this view was loading
+    // a view that failed to load is retried by itself when the connection is back (see onStatus),
+    // and offers "Försök igen" at once
+    here.failed = true;
+    view.el.append(h('div.error-box.view-failed', { role: 'alert' },
+      h('p', errorText(e)),
+      e.status === 0 ? h('p', t('view_failed_offline')) : null,
+      h('button.btn.btn-primary#retry-view', { type: 'button', onclick: () => route() }, t('retry'))));
+  }
+  if (current !== here) return;
   ctx.rendered();
   updateStale();
   focusMain();
@@ -72,27 +103,44 @@ function focusMain() {
   if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: false }); } else main.focus();
 }
 
+/** The user's language for an API error: by its stable code, never the server's English detail. */
 export function errorText(e) {
   if (!e) return '';
   if (e.status === 0) return t('error_network');
+  if (e.status === 429) return e.retryAfter != null ? t('throttled_wait', { n: e.retryAfter }) : t('err_too_many_attempts');
+  if (e.code && hasText(`err_${e.code}`)) return t(`err_${e.code}`);
   if (e.status === 404) return t('error_not_found');
   if (e.status === 403) return t('error_forbidden');
-  if (e.status === 429) return t('login_throttled');
-  return e.problem?.detail || e.problem?.title || t('error_generic', { status: e.status });
+  return t('error_generic', { status: e.status });
 }
 ctx.errorText = errorText;
 
 function errorBox(e) { return h('p.error-box', { role: 'alert' }, errorText(e)); }
 
-function showLogin(message) {
+/** Drop the view, the stream and everything held in memory for the signed-in user. */
+function teardown() {
   if (current?.view?.destroy) current.view.destroy();
   current = null;
   stream?.stop(); stream = null;
   store.reset();
   clear(main);
   setExerciseBanner(false);
+  ctx.rendered();
+}
+
+/** The browser's user changed under this tab: drop everything, start again from the space list. */
+function restart(message) {
+  teardown();
+  session.forget();
+  history.replaceState(null, '', '#/spaces');
+  boot(message);
+}
+
+function showLogin(message) {
+  teardown();
+  setExerciseBanner(false);
   renderTopbar();
-  const view = loginView({ message, onLoggedIn: () => startSession() });
+  const view = loginView({ message, onLoggedIn: () => { tellTabs({ type: 'login', user_id: session.sessionUser() }); startSession(); } });
   main.append(view.el);
   ctx.rendered();
   updateStale();
@@ -113,13 +161,15 @@ async function startSession() {
     if (e.status === 0) { showOffline(); return; }
     showLogin(t('session_expired')); return;
   }
+  if (session.sessionUser() && store.me.id !== session.sessionUser()) { restart(); return; }
   stream = new Stream({
     onEvent: (ev) => { store.lastLoaded = new Date(); current?.view?.onEvent?.(ev, ctx); },
     onStatus: (s, last) => {
       const live = s === 'connected' || s === 'polling';
       if (live) { everLive = true; nonLiveSince = null; } else if (nonLiveSince === null) nonLiveSince = Date.now();
       connStatus = !live && !everLive && s === 'reconnecting' ? 'connecting' : s;
-      renderConn(last); updateStale();
+      renderConn(); updateStale();
+      if (live && current?.failed) route(); // the view failed while offline: load it again
     },
     onAuthLost: () => showLogin(t('session_expired')),
   });
@@ -149,14 +199,27 @@ function renderTopbar() {
       h('span.whoami', { title: t('signed_in_as', { name: me.display_name, actor: me.actor?.name, role: t(`role_${me.role}`), clearance: t(`level_${me.effective_clearance || me.clearance}`) }) },
         h('span.whoami-name', me.display_name), ' ', h('span.whoami-actor', me.actor?.short_name || '')),
       langWrap,
-      h('button.btn.btn-quiet', { type: 'button', id: 'logout', onclick: async () => { await session.logout(); store.reset(); showLogin(t('logged_out')); } }, t('logout')));
+      h('button.btn.btn-quiet', { type: 'button', id: 'logout', onclick: async () => {
+        teardown(); // clear the screen first: nothing of this user stays while the request runs
+        await session.logout();
+        tellTabs({ type: 'logout' });
+        showLogin(t('logged_out'));
+      } }, t('logout')));
   } else {
     nav.append(langWrap);
   }
-  renderConn(stream?.lastUpdate);
+  renderConn();
 }
 
-function renderConn(last) {
+/** The last contact with the server: any stream frame the stream counts, or any REST response. */
+function lastContact() {
+  const a = stream?.lastUpdate || null; const b = session.lastServerContact();
+  if (!a) return b; if (!b) return a;
+  return a > b ? a : b;
+}
+
+function renderConn() {
+  const last = lastContact();
   const el = document.getElementById('conn');
   if (!session.hasSession() || !stream) { clear(el); el.hidden = true; delete el.dataset.state; return; }
   const agoText = last ? ` · ${t('conn_since', { ago: formatAgo(Date.now() - last.getTime()) })}` : '';
@@ -183,27 +246,35 @@ function updateStale() {
   banner.hidden = !stale;
   main.classList.toggle('is-stale', Boolean(stale));
   if (stale) {
-    const at = stream.lastUpdate || store.lastLoaded;
+    const at = lastContact() || store.lastLoaded;
     const text = t('stale_banner', { time: at ? formatClock(at) : '–' });
     if (banner.textContent !== text) banner.textContent = text; // avoid re-announcing the alert
   }
 }
 
-setInterval(() => { if (stream && !ctx.isLive()) updateStale(); if (stream) { const ago = document.querySelector('#conn .conn-ago'); if (ago && stream.lastUpdate) ago.textContent = ` · ${t('conn_since', { ago: formatAgo(Date.now() - stream.lastUpdate.getTime()) })}`; } }, 1000);
+setInterval(() => { if (stream && !ctx.isLive()) updateStale(); if (stream) renderConn(); }, 1000);
 
-session.onSession((kind) => { if (kind === 'expired' && store.me) showLogin(t('session_expired')); });
+session.onSession((kind, userId) => {
+  if (kind === 'expired' && store.me) showLogin(t('session_expired'));
+  // a refresh through the shared cookie may come back for another user (signed in in another tab
+  // without this tab hearing it): never act for them under this tab's header — start again
+  if (kind === 'refresh' && store.me && userId && userId !== store.me.id) restart(t('user_changed_elsewhere'));
+});
 
 window.addEventListener('hashchange', () => { if (session.hasSession()) route(); });
-window.addEventListener('online', () => { if (!session.hasSession() && main.querySelector('.offline-view')) boot(); });
+window.addEventListener('online', () => {
+  if (!session.hasSession() && main.querySelector('.offline-view')) boot();
+  else if (current?.failed) route();
+});
 
-async function boot() {
+async function boot(message) {
   applyStatic();
   try {
-    if (await session.resume()) { await startSession(); return; }
+    if (await session.resume()) { if (message) flashMessage = message; await startSession(); return; }
   } catch (e) {
     if (e.status === 0) { showOffline(); return; }
   }
-  showLogin();
+  showLogin(message);
 }
 
 if ('serviceWorker' in navigator && window.isSecureContext) {

@@ -114,3 +114,24 @@ export function showStatus(el, text, kind = 'ok') {
   el.classList.toggle('is-error', kind === 'error');
   el.classList.toggle('is-ok', kind === 'ok');
 }
+
+/**
+ * Ask before a destructive act: a modal <dialog> naming what will happen, with the destructive
+ * button styled as such and "Avbryt" focused first. Resolves true only on an explicit confirm.
+ */
+export function confirmDialog({ title, text, confirmLabel, cancelLabel }) {
+  return new Promise((resolve) => {
+    const ok = h('button.btn.btn-danger', { type: 'button', value: 'ok' }, confirmLabel);
+    const cancel = h('button.btn', { type: 'button', value: 'cancel' }, cancelLabel);
+    const titleId = nextId('dlg');
+    const dlg = h('dialog.confirm-dialog', { 'aria-labelledby': titleId, role: 'alertdialog' },
+      h('h2', { id: titleId }, title), h('p.confirm-text', text), h('div.form-actions', cancel, ok));
+    let answer = false;
+    ok.addEventListener('click', () => { answer = true; dlg.close(); });
+    cancel.addEventListener('click', () => dlg.close());
+    dlg.addEventListener('close', () => { dlg.remove(); resolve(answer); });
+    document.body.append(dlg);
+    dlg.showModal();
+    cancel.focus();
+  });
+}

@@ -8,7 +8,10 @@ export function createStore() {
     actors: new Map(),
     actorsLoaded: false,
     lastLoaded: null,
-    reset() { store.me = null; store.actors = new Map(); store.actorsLoaded = false; store.lastLoaded = null; },
+    // unsent drafts per space while the app is open: memory only, never browser storage (they may
+    // be classified); gone on sign-out and on reload
+    drafts: new Map(),
+    reset() { store.me = null; store.actors = new Map(); store.actorsLoaded = false; store.lastLoaded = null; store.drafts = new Map(); },
     async loadMe() {
       store.me = await api('/me');
       if (store.me.actor) store.actors.set(store.me.actor.id, { ...store.me.actor, ...(store.actors.get(store.me.actor.id) || {}) });

@@ -1,6 +1,6 @@
 // Administration: actor admins manage their own actor's users and contact points; system admins
 // also manage actors. Controls are only rendered for what /me says the user may do.
-import { h, field, select, setFieldError, statusLine, showStatus } from '../dom.js';
+import { h, field, select, setFieldError, statusLine, showStatus, confirmDialog } from '../dom.js';
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { LEVELS, levelsUpTo } from '../classification.js';
@@ -61,26 +61,51 @@ export function adminView() {
 
   function userRow(u, actor) {
     const status = statusLine();
-    if (!roleOptions().some(([r]) => r === u.role)) {
-      // e.g. a system administrator seen by an actor administrator: shown, not editable
+    const own = u.id === ctxRef.store.me.id;
+    if (own || !roleOptions().some(([r]) => r === u.role)) {
+      // one's own account (the server refuses self-changes) and e.g. a system administrator seen
+      // by an actor administrator: shown, not editable — no control the server would refuse
       return h('li.card.user-row.is-readonly', { dataset: { username: u.username, userId: u.id } },
         h('div.user-id', h('strong', u.display_name), ' ', h('span.username', `(${u.username})`), ' ',
           h(`span.tag${u.active ? '.status-open' : '.status-closed'}`, u.active ? t('active') : t('inactive'))),
-        h('p', `${t('role')}: ${t(`role_${u.role}`)} · ${t('clearance')}: ${t(`level_${u.clearance}_long`)}`));
+        h('p', `${t('role')}: ${t(`role_${u.role}`)} · ${t('clearance')}: ${t(`level_${u.clearance}_long`)}`),
+        own ? h('p.own-row-note', t('own_row_readonly')) : null);
     }
     const role = select(roleOptions(), u.role, { name: 'role' });
     const clr = select(clearanceOptions(actor), u.clearance, { name: 'clearance' });
+    const save = h('button.btn.btn-small.btn-primary.save-user', { type: 'button', disabled: true }, t('save'));
+    const unsaved = h('span.unsaved', { hidden: true }, t('unsaved_changes'));
+    const dirty = () => role.value !== u.role || clr.value !== u.clearance;
+    const markDirty = () => { save.disabled = !dirty(); unsaved.hidden = !dirty(); };
+    // after any answer the controls show the server's truth, never a value it refused
+    const showTruth = () => { role.value = u.role; clr.value = u.clearance; markDirty(); };
     const patch = async (body) => {
       try {
         const nu = await api(`/users/${encodeURIComponent(u.id)}`, { method: 'PATCH', body });
         Object.assign(u, nu);
-        showStatus(status, t('saved'));
-        li.replaceWith(userRow(u, actor));
-      } catch (e) { showStatus(status, ctxRef.errorText(e), 'error'); }
+        const fresh = userRow(u, actor);
+        li.replaceWith(fresh);
+        showStatus(fresh.querySelector('.status-line'), t('saved'));
+      } catch (e) {
+        showTruth();
+        showStatus(status, ctxRef.errorText(e), 'error');
+      }
     };
-    role.addEventListener('change', () => patch({ role: role.value }));
-    clr.addEventListener('change', () => patch({ clearance: clr.value }));
-    const toggle = h('button.btn.btn-small', { type: 'button', onclick: () => patch({ active: !u.active }) }, u.active ? t('disable') : t('enable'));
+    role.addEventListener('change', markDirty);
+    clr.addEventListener('change', markDirty);
+    save.addEventListener('click', () => {
+      const body = {};
+      if (role.value !== u.role) body.role = role.value;
+      if (clr.value !== u.clearance) body.clearance = clr.value;
+      if (Object.keys(body).length) patch(body);
+    });
+    const toggle = h(`button.btn.btn-small${u.active ? '.btn-danger-outline' : ''}`, { type: 'button', onclick: async () => {
+      if (u.active && !(await confirmDialog({
+        title: t('disable'), text: t('confirm_disable_user', { name: `${u.display_name} (${u.username})` }),
+        confirmLabel: t('disable'), cancelLabel: t('cancel'),
+      }))) return;
+      patch({ active: !u.active });
+    } }, u.active ? t('disable') : t('enable'));
     const pw = h('input', { type: 'password', autocomplete: 'new-password', minlength: 12, name: 'new-password' });
     const pwForm = h('form.pw-form', { novalidate: true, hidden: true }, field(t('new_password'), pw),
       h('button.btn.btn-small', { type: 'submit' }, t('save')));
@@ -100,7 +125,7 @@ export function adminView() {
       h('div.user-id', h('strong', u.display_name), ' ', h('span.username', `(${u.username})`),
         ' ', h(`span.tag${u.active ? '.status-open' : '.status-closed'}`, u.active ? t('active') : t('inactive'))),
       h('div.user-controls', field(t('role'), role), field(t('clearance'), clr)),
-      h('div.user-actions', toggle, pwBtn), pwForm, status);
+      h('div.user-actions', save, unsaved, toggle, pwBtn), pwForm, status);
     return li;
   }
 

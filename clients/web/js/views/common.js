@@ -23,6 +23,9 @@ export function audienceText(audience, participants) {
 export function audiencePicker({ participants, ownActorId, store, legend = t('audience'), compact = false }) {
   const ids = [...participants].sort((a, b) => (a === ownActorId ? -1 : b === ownActorId ? 1 : store.actorName(a).localeCompare(store.actorName(b), 'sv')));
   const count = h('p.audience-count', { 'aria-live': 'polite' });
+  // who will read it, by name: shown beside the publish button whatever is folded away
+  const summary = h('p.audience-summary', { 'aria-live': 'polite' });
+  const changeListeners = [];
   const boxes = new Map();
   const list = h('ul.checklist');
   for (const id of ids) {
@@ -33,7 +36,14 @@ export function audiencePicker({ participants, ownActorId, store, legend = t('au
     list.append(h('li', cb, h('label', { for: cb.id }, store.actorName(id), id === ownActorId ? ` ${t('own_actor')}` : '')));
   }
   const selected = () => ids.filter((id) => boxes.get(id).checked);
-  const update = () => { count.textContent = audienceText(selected(), ids); };
+  const update = () => {
+    const sel = selected();
+    count.textContent = audienceText(sel, ids);
+    summary.replaceChildren(h('span.audience-summary-label', `${t('audience_summary_label')}: `),
+      ...sel.flatMap((id, i) => [i ? ', ' : '', h('span.audience-name', { title: store.actorName(id), dataset: { actor: id } }, store.actorName(id, true))]),
+      ` (${audienceText(sel, ids)})`);
+    for (const fn of changeListeners) fn(sel);
+  };
   const getValue = (level) => {
     const sel = selected();
     return level === 'public' && sel.length === ids.length ? null : sel;
@@ -52,7 +62,7 @@ export function audiencePicker({ participants, ownActorId, store, legend = t('au
     h('button.btn.btn-small', { type: 'button', onclick: () => set([ownActorId]) }, t('select_own')));
   const fs = h(`fieldset.audience${compact ? '.audience-compact' : ''}`, h('legend', legend),
     h('p.hint', t('audience_hint')), quick, list, count);
-  return { el: fs, getValue, setDefault, set, count };
+  return { el: fs, getValue, setDefault, set, count, summary, selected, onChange: (fn) => changeListeners.push(fn) };
 }
 
 /** Radio group of classification levels, each with its badge. */

@@ -1,6 +1,6 @@
 // Login form and the "opened offline" screen.
 import { h, field, setFieldError } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, hasText } from '../i18n.js';
 import { login } from '../api.js';
 
 export function loginView({ message, onLoggedIn }) {
@@ -28,10 +28,10 @@ export function loginView({ message, onLoggedIn }) {
       pass.value = '';
       onLoggedIn();
     } catch (e) {
-      status.textContent = e.status === 429 ? t('login_throttled')
+      status.textContent = e.status === 429 ? (e.retryAfter != null ? t('login_throttled_wait', { n: e.retryAfter }) : t('login_throttled'))
         : e.status === 0 ? t('error_network')
           : e.status === 401 || e.status === 400 || e.status === 422 ? t('login_failed')
-            : (e.problem?.title || t('error_generic', { status: e.status }));
+            : (e.code && hasText(`err_${e.code}`) ? t(`err_${e.code}`) : t('error_generic', { status: e.status }));
       pass.value = '';
       pass.focus();
     } finally {

@@ -1,6 +1,6 @@
 // Space view: the log (newest first) with unmistakable classification marking, the post form
 // (kind, level limited by clearance and ceiling, audience "läsrätt hos N av M"), and live updates.
-import { h, field, select, setFieldError, statusLine, showStatus, announce } from '../dom.js';
+import { h, field, select, setFieldError, statusLine, showStatus, announce, confirmDialog } from '../dom.js';
 import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, exerciseBadge, levelRank } from '../classification.js';
@@ -30,11 +30,14 @@ export function spaceView({ spaceId }) {
     renderHeader();
     el.append(h('p.breadcrumb', h('a', { href: '#/spaces' }, `← ${t('back_to_spaces')}`)), header);
     if ((space.writable_levels || []).length && space.status !== 'closed') {
-      // on phones the form is folded away so the log comes first; on wide screens it sits beside it
+      // on phones the form is folded away so the log comes first (open when a draft waits); on
+      // wide screens it sits beside it
       const wide = window.matchMedia('(min-width: 64rem)').matches;
-      el.append(h('details.post-details', { open: wide }, h('summary.btn.btn-primary.post-summary', `+ ${t('new_entry')}`), postForm(ctx)));
+      const draft = ctx.store.drafts.get(space.id);
+      el.append(h('details.post-details', { open: wide || Boolean(draft?.body) }, h('summary.btn.btn-primary.post-summary', `+ ${t('new_entry')}`), postForm(ctx)));
       el.classList.add('has-form');
     }
+    else if (space.status === 'closed') el.append(closedNotice());
     else if (space.my_role === 'reader') el.append(h('p.hint', t('reader_only')));
     log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
     el.append(h('h2#log-title', t('log')), log);
@@ -77,10 +80,24 @@ export function spaceView({ spaceId }) {
         space.participants.map((p) => ctxRef.store.actorName(p.actor_id, true)).join(', ')),
       h('p.space-links',
         h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/report` }, t('situation_report')),
-        space.can_administer ? h('button.btn.btn-quiet', { type: 'button', id: 'toggle-status', onclick: toggleStatus },
+        space.can_administer ? h(`button.btn${space.status === 'open' ? '.btn-danger-outline' : '.btn-quiet'}`, { type: 'button', id: 'toggle-status', onclick: toggleStatus },
           space.status === 'open' ? t('close_space') : t('reopen_space')) : null),
       space.can_administer && space.status === 'open' ? participantsEditor() : null,
     ].filter(Boolean));
+  }
+
+  function closedNotice() {
+    return h('p.space-closed-notice', { role: 'status' }, t('space_closed_notice'));
+  }
+
+  /** The space was closed (live, by anyone): no form, no controls the server would now refuse. */
+  function showClosed() {
+    if (el.querySelector('.space-closed-notice')) return;
+    el.querySelector('details.post-details')?.remove();
+    el.classList.remove('has-form');
+    for (const d of el.querySelectorAll('details.entry-audience-edit')) d.remove();
+    header.after(closedNotice());
+    announce(t('space_closed_notice'));
   }
 
   function participantsEditor() {
@@ -102,6 +119,12 @@ export function spaceView({ spaceId }) {
       // PATCH takes [{actor_id, role_cap}]: keep existing caps, new participants get none
       const caps = new Map(space.participants.map((p) => [p.actor_id, p.role_cap ?? null]));
       const participants = [...ul.querySelectorAll('input:checked')].map((c) => ({ actor_id: c.value, role_cap: caps.get(c.value) ?? null }));
+      const removed = participantIds().filter((id) => !participants.some((p) => p.actor_id === id));
+      if (removed.length && !(await confirmDialog({
+        title: t('confirm_title'),
+        text: t('confirm_remove_participants', { names: removed.map((id) => ctxRef.store.actorName(id)).join(', ') }),
+        confirmLabel: t('save'), cancelLabel: t('cancel'),
+      }))) return;
       try {
         space = await api(`/spaces/${encodeURIComponent(space.id)}`, { method: 'PATCH', body: { participants } });
         showStatus(status, t('saved'));
@@ -113,6 +136,10 @@ export function spaceView({ spaceId }) {
   }
 
   async function toggleStatus() {
+    if (space.status === 'open' && !(await confirmDialog({
+      title: t('close_space'), text: t('confirm_close_space', { title: space.title }),
+      confirmLabel: t('close_space'), cancelLabel: t('cancel'),
+    }))) return;
     try {
       space = await api(`/spaces/${encodeURIComponent(space.id)}`, { method: 'PATCH', body: { status: space.status === 'open' ? 'closed' : 'open' } });
       ctxRef.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
@@ -140,6 +167,7 @@ export function spaceView({ spaceId }) {
   }
 
   function canChangeAudience(e) {
+    if (!space) return false;
     const me = ctxRef.store.me;
     return e.author_actor_id === me.actor.id && ['spokesperson', 'editor'].includes(space.my_role) && space.status !== 'closed';
   }
@@ -172,14 +200,23 @@ export function spaceView({ spaceId }) {
   function postForm(ctx) {
     const me = ctx.store.me;
     const levels = space.writable_levels.slice().sort((a, b) => levelRank(a) - levelRank(b));
-    const kind = select(KINDS.map((k) => [k, t(`kind_${k}`)]), 'note', { name: 'kind' });
+    const drafts = ctx.store.drafts;
+    const draft = drafts.get(space.id);
+    const startLevel = draft && levels.includes(draft.level) ? draft.level : levels[0];
+    const kind = select(KINDS.map((k) => [k, t(`kind_${k}`)]), draft && KINDS.includes(draft.kind) ? draft.kind : 'note', { name: 'kind' });
     const body = h('textarea', { name: 'body', rows: 4, maxlength: 20000 });
+    body.value = draft?.body || '';
     const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctx.store });
-    const lv = levelRadios({ levels, value: levels[0], name: `entry-level-${space.id}`, onChange: (l) => aud.setDefault(l) });
-    aud.setDefault(levels[0]);
+    const lv = levelRadios({ levels, value: startLevel, name: `entry-level-${space.id}`, onChange: (l) => { aud.setDefault(l); saveDraft(); } });
+    if (draft?.audience) aud.set(draft.audience); else aud.setDefault(startLevel);
     const status = statusLine();
     const submit = h('button.btn.btn-primary', { type: 'submit' }, t('publish'));
     let idemKey = null;
+    // keep what is typed per space, in memory, so moving to the lägesbild and back loses nothing
+    function saveDraft() {
+      if (!body.value && kind.value === 'note' && lv.getValue() === levels[0]) { drafts.delete(space.id); return; }
+      drafts.set(space.id, { body: body.value, kind: kind.value, level: lv.getValue(), audience: aud.selected() });
+    }
     const form = h('form.card.post-entry', { novalidate: true, 'aria-labelledby': 'post-title' },
       h('h2#post-title', t('new_entry')),
       h('div.form-row', field(t('kind'), kind)),
@@ -187,8 +224,13 @@ export function spaceView({ spaceId }) {
       field(t('body'), body, { required: true }),
       h('details.audience-details', h('summary', aud.count), aud.el),
       status,
-      h('div.form-actions', submit));
-    body.addEventListener('input', () => { idemKey = null; });
+      // the readers by name right beside the button, for every level, before it is pressed
+      h('div.form-actions.publish-row', aud.summary, submit));
+    body.addEventListener('input', () => { idemKey = null; saveDraft(); });
+    kind.addEventListener('change', saveDraft);
+    aud.el.addEventListener('change', saveDraft);
+    aud.onChange(() => { idemKey = null; });
+    if (draft?.body) status.textContent = t('draft_kept');
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       setFieldError(body, '');
@@ -202,11 +244,16 @@ export function spaceView({ spaceId }) {
         const entry = await api(`/spaces/${encodeURIComponent(space.id)}/entries`, { method: 'POST', body: payload, headers: { 'Idempotency-Key': idemKey } });
         idemKey = null;
         body.value = '';
+        // never carry chosen readers over to the next entry: back to the level's default audience
+        aud.setDefault(lv.getValue());
+        form.querySelector('details.audience-details')?.removeAttribute('open');
+        drafts.delete(space.id);
         showStatus(status, t('published'));
         addEntry(entry, ctx, false);
       } catch (e) {
         if (e.field === 'body') setFieldError(body, ctx.errorText(e));
         showStatus(status, ctx.errorText(e), 'error');
+        if (e.code === 'space_closed') { space = { ...space, status: 'closed' }; showClosed(); }
       } finally { submit.disabled = false; submit.textContent = t('publish'); }
     });
     return form;
@@ -240,10 +287,14 @@ export function spaceView({ spaceId }) {
     }
     else if (ev.event === 'space.updated' && ev.data) {
       const wasWritable = (space.writable_levels || []).join();
+      const wasStatus = space.status;
       space = { ...space, ...ev.data };
       renderHeader();
       ctx.setExercise(space.exercise);
-      if ((space.writable_levels || []).join() !== wasWritable) ctx.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
+      if (space.status === 'closed' && wasStatus !== 'closed') showClosed();
+      else if ((space.writable_levels || []).join() !== wasWritable || (wasStatus === 'closed' && space.status !== 'closed')) {
+        ctx.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
+      }
       ctx.rendered();
     } else if (ev.event === 'situation_report.published' && ev.data) {
       announce(t('new_report_announce', { version: ev.data.version }));

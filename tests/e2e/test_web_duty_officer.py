@@ -1,0 +1,339 @@
+"""What a duty officer found (issue 8), in real Chromium against the running demo server: read
+rights that stuck to the next entry, tabs left signed in as someone else, views broken for good by
+navigating offline, a post form left on a closed space, one-click destructive acts, lost drafts,
+throttling without a wait, and a phone header that pushed the log below the fold."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from .web_helpers import (
+    ConsoleWatch,
+    chromium,
+    create_space,
+    demo_people,
+    entry,
+    login,
+    new_context,
+    pick,
+    post_entry,
+    wait_connected,
+)
+
+LIVE = 20_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def people(live_server) -> dict:
+    return demo_people(live_server.base_url, live_server.demo)
+
+
+@pytest.fixture(scope="module")
+def cast(people) -> dict:
+    writer = pick(people, role="editor", min_clearance="hemlig", can_create_space=True)
+    other = pick(people, not_actor=writer["actor"]["id"], min_clearance="sekretess")
+    return {"writer": writer, "other": other}
+
+
+def unique(label: str) -> str:
+    return f"{label} {uuid.uuid4().hex[:6]}"
+
+
+def api_token(base_url: str, who: dict) -> str:
+    r = httpx.post(base_url + "/api/v1/auth/token", json={"username": who["username"], "password": who["password"]})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def open_form(page) -> None:
+    folded = page.locator("details.post-details:not([open]) > summary")
+    if folded.count():
+        folded.click()
+
+
+def test_chosen_readers_do_not_stick_to_the_next_entry(browser, live_server, cast):
+    """Item 1: after a post the form is back at the level's default audience, and the readers are
+    named beside the publish button before it is pressed."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    create_space(page, unique("Vattenbrist Tyresö"), participants=[other["actor"]["name"]])
+    form = page.locator("form.post-entry")
+    summary = form.locator(".publish-row .audience-summary")
+    own_short, other_short = writer["actor"]["short_name"], other["actor"]["short_name"]
+
+    shared = unique("Sekretess till båda")
+    post_entry(page, shared, level="sekretess", audience=[writer["actor"]["name"], other["actor"]["name"]])
+    expect(entry(page, shared)).to_contain_text("läsrätt hos 2 av 2")
+
+    # nothing touched but the text: the next entry must go to the own actor only, and say so
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text(own_short)
+    expect(summary.locator(".audience-name")).to_have_count(1)
+    expect(summary).not_to_contain_text(other_short)
+    nxt = unique("Nästa, inget rört")
+    form.get_by_label("Text").fill(nxt)
+    form.get_by_role("button", name="Publicera").click()
+    expect(entry(page, nxt)).to_contain_text("läsrätt hos 1 av 2")
+
+    # öppen: the summary names every participating actor
+    form.locator("input[type=radio][value=public]").check()
+    expect(summary.locator(".audience-name")).to_have_count(2)
+    expect(summary).to_contain_text(other_short)
+    ctx.close()
+
+
+def test_signing_out_in_one_tab_signs_out_every_tab(browser, live_server, cast):
+    """Item 4: tab A shows a HEMLIG entry; tab B signs out: A is cleared at once. B signs in as
+    someone else: A never shows or acts for them under the old name."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    a = ctx.new_page()
+    login(a, writer["username"], writer["password"])
+    create_space(a, unique("Skyddsobjekt Kista"), participants=[other["actor"]["name"]])
+    secret = unique("Hemlig: bevakning förstärkt")
+    post_entry(a, secret, level="hemlig")
+    b = ctx.new_page()
+    b.goto("/")
+    expect(b.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    b.get_by_role("button", name="Logga ut").click()
+    expect(b.get_by_role("heading", name="Logga in")).to_be_visible()
+
+    expect(a.get_by_role("heading", name="Logga in")).to_be_visible(timeout=5_000)
+    expect(entry(a, secret)).to_have_count(0)
+    expect(a.locator("form.post-entry")).to_have_count(0)
+    expect(a.locator(".whoami")).to_have_count(0)
+    expect(a.locator("#level-banner")).to_be_hidden()
+
+    login(b, other["username"], other["password"])
+    # A follows the browser's new user (or stays signed out) but never names the old one
+    expect(a.locator(".whoami")).to_contain_text(other["actor"]["short_name"], timeout=10_000)
+    expect(a.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    ctx.close()
+
+
+def test_a_refresh_for_another_user_restarts_the_tab(browser, live_server, cast):
+    """Item 4, without any signal between tabs: the session cookie was replaced behind the tab's
+    back (signed in as someone else elsewhere); the tab's next token refresh comes back for
+    another user id, so it drops its view and starts again as that user."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    a = ctx.new_page()
+    login(a, writer["username"], writer["password"])
+    space_id = create_space(a, unique("Elavbrott Täby"), participants=[other["actor"]["name"]])
+    secret = unique("Hemlig: reservkraft")
+    post_entry(a, secret, level="hemlig")
+    # sign in as the other user through the raw API in a second tab (no client code runs there)
+    b = ctx.new_page()
+    b.goto("/manifest.webmanifest")
+    status = b.evaluate("""async (creds) => (await fetch('/api/v1/auth/session', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(creds)})).status""",
+                        {"username": other["username"], "password": other["password"]})
+    assert status == 200
+    b.close()
+    # the tab's scheduled refresh, brought forward
+    a.evaluate("import('/js/api.js').then((m) => m.refresh()).catch(() => null)")
+    expect(entry(a, secret)).to_have_count(0, timeout=10_000)
+    expect(a.locator(".whoami")).to_contain_text(other["actor"]["short_name"], timeout=10_000)
+    expect(a.locator(".whoami")).not_to_contain_text(writer["actor"]["short_name"])
+    assert space_id
+    ctx.close()
+
+
+def test_navigating_offline_recovers_by_itself(browser, live_server, cast):
+    """Item 5: offline, open Lägesbild, go back, come online: the view comes back by itself
+    (log, ÖVNING banner), and offered "Försök igen" while it could not load."""
+    writer = cast["writer"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    link = page.locator("li.space-item.is-exercise a.space-link").first
+    link.click()
+    expect(page.locator("li.entry").first).to_be_visible()
+    expect(page.locator("#exercise-banner")).to_be_visible()
+    wait_connected(page)
+    ctx.set_offline(True)
+    expect(page.locator("#conn")).to_have_attribute("data-state", re.compile("offline|reconnecting"), timeout=LIVE)
+    page.get_by_role("link", name="Lägesbild").click()
+    expect(page.get_by_role("button", name="Försök igen")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("button", name="Försök igen")).to_be_visible()
+    expect(page.locator("li.entry")).to_have_count(0)
+    ctx.set_offline(False)
+    expect(page.locator("li.entry").first).to_be_visible(timeout=LIVE)
+    expect(page.locator("#exercise-banner")).to_be_visible()
+    expect(page.locator(".view-failed")).to_have_count(0)
+    wait_connected(page)
+    ctx.close()
+
+
+def test_space_closed_by_someone_else_removes_the_form_live(browser, live_server, cast):
+    """Item 8: the space is closed elsewhere; the open post form disappears with "Ytan är avslutad"."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    space_id = create_space(page, unique("Storm Gotland"), participants=[other["actor"]["name"]])
+    wait_connected(page)
+    open_form(page)
+    page.locator("form.post-entry").get_by_label("Text").fill("Halvskrivet inlägg")
+    expect(page.locator("form.post-entry")).to_be_visible()
+    token = api_token(live_server.base_url, writer)
+    r = httpx.patch(f"{live_server.base_url}/api/v1/spaces/{space_id}", json={"status": "closed"},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    expect(page.locator(".space-closed-notice")).to_contain_text("Ytan är avslutad", timeout=LIVE)
+    expect(page.locator("form.post-entry")).to_have_count(0)
+    ctx.close()
+
+
+def test_closing_a_space_asks_first_and_looks_destructive(browser, live_server, cast):
+    """Item 9: "Avsluta ytan" is styled as destructive and asks in a dialog; cancelling keeps it open."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    watch = ConsoleWatch(page)
+    login(page, writer["username"], writer["password"])
+    create_space(page, unique("Översvämning Kiruna"), participants=[other["actor"]["name"]])
+    button = page.locator("#toggle-status")
+    expect(button).to_have_class(re.compile("btn-danger"))
+    button.click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Avsluta ytan")
+    dialog.get_by_role("button", name="Avbryt").click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator(".space-meta .status-open")).to_be_visible()
+    button.click()
+    page.locator("dialog.confirm-dialog").get_by_role("button", name="Avsluta ytan").click()
+    expect(page.locator(".space-meta .status-closed")).to_be_visible()
+    expect(page.locator(".space-closed-notice")).to_contain_text("Ytan är avslutad")
+    assert watch.csp_violations() == []
+    ctx.close()
+
+
+def test_admin_own_row_has_no_controls_and_changes_need_save(browser, live_server, people):
+    """Items 7 and 9: no control on one's own row; role changes wait for "Spara"; disabling asks;
+    after a refusal the controls show the server's value."""
+    admin = pick(people, role="actor_admin")
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, admin["username"], admin["password"])
+    page.get_by_role("link", name="Administration").click()
+    own = page.locator(f"li.user-row[data-username='{admin['username']}']")
+    expect(own).to_be_visible()
+    expect(own.locator("select, button")).to_have_count(0)
+    # a fresh user to change
+    username = f"vakt.{uuid.uuid4().hex[:6]}"
+    form = page.locator("form.new-user")
+    form.get_by_role("textbox", name="Användarnamn").fill(username)
+    form.get_by_role("textbox", name="Namn", exact=True).fill("Vera Vakt")
+    form.get_by_role("textbox", name="Lösenord").fill("ett-langt-losenord-" + uuid.uuid4().hex[:6])
+    form.get_by_role("button", name="Skapa").click()
+    row = page.locator(f"li.user-row[data-username='{username}']")
+    expect(row).to_be_visible()
+    row.get_by_label("Roll").select_option("editor")
+    expect(row.locator(".unsaved")).to_be_visible()
+    page.reload()  # not saved on change
+    row = page.locator(f"li.user-row[data-username='{username}']")
+    expect(row.get_by_label("Roll")).to_have_value("reader")
+    row.get_by_label("Roll").select_option("editor")
+    row.get_by_role("button", name="Spara").click()
+    expect(row.get_by_label("Roll")).to_have_value("editor")
+    expect(row).to_contain_text("Sparat")
+    page.reload()
+    row = page.locator(f"li.user-row[data-username='{username}']")
+    expect(row.get_by_label("Roll")).to_have_value("editor")
+    # a refusal: the server rejects the change (route answers 403 self_change) — the control reverts
+    page.route(re.compile(r".*/api/v1/users/[^/]+$"), lambda route: route.fulfill(
+        status=403, content_type="application/problem+json",
+        body='{"type":"x","title":"Forbidden","status":403,"detail":"you cannot","code":"self_change"}'))
+    row.get_by_label("Roll").select_option("reader")
+    row.get_by_role("button", name="Spara").click()
+    expect(row).to_contain_text("Du kan inte inaktivera dig själv")
+    expect(row.get_by_label("Roll")).to_have_value("editor")
+    page.unroute(re.compile(r".*/api/v1/users/[^/]+$"))
+    row.get_by_role("button", name="Inaktivera").click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_contain_text("Vera Vakt")
+    dialog.get_by_role("button", name="Inaktivera").click()
+    expect(page.locator(f"li.user-row[data-username='{username}']")).to_contain_text("Inaktiverad")
+    ctx.close()
+
+
+def test_drafts_survive_moving_to_the_report_and_back(browser, live_server, cast):
+    """Item 11: an unsent draft is kept per space in memory (and nothing lands in browser storage)."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    space_id = create_space(page, unique("Dricksvatten Uppsala"), participants=[other["actor"]["name"]])
+    open_form(page)
+    form = page.locator("form.post-entry")
+    text = unique("Sekretess: utkast om vattentäkt")
+    form.locator("input[type=radio][value=sekretess]").check()
+    form.get_by_label("Text").fill(text)
+    page.get_by_role("link", name="Lägesbild").click()
+    expect(page.locator(".report-body")).to_be_visible()
+    page.goto(f"/#/spaces/{space_id}")
+    form = page.locator("form.post-entry")
+    expect(form.get_by_label("Text")).to_have_value(text)
+    expect(form.locator("input[type=radio][value=sekretess]")).to_be_checked()
+    stored = page.evaluate("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
+    assert "vattentäkt" not in stored
+    logout_button = page.get_by_role("button", name="Logga ut")
+    logout_button.click()
+    login(page, writer["username"], writer["password"])
+    page.goto(f"/#/spaces/{space_id}")
+    open_form(page)
+    expect(page.locator("form.post-entry").get_by_label("Text")).to_have_value("")
+    ctx.close()
+
+
+def test_throttled_sign_in_says_how_long_to_wait(browser, live_server):
+    """Item 15: the server's Retry-After is shown."""
+    name = f"okand.{uuid.uuid4().hex[:6]}"
+    for _ in range(6):
+        httpx.post(live_server.base_url + "/api/v1/auth/session", json={"username": name, "password": "fel-fel-fel-fel"})
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    page.goto("/")
+    page.get_by_label("Användarnamn").fill(name)
+    page.get_by_label("Lösenord").fill("fel-fel-fel-fel")
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.locator("#login-status")).to_contain_text(re.compile(r"Vänta \d+ s"))
+    ctx.close()
+
+
+def test_phone_header_is_compact_and_connection_stays_visible(browser, live_server, cast):
+    """Item 16: at 360 px the header with HEMLIG and ÖVNING banners stays a small part of the
+    screen and is still there (with the connection state) after scrolling the log."""
+    writer = cast["writer"]
+    ctx = new_context(browser, live_server.base_url, width=360, height=740)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    page.locator("li.space-item.is-exercise a.space-link").first.click()
+    expect(page.locator("li.entry").first).to_be_visible()
+    expect(page.locator("#exercise-banner")).to_be_visible()
+    expect(page.locator("#level-banner")).to_be_visible()
+    wait_connected(page)
+    height = page.locator("#topbar").bounding_box()["height"]
+    assert height <= 185, f"header takes {height} of 740 px"
+    scrolled = page.evaluate("() => { window.scrollTo(0, document.documentElement.scrollHeight); return window.scrollY; }")
+    assert scrolled > 300, "the exercise log should be longer than one screen"
+    box = page.locator("#conn").bounding_box()
+    assert box is not None and 0 <= box["y"] < 100, box
+    expect(page.locator("#conn")).to_be_in_viewport()
+    expect(page.locator("#level-banner")).to_be_in_viewport()
+    ctx.close()
