@@ -269,6 +269,7 @@ const sv = {
   err_bad_request: 'Felaktig förfrågan.',
   err_body_too_large: 'Innehållet är för stort.',
   err_http_error: 'Något gick fel i förfrågan.',
+  err_integrity_failure: 'Uppgiften kunde inte visas: den har ändrats utanför systemet. Kontakta systemförvaltaren.',
 };
 
 const en = {
@@ -530,6 +531,7 @@ const en = {
   err_bad_request: 'Bad request.',
   err_body_too_large: 'The content is too large.',
   err_http_error: 'Something went wrong with the request.',
+  err_integrity_failure: 'The item cannot be shown: it was altered outside the system. Contact the system administrator.',
 };
 
 const DICTS = { sv, en };
