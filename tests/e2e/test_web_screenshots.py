@@ -71,6 +71,20 @@ def test_screenshots(browser, live_server, tmp_path):
     sid = create_space(page, "Skogsbrand Rimbo", participants=[other["actor"]["name"]],
                        description="Skogsbrand norr om Rimbo, Norrtälje kommun.")
     post_entry(page, "Räddningstjänsten på plats med sex enheter.", level="public", kind_label="Åtgärd")
+    # the audience summary beside "Publicera": a SEKRETESS entry about to go to two named actors
+    form = page.locator("form.post-entry")
+    form.locator("input[type=radio][value=sekretess]").check()
+    form.locator("details.audience-details > summary").click()
+    form.locator(".audience li", has_text=other["actor"]["name"]).locator("input").check()
+    form.get_by_label("Text").fill("Behov av reservvatten för evakuerade i Rimbo skola.")
+    expect(form.locator(".audience-summary .audience-name")).to_have_count(2)
+    form.screenshot(path=OUT / "audience-summary.png")
+    form.get_by_label("Text").fill("")
+    # a destructive act asks first
+    page.locator("#toggle-status").click()
+    expect(page.locator("dialog.confirm-dialog")).to_be_visible()
+    page.screenshot(path=OUT / "confirm-close-space.png")
+    page.locator("dialog.confirm-dialog").get_by_role("button", name="Avbryt").click()
     page.goto(f"/#/spaces/{sid}/report")
     for version, (situation, forecast) in enumerate([
         ("Branden omfattar 40 ha. Räddningstjänsten på plats.", ""),
@@ -126,6 +140,7 @@ def test_screenshots(browser, live_server, tmp_path):
     page.screenshot(path=OUT / "admin.png", full_page=True)
     ctx.close()
 
-    for name in ("login", "spaces", "space-log", "report", "report-diff", "admin", "mobile-space"):
+    for name in ("login", "spaces", "space-log", "report", "report-diff", "admin", "mobile-space",
+                 "audience-summary", "confirm-close-space"):
         assert (OUT / f"{name}.png").stat().st_size > 5_000
     assert re.match(r"^[0-9a-f-]{36}$", space_id)
