@@ -146,3 +146,25 @@ async def test_records_about_spaces_and_items_the_reader_may_not_know_are_withhe
     read = next(x for x in records if x["action"] == "entry.read")
     assert read["detail"]["items"] == [sek["id"]]
     assert [m["subject"] for m in read["repeats"]] == [f"entry:{sek['id']}"]
+
+
+async def test_reads_pushed_over_the_stream_are_coalesced_too(
+        world: World, database_url: str) -> None:
+    """The hub hands each batch of pushed classified items to StreamSource.record_reads;
+    the same items pushed to the same user again (another tab, a long-poll page) count."""
+    from wis_server.realtime.ports import Read
+    from wis_server.services.stream import StreamSource
+
+    c, a = world.client, world["a_editor"]
+    space = await create_space(c, a, participants=[])
+    h = await post_entry(c, a, space["id"], level="hemlig", body="h")
+    source = StreamSource(world.app.state.store, world.app.state.clock)
+    batch = [Read(a.user_id, a.actor_id, space["id"], h["id"], "entry.created",
+                  Classification.HEMLIG)]
+    for _ in range(5):
+        await source.record_reads(batch)
+    rows = await read_records(database_url, a.user_id)
+    assert len(rows) == 1
+    ((count,),) = await raw_execute(database_url, "SELECT count FROM audit_marks WHERE "
+                                    "audit_seq = $1", rows[0][0])
+    assert count == 5

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from ..domain.model import Principal, Space
 from ..realtime.ports import Change, Read, Wanted
 from ..storage import stream_queries
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
+from .audit import ItemRead, record_reads
 from .directory import load_principal
 from .ports import Clock, EventPublisher
 
@@ -78,20 +78,18 @@ class StreamSource:
         return result
 
     async def record_reads(self, reads: Sequence[Read]) -> None:
-        """One audit record per (user, space, item type) per flush, like a REST page read."""
-        grouped: dict[tuple[str, str, str, str], list[Read]] = defaultdict(list)
+        """Coalesced like a REST read (services.audit.record_reads): per user, a chained
+        record for items first read in the window, a count for repeats."""
+        grouped: dict[tuple[str, str], list[ItemRead]] = defaultdict(list)
         for read in reads:
             kind = "situation_report" if read.kind.startswith(REPORT) else "entry"
-            grouped[(read.user_id, read.actor_id, read.space_id, kind)].append(read)
+            grouped[(read.user_id, read.actor_id)].append(
+                ItemRead(kind, read.item_id, read.space_id, read.level))
         now = self.clock()
         async with self.store.write() as tx:
-            for (user_id, actor_id, space_id, kind), items in grouped.items():
-                await tx.audit.append(AuditRecord(
-                    f"{kind}.read", user_id=user_id, actor_id=actor_id, target_type=kind,
-                    space_id=space_id,
-                    detail={"items": sorted({r.item_id for r in items}),
-                            "levels": sorted({r.level.value for r in items}),
-                            "via": "stream"}), now)
+            for (user_id, actor_id), items in grouped.items():
+                await record_reads(tx, user_id=user_id, actor_id=actor_id, reads=items,
+                                   now=now, via="stream")
 
 
 class TeePublisher:
