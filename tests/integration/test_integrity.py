@@ -94,3 +94,33 @@ async def test_entries_written_before_the_binding_are_still_read(
                       legacy, e["id"])
     r = await c.get(f"/api/v1/spaces/{sid}/entries/{e['id']}", headers=a.auth)
     assert r.status_code == 200 and r.json()["body"] == "gammal"
+
+
+async def test_tampered_reports_and_spaces_answer_a_problem_and_are_audited(
+        world: World, database_url: str) -> None:
+    """Paths that do not name the item in their own audit (reports, spaces) fail closed the
+    same way: 409 integrity_failure, an integrity.failure record, no 500."""
+    c, a = world.client, world["a_editor"]
+    space = await create_space(c, a, participants=[])
+    sid = space["id"]
+    r = await c.post(f"/api/v1/spaces/{sid}/situation-reports", headers=a.auth, json={
+        "scope": "joint", "sections": [
+            {"key": "event", "classification": "public", "body": "händelse"},
+            {"key": "needs", "classification": "public", "body": "behov"}]})
+    assert r.status_code == 201
+    ((first, second),) = [tuple(row[0] for row in await raw_execute(
+        database_url, "SELECT id FROM report_sections ORDER BY position"))]
+    await raw_execute(database_url, "UPDATE report_sections SET body_ct = (SELECT body_ct "
+                      "FROM report_sections WHERE id = $1) WHERE id = $2", first, second)
+    r = await c.get(f"/api/v1/spaces/{sid}/situation-reports/latest", headers=a.auth)
+    assert assert_problem(r, 409)["code"] == "integrity_failure" and "händelse" not in r.text
+
+    other = await create_space(c, a, participants=[], title="Annan")
+    await raw_execute(database_url, "UPDATE spaces SET title_ct = (SELECT title_ct FROM spaces "
+                      "WHERE id = $1) WHERE id = $2", other["id"], sid)
+    r = await c.get(f"/api/v1/spaces/{sid}", headers=a.auth)
+    assert assert_problem(r, 409)["code"] == "integrity_failure" and "Annan" not in r.text
+
+    rows = await raw_execute(database_url, "SELECT user_id, CAST(detail AS TEXT) FROM "
+                             "audit_log WHERE action = 'integrity.failure'")
+    assert len(rows) == 2 and all(user_id == a.user_id for user_id, _ in rows)

@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..classification.crypto import DecryptionFailed
 from ..domain.errors import (
     AuthenticationFailed,
     Forbidden,
+    IntegrityFailure,
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
@@ -118,6 +120,13 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
                     principal, method=op.method, route=op.path, status=refusal.status,
                     code=refusal.code)
             raise
+        except DecryptionFailed:
+            # Stored content that no longer authenticates (a tampered row) reached a path
+            # that does not say which item: fail closed, on the trail, as a stable problem.
+            await request.app.state.services.audit.integrity_failure(
+                principal, method=op.method, route=op.path)
+            raise IntegrityFailure("stored content failed its integrity check and is "
+                                   "withheld") from None
         if isinstance(result, Response):
             return result
         return JSONResponse(result, status_code=op.status)

@@ -119,6 +119,17 @@ class AuditTrail:
         self.store = store
         self.clock = clock
 
+    async def integrity_failure(self, principal: Principal | None, *, method: str,
+                                route: str) -> None:
+        """Content failed authentication on a path that names no item (the entry paths
+        record the item's id themselves)."""
+        async with self.store.write() as tx:
+            await tx.audit.append(AuditRecord(
+                "integrity.failure", outcome="error",
+                user_id=principal.user_id if principal else None,
+                actor_id=principal.actor_id if principal else None,
+                detail={"route": f"{method} {route}"}), self.clock())
+
     async def refused(self, principal: Principal, *, method: str, route: str, status: int,
                       code: str) -> None:
         """A signed-in user was refused (403) or told "not found" (404): on the trail, so an
