@@ -77,15 +77,16 @@ def test_chosen_readers_do_not_stick_to_the_next_entry(browser, live_server, cas
     post_entry(page, shared, level="sekretess", audience=[writer["actor"]["name"], other["actor"]["name"]])
     expect(entry(page, shared)).to_contain_text("läsrätt hos 2 av 2")
 
-    # nothing touched but the text: the next entry must go to the own actor only, and say so
-    expect(summary).to_be_visible()
-    expect(summary).to_contain_text(own_short)
-    expect(summary.locator(".audience-name")).to_have_count(1)
-    expect(summary).not_to_contain_text(other_short)
+    # nothing touched but the text: the next entry goes to the own actor only …
     nxt = unique("Nästa, inget rört")
     form.get_by_label("Text").fill(nxt)
     form.get_by_role("button", name="Publicera").click()
     expect(entry(page, nxt)).to_contain_text("läsrätt hos 1 av 2")
+    # … and the form says so, by name, beside the button, before the next press
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text(own_short)
+    expect(summary.locator(".audience-name")).to_have_count(1)
+    expect(summary).not_to_contain_text(other_short)
 
     # öppen: the summary names every participating actor
     form.locator("input[type=radio][value=public]").check()
