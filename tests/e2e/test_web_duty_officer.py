@@ -291,8 +291,17 @@ def test_drafts_survive_moving_to_the_report_and_back(browser, live_server, cast
     form = page.locator("form.post-entry")
     expect(form.get_by_label("Text")).to_have_value(text)
     expect(form.locator("input[type=radio][value=sekretess]")).to_be_checked()
+    # the same for a situation report being written
+    page.get_by_role("link", name="Lägesbild").click()
+    page.get_by_role("button", name="Ny version").click()
+    page.locator("form.report-editor textarea[data-key=needs]").fill("Utkast: nödvatten till vattentäkt 2")
+    page.locator("p.breadcrumb a").click()
+    expect(page.locator("form.post-entry").get_by_label("Text")).to_have_value(text)
+    page.get_by_role("link", name="Lägesbild").click()
+    expect(page.locator("form.report-editor textarea[data-key=needs]")).to_have_value("Utkast: nödvatten till vattentäkt 2")
     stored = page.evaluate("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
     assert "vattentäkt" not in stored
+    page.goto(f"/#/spaces/{space_id}")
     logout_button = page.get_by_role("button", name="Logga ut")
     logout_button.click()
     login(page, writer["username"], writer["password"])

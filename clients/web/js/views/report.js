@@ -52,8 +52,12 @@ export function reportView({ spaceId, scope, actorId }) {
       h('h1', exercisePrefix(space), title),
       tabs, notice, body);
     await showLatest();
+    // an unsent version typed before leaving for the log comes back (memory only, per space+scope)
+    if (canPublish() && ctx.store.drafts.has(draftKey())) renderEditor();
     ctx.stream?.subscribe(space.id, head?.head ?? 0);
   }
+
+  function draftKey() { return `${spaceId}:report:${scope}:${scope === 'actor' ? actorId : ''}`; }
 
   function canPublish() {
     const me = ctxRef.store.me;
@@ -161,7 +165,8 @@ export function reportView({ spaceId, scope, actorId }) {
     editing = true;
     const me = ctxRef.store.me;
     const levels = space.writable_levels.slice().sort((a, b) => levelRank(a) - levelRank(b));
-    const prev = new Map(((shown && shown.sections) || []).map((s) => [s.key, s]));
+    const draft = ctxRef.store.drafts.get(draftKey());
+    const prev = new Map(((draft && draft.sections) || (shown && shown.sections) || []).map((s) => [s.key, s]));
     const rows = [];
     const form = h('form.report-editor', { novalidate: true, 'aria-labelledby': 'editor-title' },
       h('h2#editor-title', t('publish_report'), ': ', scope === 'joint' ? t('joint_report') : ctxRef.store.actorName(actorId)));
@@ -170,21 +175,32 @@ export function reportView({ spaceId, scope, actorId }) {
       const initLevel = p && levels.includes(p.classification) ? p.classification : levels[0];
       const ta = h('textarea', { name: `sec-${key}`, rows: 3, dataset: { key } });
       ta.value = p ? p.body : '';
+      ta.addEventListener('input', () => saveDraft());
       const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctxRef.store, compact: true });
       if (p) aud.set(p.audience); else aud.setDefault(initLevel);
       let fs = null;
       const lv = levelRadios({ levels, value: initLevel, name: `${nextId('seclvl')}-${key}`, onChange: (l) => {
         aud.setDefault(l);
         fs.className = `card section-editor editing-${l}`;
+        saveDraft();
       } });
+      aud.el.addEventListener('change', () => saveDraft());
       rows.push({ key, ta, lv, aud });
       fs = h(`fieldset.card.section-editor.editing-${initLevel}`, { dataset: { key } }, h('legend', t(`sec_${key}`)),
         field(t('body'), ta), lv.el, h('details.audience-details', h('summary', aud.count), aud.el));
       form.append(fs);
     }
+    function saveDraft() {
+      ctxRef.store.drafts.set(draftKey(), { sections: rows.map((r) => ({
+        key: r.key, body: r.ta.value, classification: r.lv.getValue(), audience: r.aud.selected(),
+      })) });
+    }
     const status = statusLine();
+    if (draft) status.textContent = t('draft_kept');
     const submit = h('button.btn.btn-primary', { type: 'submit', id: 'publish-report' }, t('publish_report'));
-    form.append(status, h('div.form-actions', submit, h('button.btn', { type: 'button', onclick: () => { editing = false; render(); } }, t('cancel'))));
+    form.append(status, h('div.form-actions', submit, h('button.btn', { type: 'button', onclick: () => {
+      editing = false; ctxRef.store.drafts.delete(draftKey()); render();
+    } }, t('cancel'))));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const sections = rows.filter((r) => r.ta.value.trim()).map((r) => {
@@ -198,6 +214,7 @@ export function reportView({ spaceId, scope, actorId }) {
       publishing = true;
       try {
         const rep = await api(`/spaces/${sp}/situation-reports`, { method: 'POST', body: { scope, sections } });
+        ctxRef.store.drafts.delete(draftKey());
         editing = false;
         notice.replaceChildren();
         await fetchVersions();
