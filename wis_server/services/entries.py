@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -12,6 +12,7 @@ from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFai
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..storage.audit import AuditRecord
+from ..storage.entries import EntryLabelFilter
 from ..storage.unit import Store, Tx
 from .audit import ItemRead, record_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
@@ -19,8 +20,16 @@ from .ports import Clock, EventPublisher
 from .spaces import visible_space
 
 MAX_PAGE = 500
+MAX_SEARCH = 200  # characters of a log text search
 
 log = structlog.get_logger("wis.entries")
+
+
+def _body_contains(needle: str) -> Callable[[Entry], bool]:
+    def match(entry: Entry) -> bool:
+        return needle in entry.body.casefold()
+
+    return match
 
 
 def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untyped-def]
@@ -169,17 +178,33 @@ class Entries:
         return entry
 
     async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
-                   before: int | None = None, limit: int = 100, descending: bool = False
+                   before: int | None = None, limit: int = 100, descending: bool = False,
+                   labels: EntryLabelFilter | None = None, text: str | None = None
                    ) -> tuple[list[Entry], int]:
+        """A page of the log as the principal may read it, optionally narrowed by plain
+        labels (`labels`, in SQL) and by a text search (`text`: case-insensitive substring of
+        the body, tested only on entries the decision function let through and decrypted)."""
         limit = max(1, min(limit, MAX_PAGE))
         corrupt: list[str] = []
+        match = None
+        if text is not None:
+            needle = text.strip().casefold()
+            if not needle or len(needle) > MAX_SEARCH:
+                raise ValidationFailed(f"q must be 1-{MAX_SEARCH} non-blank characters",
+                                       code="invalid_search", field="q")
+            match = _body_contains(needle)
+        if labels is not None and labels.since is not None and labels.until is not None \
+                and labels.since >= labels.until:
+            raise ValidationFailed("since must be before until", code="invalid_time_range",
+                                   field="since")
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             items = await tx.entries.page(
                 space.id, actor_id=principal.actor_id,
                 clearance=principal.effective_clearance,
                 visible=reader_filter(principal, space), after=after, before=before,
-                limit=limit, descending=descending, corrupt=corrupt)
+                limit=limit, descending=descending, corrupt=corrupt, labels=labels,
+                match=match)
         # The space row was read first in this transaction; an entry committed since can
         # only be newer, so the larger of the two is a head no client can overshoot.
         head = max([space.last_seq, *(e.seq for e in items)])

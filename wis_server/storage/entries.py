@@ -4,6 +4,7 @@ can pre-filter in SQL and the access decision can run before anything is decrypt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,32 @@ from .sealing import Sealer
 from .tables import data_keys, entries, item_audience, users
 
 Visible = Callable[[ItemLabel], bool]
+
+SCAN_CHUNK = 500  # rows decrypted per round of a text search
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLabelFilter:
+    """Narrowing a log page on plain (unencrypted) columns; every field optional."""
+
+    kind: EntryKind | None = None
+    level: Classification | None = None
+    author_actor_id: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+    def narrow(self, query: Any) -> Any:
+        if self.kind is not None:
+            query = query.where(entries.c.kind == self.kind.value)
+        if self.level is not None:
+            query = query.where(entries.c.classification == self.level.value)
+        if self.author_actor_id is not None:
+            query = query.where(entries.c.author_actor_id == self.author_actor_id)
+        if self.since is not None:
+            query = query.where(entries.c.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(entries.c.created_at < self.until)
+        return query
 
 
 def _context(entry_id: str, space_id: str, level: Classification, *, author_id: str,
@@ -131,22 +158,44 @@ class EntryRepository:
     async def page(
         self, space_id: str, *, actor_id: str, clearance: Classification, visible: Visible,
         after: int | None, before: int | None, limit: int, descending: bool,
-        corrupt: list[str] | None = None,
+        corrupt: list[str] | None = None, labels: EntryLabelFilter | None = None,
+        match: Callable[[Entry], bool] | None = None,
     ) -> list[Entry]:
         """Up to `limit` visible entries; pre-filtered in SQL, then each passes `visible`.
         With `corrupt` given, an entry that fails to decrypt (a tampered or damaged row) is
-        left out and its id appended there, so one bad row cannot blind a whole log."""
+        left out and its id appended there, so one bad row cannot blind a whole log.
+        `labels` narrows on plain columns in SQL; `match` (a text search) is applied to the
+        decrypted entries — only those that passed `visible` — scanning in chunks until
+        `limit` matches are found or the log is exhausted."""
         query = select(entries).where(
             entries.c.space_id == space_id,
             entries.c.classification.in_(levels_up_to(clearance)),
             audience_filter(entries.c.id, entries.c.audience_all, actor_id),
         )
+        if labels is not None:
+            query = labels.narrow(query)
         if after is not None:
             query = query.where(entries.c.seq > after)
         if before is not None:
             query = query.where(entries.c.seq < before)
         order = entries.c.seq.desc() if descending else entries.c.seq
-        return await self._load(query.order_by(order).limit(limit), visible, corrupt)
+        if match is None:
+            return await self._load(query.order_by(order).limit(limit), visible, corrupt)
+        found: list[Entry] = []
+        while len(found) < limit:
+            # The chunk's seq range first (plain columns only), then its rows in one load.
+            seqs = (await self.conn.execute(query.with_only_columns(entries.c.seq)
+                                            .order_by(order).limit(SCAN_CHUNK))).scalars().all()
+            if not seqs:
+                break
+            low, high = min(seqs), max(seqs)
+            chunk = await self._load(query.where(entries.c.seq.between(low, high))
+                                     .order_by(order), visible, corrupt)
+            found += [e for e in chunk if match(e)]
+            if len(seqs) < SCAN_CHUNK:
+                break
+            query = query.where(entries.c.seq < low if descending else entries.c.seq > high)
+        return found[:limit]
 
     async def _load(self, query: Any, visible: Visible, corrupt: list[str] | None = None
                     ) -> list[Entry]:

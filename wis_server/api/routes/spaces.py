@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from ...domain.errors import ValidationFailed
+from ...domain.levels import Classification, EntryKind
 from ...domain.model import Participant
 from ...services.reports import SectionDraft
+from ...storage.entries import EntryLabelFilter
 from ..endpoint import Api, Call, Query
 from ..shapes import (
     EntryAudiencePatch,
@@ -26,6 +30,20 @@ _REPORT_QUERY = (
     Query("scope", str, "joint (default) or actor", enum=("joint", "actor")),
     Query("actor_id", str, "with scope=actor: whose report (default: your actor's)"),
 )
+
+
+def _moment(query: dict[str, Any], name: str) -> datetime | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw) if raw.isascii() and len(raw) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(f"{name} must be an ISO 8601 time with a UTC offset or Z",
+                               code="invalid_time", field=name)
+    return moment
 
 
 def _joint(call: Call) -> bool:
@@ -78,14 +96,31 @@ def register(api: Api) -> None:
             query=(Query("after", int, "only entries with seq > after", minimum=0),
                    Query("before", int, "only entries with seq < before", minimum=0),
                    Query("limit", int, "at most this many (default 100)", 1, 500),
-                   Query("order", str, "asc (default) or desc", enum=("asc", "desc"))),
+                   Query("order", str, "asc (default) or desc", enum=("asc", "desc")),
+                   Query("kind", str, "only entries of this kind",
+                         enum=tuple(k.value for k in EntryKind)),
+                   Query("level", str, "only entries at this classification level",
+                         enum=tuple(c.value for c in Classification)),
+                   Query("actor", str, "only entries written by this actor (actor id)"),
+                   Query("since", str, "only entries created at or after this ISO 8601 time "
+                         "(with a UTC offset or Z)"),
+                   Query("until", str, "only entries created before this ISO 8601 time"),
+                   Query("q", str, "text search: entries whose body contains this text "
+                         "(case-insensitive; 1-200 characters). Only entries you may read "
+                         "are decrypted and searched; a page holds up to `limit` matches and "
+                         "pages on with after/before as usual")),
             errors=(404,))
     async def list_entries(call: Call) -> Any:
         q = call.query
+        labels = EntryLabelFilter(
+            kind=EntryKind(q["kind"]) if "kind" in q else None,
+            level=Classification(q["level"]) if "level" in q else None,
+            author_actor_id=q.get("actor"),
+            since=_moment(q, "since"), until=_moment(q, "until"))
         entries, head = await call.services.entries.page(
             call.principal, call.path["space_id"], after=q.get("after"),
             before=q.get("before"), limit=q.get("limit", 100),
-            descending=q.get("order") == "desc")
+            descending=q.get("order") == "desc", labels=labels, text=q.get("q"))
         exercise = await _is_exercise(call)
         return {"items": [entry_view(e, exercise) for e in entries], "head": head}
 
