@@ -3,7 +3,7 @@
 import { h, field, select, setFieldError, statusLine, showStatus, announce, confirmDialog } from '../dom.js';
 import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
-import { badge, exerciseBadge, levelRank } from '../classification.js';
+import { badge, exerciseBadge, levelRank, LEVELS } from '../classification.js';
 import { KINDS, audiencePicker, audienceText, levelRadios, spaceMeta, exercisePrefix } from './common.js';
 
 const PAGE = 200;
@@ -40,12 +40,71 @@ export function spaceView({ spaceId }) {
     else if (space.status === 'closed') el.append(closedNotice());
     else if (space.my_role === 'reader') el.append(h('p.hint', t('reader_only')));
     log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
-    el.append(h('h2#log-title', t('log')), log);
-    const items = (entries.items || []).slice().sort((a, b) => b.seq - a.seq);
-    for (const e of items) { seen.add(e.id); log.append(entryItem(e, ctx)); }
-    if (!items.length) log.append(h('li.empty', t('no_entries')));
-    if (items.length >= PAGE) el.append(olderButton(ctx, items[items.length - 1].seq));
+    el.append(h('h2#log-title', t('log')), filterBar(ctx), log);
+    const items = showItems(entries, ctx);
     ctx.stream?.subscribe(space.id, entries.head ?? Math.max(0, ...items.map((e) => e.seq)));
+  }
+
+  // --- filters and search (server side: only readable entries are decrypted and searched) ---
+  let filters = {}; // kind, level, actor, since, until, q — as sent to GET entries
+  let older = null;
+
+  function showItems(page, ctx) {
+    const items = (page.items || []).slice().sort((a, b) => b.seq - a.seq);
+    seen.clear();
+    log.replaceChildren();
+    for (const e of items) { seen.add(e.id); log.append(entryItem(e, ctx)); }
+    const filtered = Object.keys(filters).length > 0;
+    if (!items.length) log.append(h('li.empty', t(filtered ? 'filter_no_match' : 'no_entries')));
+    older?.remove(); older = null;
+    if (items.length >= PAGE) { older = olderButton(ctx, items[items.length - 1].seq); log.after(older); }
+    return items;
+  }
+
+  /** Whether an entry arriving live belongs in the filtered log (same rules as the server's). */
+  function matches(e) {
+    if (filters.kind && e.kind !== filters.kind) return false;
+    if (filters.level && e.classification !== filters.level) return false;
+    if (filters.actor && e.author_actor_id !== filters.actor) return false;
+    const at = Date.parse(e.created_at);
+    if (filters.since && !(at >= Date.parse(filters.since))) return false;
+    if (filters.until && !(at < Date.parse(filters.until))) return false;
+    if (filters.q && !String(e.body || '').toLowerCase().includes(filters.q.toLowerCase())) return false;
+    return true;
+  }
+
+  function filterBar(ctx) {
+    const any = ['', t('filter_any')];
+    const kindSel = select([any, ...KINDS.map((k) => [k, t(`kind_${k}`)])], '', { name: 'filter-kind' });
+    const levelSel = select([any, ...LEVELS.map((l) => [l, t(`level_${l}`)])], '', { name: 'filter-level' });
+    const actorSel = select([any, ...participantIds().map((id) => [id, ctx.store.actorName(id)])], '', { name: 'filter-actor' });
+    const since = h('input', { type: 'datetime-local', name: 'filter-since' });
+    const until = h('input', { type: 'datetime-local', name: 'filter-until' });
+    const text = h('input', { type: 'search', name: 'filter-q', maxlength: 200, autocomplete: 'off' });
+    const status = statusLine();
+    const iso = (v) => (v ? new Date(v).toISOString() : '');
+    const form = h('form.filter-form', { novalidate: true, role: 'search', 'aria-label': t('filter_title') },
+      field(t('filter_text'), text),
+      h('div.filter-fields', field(t('kind'), kindSel), field(t('classification'), levelSel), field(t('filter_actor'), actorSel),
+        field(t('filter_since'), since), field(t('filter_until'), until)),
+      h('div.form-actions', h('button.btn.btn-primary', { type: 'submit' }, t('filter_apply')),
+        h('button.btn', { type: 'button', onclick: () => { form.reset(); apply(); } }, t('filter_clear'))),
+      status);
+    async function apply() {
+      const next = { kind: kindSel.value, level: levelSel.value, actor: actorSel.value, since: iso(since.value), until: iso(until.value), q: text.value.trim() };
+      for (const k of Object.keys(next)) if (!next[k]) delete next[k];
+      try {
+        const page = await api(`/spaces/${encodeURIComponent(space.id)}/entries${qs({ order: 'desc', limit: PAGE, ...next })}`);
+        filters = next;
+        const items = showItems(page, ctx);
+        showStatus(status, Object.keys(filters).length ? t('filter_result', { n: items.length >= PAGE ? `${PAGE}+` : items.length }) : '');
+        details.classList.toggle('is-active', Object.keys(filters).length > 0);
+        ctx.rendered();
+      } catch (e) { showStatus(status, ctx.errorText(e), 'error'); }
+    }
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); apply(); });
+    const details = h('details.filter-details', h('summary', t('filter_title')), form);
+    return details;
   }
 
   // Pages further back in the log on request (the newest PAGE entries load first).
@@ -55,7 +114,7 @@ export function spaceView({ spaceId }) {
     button.addEventListener('click', async () => {
       button.disabled = true;
       try {
-        const page = await api(`/spaces/${encodeURIComponent(space.id)}/entries${qs({ order: 'desc', limit: PAGE, before })}`);
+        const page = await api(`/spaces/${encodeURIComponent(space.id)}/entries${qs({ order: 'desc', limit: PAGE, before, ...filters })}`);
         const items = (page.items || []).slice().sort((a, b) => b.seq - a.seq);
         for (const e of items) {
           if (seen.has(e.id)) continue;
@@ -261,6 +320,7 @@ export function spaceView({ spaceId }) {
 
   function addEntry(e, ctx, announceIt) {
     if (!log || seen.has(e.id) || e.space_id && e.space_id !== space.id) return;
+    if (!matches(e)) return; // a filtered log shows only what matches, live too
     seen.add(e.id);
     log.querySelector('li.empty')?.remove();
     const li = entryItem(e, ctx, true);
