@@ -347,3 +347,46 @@ def test_phone_header_is_compact_and_connection_stays_visible(browser, live_serv
     expect(page.locator("#conn")).to_be_in_viewport()
     expect(page.locator("#level-banner")).to_be_in_viewport()
     ctx.close()
+
+
+def test_log_filters_and_search(browser, live_server, cast):
+    """Item 18 (client): filter the log by kind, level and actor and search its text; the server
+    searches only what the reader may read, and live entries appear only when they match."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    space_id = create_space(page, unique("Ras Göta älv"), participants=[other["actor"]["name"]])
+    tag = uuid.uuid4().hex[:6]
+    post_entry(page, f"Skred vid Lilla Edet {tag}", level="public", kind_label="Inkommande")
+    post_entry(page, f"Beslut: utrymning {tag}", level="sekretess", kind_label="Beslut")
+    post_entry(page, "Vägen stängd", level="public", kind_label="Åtgärd")
+    wait_connected(page)
+    page.locator("details.filter-details > summary").click()
+    bar = page.locator("form.filter-form")
+    bar.get_by_label("Sök i text").fill(tag.upper())
+    bar.get_by_role("button", name="Filtrera").click()
+    expect(page.locator("li.entry")).to_have_count(2)
+    bar.get_by_label("Typ av inlägg").select_option("decision")
+    bar.get_by_role("button", name="Filtrera").click()
+    expect(page.locator("li.entry")).to_have_count(1)
+    expect(page.locator("li.entry")).to_contain_text("utrymning")
+    bar.get_by_label("Informationsklass").select_option("public")
+    bar.get_by_role("button", name="Filtrera").click()
+    expect(page.locator("li.entry")).to_have_count(0)
+    expect(page.locator("li.empty")).to_contain_text("Inga inlägg matchar")
+    # live: a matching entry appears, a non-matching one does not
+    bar.get_by_role("button", name="Rensa filter").click()
+    expect(page.locator("li.entry")).to_have_count(3)
+    bar.get_by_label("Typ av inlägg").select_option("need")
+    bar.get_by_role("button", name="Filtrera").click()
+    expect(page.locator("li.entry")).to_have_count(0)
+    token = api_token(live_server.base_url, writer)
+    for kind, body in (("need", f"Behov: sandsäckar {tag}"), ("note", f"Anteckning {tag}")):
+        r = httpx.post(f"{live_server.base_url}/api/v1/spaces/{space_id}/entries",
+                       json={"kind": kind, "classification": "public", "body": body},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+    expect(page.locator("li.entry", has_text="sandsäckar")).to_be_visible(timeout=LIVE)
+    expect(page.locator("li.entry")).to_have_count(1)
+    ctx.close()

@@ -279,6 +279,9 @@ const sv = {
   err_bad_request: 'Felaktig förfrågan.',
   err_body_too_large: 'Innehållet är för stort.',
   err_http_error: 'Något gick fel i förfrågan.',
+  err_invalid_search: 'Söktexten måste ha 1–200 tecken.',
+  err_invalid_time: 'Ogiltig tidpunkt.',
+  err_invalid_time_range: '”Från och med” måste vara före ”Till”.',
   err_integrity_failure: 'Uppgiften kunde inte visas: den har ändrats utanför systemet. Kontakta systemförvaltaren.',
 };
 
@@ -551,6 +554,9 @@ const en = {
   err_bad_request: 'Bad request.',
   err_body_too_large: 'The content is too large.',
   err_http_error: 'Something went wrong with the request.',
+  err_invalid_search: 'The search text must have 1–200 characters.',
+  err_invalid_time: 'Invalid time.',
+  err_invalid_time_range: '“From” must be before “Until”.',
   err_integrity_failure: 'The item cannot be shown: it was altered outside the system. Contact the system administrator.',
 };
 
