@@ -116,3 +116,20 @@ async def test_slow_consumer_is_closed_4008_and_others_keep_receiving(
     await fast.until(lambda f: f["type"] == "pong")
     await fast.close()
     await asyncio.sleep(0)
+
+
+async def test_binary_first_frame_closes_1003_and_deep_message_errors_then_closes(
+        server: LiveServer) -> None:
+    binary = await StreamClient.open(server, None)
+    await binary.ws.send(b'{"type":"auth"}')
+    assert await binary.closed_with() == 1003
+
+    deep_first = await StreamClient.open(server, None)
+    await deep_first.ws.send("[" * 2000 + "]" * 2000)
+    assert await deep_first.closed_with() == 4001
+
+    deep = await StreamClient.open(server, await login(server, "tib.lst"))
+    await deep.ws.send("[" * 2000 + "]" * 2000)  # under the 4 KiB limit, too deep
+    assert await deep.closed_with() == 1007
+    assert deep.frames == [{"type": "ready"}, {"type": "error", "code": "bad_message",
+                                               "message": "message nested too deeply"}]

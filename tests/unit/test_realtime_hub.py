@@ -214,3 +214,48 @@ def test_origin_check() -> None:
     allowed = ("https://app.example.se",)
     assert origin_allowed({**host, "origin": "https://app.example.se"}, allowed)
     assert not origin_allowed({**host, "origin": "https://wis.example.se"}, allowed)
+
+
+class CountingLog(Log):
+    """A Log that counts calls to the source, per method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def space(self, space_id: str) -> Space | None:
+        self.calls.append("space")
+        return await super().space(space_id)
+
+    async def heads(self, space_ids: Sequence[str]) -> dict[str, int]:
+        self.calls.append("heads")
+        return await super().heads(space_ids)
+
+
+async def test_refused_subscriptions_allocate_nothing_and_cost_the_same_as_missing() -> None:
+    log = CountingLog()
+    hub = Hub(log, render)
+    await hub.start()
+    stranger = person("z", "Z", C.HEMLIG)  # actor Z does not take part in S
+    probe = Recorder()
+    conn = hub.connect(probe, stranger, None)
+    for _ in range(50):
+        await hub.subscribe(conn, "S", None)  # invisible
+        await hub.subscribe(conn, "missing", None)
+    await settle()
+    assert hub.followed() == [] and not hub._feeds and not hub._tasks  # nothing left behind
+    assert {f["code"] for f in probe.frames} == {"not_found"}  # type: ignore[misc]
+    # Someone follows S: probing it must still look (and cost) exactly like a missing space.
+    member = person("m", "A", C.PUBLIC)
+    await hub.subscribe(hub.connect(Recorder(), member, None), "S", None)
+    await settle()
+    log.calls.clear()
+    await hub.subscribe(conn, "S", 0)
+    invisible_calls, log.calls = log.calls, []
+    await hub.subscribe(conn, "missing", 0)
+    assert invisible_calls == log.calls == ["space"]
+    assert probe.frames[-1] == {"type": "error", "code": "not_found",
+                                "message": "no such space", "space_id": "missing"}
+    assert probe.frames[-2] == {**probe.frames[-1], "space_id": "S"}
+    assert hub.followed() == ["S"] and len(hub._feeds["S"].subscribers) == 1
+    await hub.stop()

@@ -23,6 +23,8 @@ log = structlog.get_logger("wis.realtime")
 # Close codes (documented in docs/realtime.md and the websocket route).
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
+CLOSE_INVALID = 1007
 CLOSE_AUTH_FAILED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_SLOW_CONSUMER = 4008
@@ -191,8 +193,10 @@ class Connection:
             if self._writer is asyncio.current_task():
                 self._writer = None
 
-    def close_soon(self, code: int, reason: str, *, send_close: bool = True) -> None:
-        """Stop delivering at once; detach from the hub; close the transport in the background."""
+    def close_soon(self, code: int, reason: str, *, send_close: bool = True,
+                   flush: bool = False) -> None:
+        """Stop delivering at once; detach from the hub; close the transport in the background.
+        With `flush`, what is already queued (e.g. an error frame explaining why) goes first."""
         if self.closed:
             return
         self.closed = True
@@ -200,17 +204,22 @@ class Connection:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        self._queue.clear()
-        self._queued_bytes = 0
+        if not flush:
+            self._queue.clear()
+            self._queued_bytes = 0
         self._on_closed(self)
         if send_close:
-            self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+            self._closer = asyncio.get_running_loop().create_task(
+                self._close(code, reason, flush))
         elif self._writer is not None:
             self._writer.cancel()
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, flush: bool = False) -> None:
         writer = self._writer
         if writer is not None:
+            if flush:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(asyncio.shield(writer), 10)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer

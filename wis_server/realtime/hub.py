@@ -205,7 +205,9 @@ class Hub(Reauthorisation):
             if feed.task is not None:
                 feed.task.cancel()
 
-    async def _feed(self, space_id: str) -> Feed | None:
+    async def _feed(self, space: Space) -> Feed | None:
+        """The space's feed, opened for a space already loaded and decided readable."""
+        space_id = space.id
         feed = self._feeds.get(space_id)
         if feed is not None:
             return feed
@@ -215,10 +217,6 @@ class Hub(Reauthorisation):
         future: asyncio.Future[Feed | None] = asyncio.get_running_loop().create_future()
         self._opening[space_id] = future
         try:
-            space = await self.source.space(space_id)
-            if space is None:
-                future.set_result(None)
-                return None
             head = (await self.source.heads([space_id])).get(space_id, space.last_seq)
             feed = Feed(space, head)
             self._feeds[space_id] = feed
@@ -241,16 +239,25 @@ class Hub(Reauthorisation):
             conn.push(control("error", code="too_many_subscriptions",
                               message="too many subscriptions on one connection"))
             return
+        # Invisible means invisible: decide on a fresh read of the space before anything is
+        # allocated, so a missing space and a forbidden one (followed or not) answer alike,
+        # at the same cost (one read), and a refused probe leaves no feed or task behind.
+        space = await self.source.space(space_id)
+        if conn.closed:
+            return
+        if space is None or not decide(conn.principal, READ_, space):
+            conn.push(control("error", code="not_found", message="no such space",
+                              space_id=space_id))
+            return
         feed: Feed | None = None
         for _ in range(3):
-            feed = await self._feed(space_id)
+            feed = await self._feed(space)
             if feed is None or self._feeds.get(space_id) is feed:
                 break
         if conn.closed:
             return
         if feed is None or self._feeds.get(space_id) is not feed or \
                 not decide(conn.principal, READ_, feed.space):
-            # Invisible means invisible: a missing space and a forbidden one look the same.
             conn.push(control("error", code="not_found", message="no such space",
                               space_id=space_id))
             return

@@ -33,7 +33,9 @@ from ...domain.model import Entry, Principal, SituationReport, Space
 from ...realtime.connection import (
     CLOSE_AUTH_FAILED,
     CLOSE_FORBIDDEN,
+    CLOSE_INVALID,
     CLOSE_TOKEN_EXPIRED,
+    CLOSE_UNSUPPORTED,
     Connection,
     control,
 )
@@ -131,8 +133,18 @@ async def stream_session(websocket: WebSocket, send: Send) -> None:
     hub: Hub = state.hub
     await websocket.accept()
     try:
-        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
+        received = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        if received["type"] == "websocket.disconnect":
+            return
+        first = received.get("text")
+        if first is None:  # a binary frame: the protocol is JSON text only
+            await websocket.close(CLOSE_UNSUPPORTED, "text frames only")
+            return
+        try:
+            message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
+        except RecursionError:
+            await websocket.close(CLOSE_AUTH_FAILED, "message nested too deeply")
+            return
         if not isinstance(message, dict) or message.get("type") != "auth":
             raise AuthenticationFailed("authenticate first", code="auth_required")
         async with hub.admission:
@@ -173,6 +185,10 @@ async def _handle(hub: Hub, conn: Connection, text: str | None) -> None:
         message = json.loads(text)
     except ValueError:
         conn.push(_error("bad_message", "not JSON"))
+        return
+    except RecursionError:  # nested past the parser's depth: say so, then close
+        conn.push(_error("bad_message", "message nested too deeply"))
+        conn.close_soon(CLOSE_INVALID, "message nested too deeply", flush=True)
         return
     if not isinstance(message, dict):
         conn.push(_error("bad_message", "send a JSON object"))
