@@ -121,7 +121,8 @@ class Hub(Reauthorisation):
 
     # --- bus callbacks (other processes) --------------------------------------------------
     def on_remote(self, payload: str) -> None:
-        """A wake-up from another process: `s|space|seq`, `u|user`, `a|actor`, `p|space`."""
+        """A wake-up from another process: `s|space|seq`, `u|user`, `a|actor`, `p|space`, or
+        `*` (catch up on every followed space)."""
         kind, _, rest = payload.partition("|")
         try:
             if kind == "s":
@@ -133,6 +134,8 @@ class Hub(Reauthorisation):
                 self._access(None, rest, None)
             elif kind == "p":
                 self._access(None, None, rest)
+            elif kind == "*":  # the sender coalesced too many wake-ups: look at everything
+                self._spawn(self.catch_up_all())
         except ValueError:
             log.warning("ignored malformed realtime notification")
 

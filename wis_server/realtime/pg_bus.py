@@ -3,7 +3,12 @@
 A notification carries only ids (`<node>|s|<space>|<seq>`, `<node>|u|<user>`, ...), never
 content; the event table stays the truth. The connection is health-checked; when it dies
 (e.g. `pg_terminate_backend`) it is re-opened with backoff and the hub is told to catch up on
-everything, since notifications sent meanwhile are lost."""
+everything, since notifications sent meanwhile are lost.
+
+Nothing is dropped on the way out: access changes (`u|`, `a|`, `p|`, `m|`, rare) are kept in
+their own de-duplicated queue without a bound; space wake-ups are coalesced per space (the
+highest seq), and past `MAX_SPACES` distinct spaces they collapse into one `*` (catch up on
+every followed space). A batch whose NOTIFY fails is queued again for the next connection."""
 
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ log = structlog.get_logger("wis.realtime")
 
 CHANNEL = "wis_events"
 APPLICATION_NAME = "wis-realtime-listener"
+CATCH_UP = "*"
+MAX_SPACES = 10_000
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -39,7 +46,9 @@ class PgBus:
         self.node_id = node_id or secrets.token_hex(6)
         self.connected = asyncio.Event()
         self.connects = 0
-        self._pending: list[str] = []
+        self._access: dict[str, None] = {}  # ordered set: access changes, never dropped
+        self._spaces: dict[str, int] = {}  # space → highest seq to announce
+        self._catch_up = False  # too many spaces at once: one `*` instead
         self._outgoing = asyncio.Event()
         self._lost = asyncio.Event()
         self._conn: Any = None
@@ -57,9 +66,39 @@ class PgBus:
 
     def publish(self, payload: str) -> None:
         """Queue a wake-up for the other processes (sent in the background, batched)."""
-        if len(self._pending) < 10_000:
-            self._pending.append(f"{self.node_id}|{payload}")
-            self._outgoing.set()
+        kind, _, rest = payload.partition("|")
+        if kind == "s":
+            space_id, _, seq = rest.rpartition("|")
+            try:
+                number = int(seq)
+            except ValueError:
+                return
+            if space_id in self._spaces:
+                self._spaces[space_id] = max(self._spaces[space_id], number)
+            elif len(self._spaces) < MAX_SPACES:
+                self._spaces[space_id] = number
+            else:
+                self._catch_up = True
+        elif payload == CATCH_UP:
+            self._catch_up = True
+        else:
+            self._access[payload] = None
+        self._outgoing.set()
+
+    def pending(self) -> list[str]:
+        """What the next batch will send (access changes first), without taking it."""
+        spaces = [CATCH_UP] if self._catch_up else [
+            f"s|{space}|{seq}" for space, seq in self._spaces.items()]
+        return [*self._access, *spaces]
+
+    def _take(self) -> list[str]:
+        batch = [f"{self.node_id}|{p}" for p in self.pending()]
+        self._access, self._spaces, self._catch_up = {}, {}, False
+        return batch
+
+    def _requeue(self, batch: list[str]) -> None:
+        for item in batch:
+            self.publish(item.partition("|")[2])
 
     def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         node, _, message = payload.partition("|")
@@ -118,11 +157,15 @@ class PgBus:
                 raise ConnectionError("listener connection closed")
             if self._outgoing.is_set():
                 self._outgoing.clear()
-                batch, self._pending = self._pending, []
+                batch = self._take()
                 if batch:
-                    await asyncio.wait_for(conn.execute(
-                        "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
-                        CHANNEL, batch), 10)
+                    try:
+                        await asyncio.wait_for(conn.execute(
+                            "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
+                            CHANNEL, batch), 10)
+                    except BaseException:
+                        self._requeue(batch)  # sent on the next connection, never lost
+                        raise
             if loop.time() >= next_check:
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), self.health_s)
                 next_check = loop.time() + self.health_s
