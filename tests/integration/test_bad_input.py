@@ -309,6 +309,44 @@ async def test_method_not_allowed_and_unknown_routes(world: World) -> None:
     assert r.status_code == 404
 
 
+async def test_wrong_method_on_api_paths_is_405_with_the_real_allow(world: World) -> None:
+    """The web client's static files are the fallback, so a path that exists with other
+    methods answers 405 naming them — not the static mount's `GET, HEAD` or a 404."""
+    c, auth = world.client, world["a_editor"].auth
+    sid, _ = await setup_space(world)
+    cases = [("GET", "/api/v1/auth/token", {"POST"}),
+             ("DELETE", "/api/v1/auth/token", {"POST"}),
+             ("PUT", "/api/v1/spaces", {"GET", "HEAD", "POST"}),
+             ("POST", f"/api/v1/spaces/{sid}/situation-reports/latest", {"GET", "HEAD"}),
+             ("DELETE", "/openapi.json", {"GET", "HEAD"}),
+             ("POST", "/healthz", {"GET", "HEAD"})]
+    for method, path, allowed in cases:
+        r = await c.request(method, path, headers=auth)
+        assert assert_problem(r, 405)["code"] == "method_not_allowed", (method, path)
+        assert {m.strip() for m in r.headers["allow"].split(",")} == allowed, (method, path)
+    for method in ("GET", "POST", "DELETE"):
+        r = await c.request(method, "/api/v1/nothing-here", headers=auth)
+        assert assert_problem(r, 404)["code"] == "not_found", method
+    r = await c.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+
+
+async def test_query_integers_and_last_event_id_are_plain_ascii_digits(world: World) -> None:
+    c, auth = world.client, world["a_editor"].auth
+    sid, _ = await setup_space(world)
+    for raw in ("1_0", "+2", " 2 ", "٣", "2\n", "0x1", "2.0", "1e3", ""):
+        r = await c.get(f"/api/v1/spaces/{sid}/events", params={"after": raw}, headers=auth)
+        assert assert_problem(r, 422)["code"] == "wrong_type", repr(raw)
+        r = await c.get(entry_path(sid), params={"limit": raw}, headers=auth)
+        assert assert_problem(r, 422)["code"] == "wrong_type", repr(raw)
+    for raw in ("1_0", "+2", "٣", "0x1", "--1"):
+        r = await c.get(f"/api/v1/spaces/{sid}/events/stream",
+                        headers={**auth, "Last-Event-ID": raw.encode()})
+        assert assert_problem(r, 422)["code"] == "wrong_type", repr(raw)
+    r = await c.get(f"/api/v1/spaces/{sid}/events", params={"after": "007"}, headers=auth)
+    assert r.status_code == 200
+
+
 VALUES: list[Any] = [
     None, True, False, 0, -1, 2**63, 1.5, "", "x", "public", "hemlig", "note", "\x00",
     "\ud800", "ä" * 300, [], [None], ["x"], {}, {"a": 1}, "9" * 50, "../../etc/passwd",

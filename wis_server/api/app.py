@@ -13,8 +13,9 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from ..classification.crypto import EnvelopeCipher
 from ..classification.keys import Keyring, load_keyring_file
@@ -76,6 +77,26 @@ def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
     return lambda: load_keyring_file(path)
 
 
+_API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/readyz")
+
+
+def _fallback(web_dir: Path) -> ASGIApp:
+    """What answers a path no route matches: API paths get a problem+json 404, the rest is
+    the web client (when it is installed)."""
+    static = StaticFiles(directory=web_dir, html=True) if web_dir.is_dir() else None
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await WebSocketClose()(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if static is None or path == "/api" or path.startswith(_API_PREFIXES):
+            raise HTTPException(status_code=404)
+        await static(scope, receive, send)
+
+    return not_found
+
+
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, events, system):
@@ -119,14 +140,15 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
             await database.dispose()
 
     routes: list[Any] = [*api.routes(), *stream.routes()]
-    web_dir = Path(settings.web_dir)
-    if web_dir.is_dir():
-        routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
     app = Starlette(
         routes=routes, lifespan=lifespan,
         middleware=[Middleware(HttpMiddleware, max_body_bytes=settings.max_body_bytes)],
         exception_handlers={WisError: wis_error_handler, HTTPException: http_error_handler},
     )
+    # The web client is the router's fallback, not a route: a mount at `/` would match every
+    # path fully and win over an API route that matches only by path (wrong method), turning
+    # the API's 405 (with its real `Allow`) into the static files' `Allow: GET, HEAD` or 404.
+    app.router.default = _fallback(Path(settings.web_dir))
     app.state.settings = settings
     app.state.keyring = keyring
     app.state.clock = clock

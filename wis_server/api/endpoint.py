@@ -22,6 +22,7 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.model import Principal
+from .numbers import parse_digits
 from .schemas import Obj, Schema
 
 MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be compared
@@ -202,11 +203,10 @@ def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
         if raw is None:
             continue
         if q.kind is int:
-            try:
-                value: Any = int(raw)
-            except ValueError:
-                raise ValidationFailed(f"{q.name} must be an integer", code="wrong_type",
-                                       field=q.name) from None
+            value: Any = parse_digits(raw)
+            if value is None:
+                raise ValidationFailed(f"{q.name} must be a whole number in plain digits",
+                                       code="wrong_type", field=q.name)
             if (q.minimum is not None and value < q.minimum) or value > (
                     q.maximum if q.maximum is not None else MAX_QUERY_INT):
                 raise ValidationFailed(f"{q.name} is out of range", code="out_of_range",

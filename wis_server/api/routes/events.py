@@ -27,7 +27,8 @@ from ...domain.errors import AuthenticationFailed, NotFound, ValidationFailed
 from ...realtime.connection import CLOSE_NORMAL
 from ...realtime.hub import Hub
 from ...realtime.ports import Frame
-from ..endpoint import Api, Call, Query
+from ..endpoint import MAX_QUERY_INT, Api, Call, Query
+from ..numbers import parse_digits
 from .stream import authenticate_token
 
 GZIP_MIN_BYTES = 1024
@@ -84,13 +85,12 @@ def _last_event_id(call: Call) -> int | None:
     if raw is None or not raw.strip():
         after = call.query.get("after")
         return int(after) if after is not None else None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValidationFailed("Last-Event-ID must be an event's seq", code="wrong_type",
-                               field="Last-Event-ID") from None
-    if value < 0:
-        raise ValidationFailed("Last-Event-ID must be ≥ 0", code="out_of_range",
+    value = parse_digits(raw)
+    if value is None:
+        raise ValidationFailed("Last-Event-ID must be an event's seq (plain digits)",
+                               code="wrong_type", field="Last-Event-ID")
+    if not 0 <= value <= MAX_QUERY_INT:
+        raise ValidationFailed("Last-Event-ID is out of range", code="out_of_range",
                                field="Last-Event-ID")
     return value
 
