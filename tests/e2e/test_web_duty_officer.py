@@ -92,6 +92,19 @@ def test_chosen_readers_do_not_stick_to_the_next_entry(browser, live_server, cas
     form.locator("input[type=radio][value=public]").check()
     expect(summary.locator(".audience-name")).to_have_count(2)
     expect(summary).to_contain_text(other_short)
+
+    # item 7: a refused change of read right leaves the picker at the server's value, in Swedish
+    page.route(re.compile(r".*/entries/[^/?]+$"), lambda route: route.fulfill(
+        status=403, content_type="application/problem+json",
+        body='{"type":"x","title":"Forbidden","status":403,"detail":"the space is closed","code":"space_closed"}'))
+    item = entry(page, nxt)
+    item.locator("details.entry-audience-edit > summary").click()
+    box = item.locator(".audience li", has_text=other["actor"]["name"]).locator("input")
+    box.check()
+    item.get_by_role("button", name="Spara").click()
+    expect(item.locator(".audience-change .status-line")).to_have_text("Ytan är avslutad.")
+    expect(box).not_to_be_checked()
+    expect(item.locator(".audience-change .audience-count")).to_have_text("läsrätt hos 1 av 2")
     ctx.close()
 
 

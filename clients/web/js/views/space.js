@@ -189,7 +189,11 @@ export function spaceView({ spaceId }) {
         showStatus(status, t('saved'));
         renderHeader();
         ctxRef.rendered();
-      } catch (e) { showStatus(status, ctxRef.errorText(e), 'error'); }
+      } catch (e) {
+        // a refusal: show the server's truth again (the participants it still has), then why
+        for (const c of ul.querySelectorAll('input[type=checkbox]')) c.checked = c.disabled || participantIds().includes(c.value);
+        showStatus(status, ctxRef.errorText(e), 'error');
+      }
     });
     return h('details.participants-details', h('summary', t('edit_participants')), form);
   }
@@ -244,7 +248,10 @@ export function spaceView({ spaceId }) {
         const updated = await api(`/spaces/${encodeURIComponent(space.id)}/entries/${encodeURIComponent(e.id)}`,
           { method: 'PATCH', body: { audience: aud.getValue(e.classification) } });
         replaceEntry(updated, ctx);
-      } catch (err) { showStatus(status, ctx.errorText(err), 'error'); }
+      } catch (err) {
+        aud.set(e.audience); // back to the read right the server still has
+        showStatus(status, ctx.errorText(err), 'error');
+      }
     });
     return h('details.entry-audience-edit', h('summary', t('change_audience')), form);
   }
