@@ -308,6 +308,8 @@ def test_drafts_survive_moving_to_the_report_and_back(browser, live_server, cast
     page.get_by_role("link", name="Lägesbild").click()
     page.get_by_role("button", name="Ny version").click()
     page.locator("form.report-editor textarea[data-key=needs]").fill("Utkast: nödvatten till vattentäkt 2")
+    # each section names its readers too (item 1 for the lägesbild)
+    expect(page.locator("form.report-editor fieldset[data-key=needs] .audience-summary")).to_contain_text(writer["actor"]["short_name"])
     page.locator("p.breadcrumb a").click()
     expect(page.locator("form.post-entry").get_by_label("Text")).to_have_value(text)
     page.get_by_role("link", name="Lägesbild").click()

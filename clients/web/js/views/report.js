@@ -187,7 +187,8 @@ export function reportView({ spaceId, scope, actorId }) {
       aud.el.addEventListener('change', () => saveDraft());
       rows.push({ key, ta, lv, aud });
       fs = h(`fieldset.card.section-editor.editing-${initLevel}`, { dataset: { key } }, h('legend', t(`sec_${key}`)),
-        field(t('body'), ta), lv.el, h('details.audience-details', h('summary', aud.count), aud.el));
+        field(t('body'), ta), lv.el, h('details.audience-details', h('summary', aud.count), aud.el),
+        aud.summary); // who reads this section, by name, whatever is folded away
       form.append(fs);
     }
     function saveDraft() {
