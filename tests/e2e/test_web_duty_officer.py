@@ -405,3 +405,24 @@ def test_log_filters_and_search(browser, live_server, cast):
     expect(page.locator("li.entry", has_text="sandsäckar")).to_be_visible(timeout=LIVE)
     expect(page.locator("li.entry")).to_have_count(1)
     ctx.close()
+
+
+def test_space_closed_elsewhere_removes_the_report_editor_live(browser, live_server, cast):
+    """Item 8 for the lägesbild: an open report editor goes when the space closes elsewhere."""
+    writer, other = cast["writer"], cast["other"]
+    ctx = new_context(browser, live_server.base_url)
+    page = ctx.new_page()
+    login(page, writer["username"], writer["password"])
+    space_id = create_space(page, unique("Brand Södertälje"), participants=[other["actor"]["name"]])
+    page.get_by_role("link", name="Lägesbild").click()
+    page.get_by_role("button", name="Ny version").click()
+    page.locator("form.report-editor textarea[data-key=event]").fill("Brand i industrilokal.")
+    wait_connected(page)
+    token = api_token(live_server.base_url, writer)
+    r = httpx.patch(f"{live_server.base_url}/api/v1/spaces/{space_id}", json={"status": "closed"},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    expect(page.locator(".space-closed-notice")).to_contain_text("Ytan är avslutad", timeout=LIVE)
+    expect(page.locator("form.report-editor")).to_have_count(0)
+    expect(page.locator("#edit-report")).to_have_count(0)
+    ctx.close()

@@ -234,6 +234,18 @@ export function reportView({ spaceId, scope, actorId }) {
   function onEvent(ev, ctx) {
     if (!space || ev.space_id !== space.id) return;
     if (ev.type === 'revoked') { ctx.flash(t('error_not_found')); body?.replaceChildren(); ctx.navigate('#/spaces'); return; }
+    if (ev.type === 'event' && ev.event === 'space.updated' && ev.data) {
+      const wasClosed = space.status === 'closed';
+      space = { ...space, ...ev.data };
+      if (space.status === 'closed' && !wasClosed) {
+        // closed by someone: the editor goes (its text stays in the in-memory draft) and says why
+        editing = false;
+        render();
+        notice.replaceChildren(h('p.space-closed-notice', t('space_closed_notice')));
+        announce(t('space_closed_notice'));
+      } else if (wasClosed && space.status !== 'closed') { notice.replaceChildren(); render(); }
+      return;
+    }
     if (ev.type !== 'event' || ev.event !== 'situation_report.published' || !ev.data) return;
     const r = ev.data;
     const mine = r.scope === scope && (scope === 'joint' || r.actor_id === actorId);
