@@ -140,7 +140,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # No permessage-deflate: compressing attacker-influenced public entries in the same
     # stream as classified ones would open a CRIME/BREACH-style length oracle.
     uvicorn.run(app, host=host, port=port, ws="websockets", log_level="warning",
-                proxy_headers=args.proxy_headers, server_header=False,
+                # Forwarded headers are read by the app, only from WIS_TRUSTED_PROXIES.
+                proxy_headers=False, server_header=False,
                 ws_per_message_deflate=False)
     return 0
 
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--proxy-headers", action="store_true",
-                   help="trust X-Forwarded-For from the reverse proxy")
+                   help="ignored: set WIS_TRUSTED_PROXIES to the proxies' addresses instead")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="load the snowstorm exercise and print its logins")

@@ -4,6 +4,7 @@ secrets; the embedded default (SQLite + generated keyring under WIS_DATA_DIR) ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ class Settings:
     stream_queue_bytes: int = 1_048_576
     stream_poll_s: float = 5.0
     stream_revalidate_s: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -75,6 +77,7 @@ _ENV = {
     "WIS_STREAM_QUEUE_BYTES": ("stream_queue_bytes", int),
     "WIS_STREAM_POLL_S": ("stream_poll_s", float),
     "WIS_STREAM_REVALIDATE_S": ("stream_revalidate_s", float),
+    "WIS_TRUSTED_PROXIES": ("trusted_proxies", "list"),
 }
 
 
@@ -126,6 +129,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ttl = int(values.get("access_token_ttl_s", 900))  # type: ignore[call-overload]
     if not 60 <= ttl <= 3600:
         raise ConfigError("WIS_ACCESS_TOKEN_TTL must be between 60 and 3600 seconds")
+    for proxy in values.get("trusted_proxies", ()):  # type: ignore[attr-defined]
+        try:
+            ipaddress.ip_network(str(proxy), strict=False)
+        except ValueError:
+            raise ConfigError("WIS_TRUSTED_PROXIES takes IP addresses and CIDR networks "
+                              "(never *)") from None
     settings = Settings(**values, env=env)  # type: ignore[arg-type]
     if settings.log_format not in ("json", "console"):
         raise ConfigError("WIS_LOG_FORMAT must be json or console")

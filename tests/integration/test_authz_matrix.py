@@ -363,7 +363,15 @@ async def test_disabling_a_user_takes_effect_on_the_next_request(world: World) -
     r = await c.patch(f"/api/v1/users/{reader.user_id}", headers=world["b_admin"].auth,
                       json={"active": True})
     assert r.status_code == 200
-    assert (await c.get("/api/v1/spaces", headers=reader.auth)).status_code == 200
+    # Disabling ended the old sessions for good (issue 7): re-enabling does not revive
+    # the old token; signing in again works.
+    r = await c.get("/api/v1/spaces", headers=reader.auth)
+    assert assert_problem(r, 401)["code"] == "session_revoked"
+    r = await c.post("/api/v1/auth/token",
+                     json={"username": reader.username, "password": reader.password})
+    assert r.status_code == 200, r.text
+    fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert (await c.get("/api/v1/spaces", headers=fresh)).status_code == 200
 
 
 async def test_lowering_clearance_or_ceiling_hides_items_at_once(world: World) -> None:

@@ -176,10 +176,12 @@ async def test_sign_in_and_refresh_rotation(world: World) -> None:
     r = await refresh(world, second["refresh_token"])
     assert r.status_code == 200
     third = r.json()
-    # Reusing a rotated token means it leaked: refused, and the whole family is revoked.
+    # Reusing a rotated token means it leaked: refused, and the whole family is revoked —
+    # loudly (issue 7: `session_revoked` for everyone in the family).
     assert assert_problem(await refresh(world, first["refresh_token"]), 401)["code"] == \
-        "invalid_refresh_token"
-    assert_problem(await refresh(world, third["refresh_token"]), 401)
+        "session_revoked"
+    assert assert_problem(await refresh(world, third["refresh_token"]), 401)["code"] == \
+        "session_revoked"
     # A separate sign-in (another family) is unaffected.
     other = await sign_in(world, "b_editor")
     assert (await refresh(world, other["refresh_token"])).status_code == 200
@@ -348,9 +350,10 @@ async def test_a_refresh_retried_at_once_is_a_retry_not_reuse(world: World) -> N
     assert lost.status_code == 200
     retried = await refresh(world, first["refresh_token"])
     assert retried.status_code == 200, retried.text
-    # The token in the "lost" answer is void (no parallel session from one old token) ...
-    assert_problem(await refresh(world, lost.json()["refresh_token"]), 401)
-    # ... while the retry's works. (That refusal used no token, so the family lives.)
+    # The retry gets the very token of the "lost" answer (issue 7: a replay gets nothing
+    # the owner does not also hold — no parallel session from one old token) ...
+    assert retried.json()["refresh_token"] == lost.json()["refresh_token"]
     assert (await refresh(world, retried.json()["refresh_token"])).status_code == 200
     # Now a successor has been used: the first token again is reuse, and the family dies.
-    assert_problem(await refresh(world, first["refresh_token"]), 401)
+    assert assert_problem(await refresh(world, first["refresh_token"]), 401)["code"] == \
+        "session_revoked"

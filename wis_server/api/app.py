@@ -38,7 +38,7 @@ from ..services.throttle import LoginThrottle
 from ..storage.database import Database
 from ..storage.unit import Store
 from .endpoint import Api
-from .middleware import HttpMiddleware
+from .middleware import HttpMiddleware, TrustedProxies
 from .openapi import build_openapi
 from .problems import http_error_handler, wis_error_handler
 from .routes import auth, directory, events, spaces, stream, system
@@ -61,7 +61,7 @@ def build_services(store: Store, settings: Settings, clock: Clock,
     return Services(
         directory=Directory(store, passwords, clock, publisher),
         sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
-                          timedelta(seconds=settings.refresh_token_ttl_s)),
+                          timedelta(seconds=settings.refresh_token_ttl_s), publisher),
         spaces=Spaces(store, clock, publisher),
         entries=Entries(store, clock, publisher),
         reports=Reports(store, clock, publisher),
@@ -142,7 +142,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
     routes: list[Any] = [*api.routes(), *stream.routes()]
     app = Starlette(
         routes=routes, lifespan=lifespan,
-        middleware=[Middleware(HttpMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(TrustedProxies, trusted=settings.trusted_proxies),
+                    Middleware(HttpMiddleware, max_body_bytes=settings.max_body_bytes)],
         exception_handlers={WisError: wis_error_handler, HTTPException: http_error_handler},
     )
     # The web client is the router's fallback, not a route: a mount at `/` would match every

@@ -24,6 +24,7 @@ from ..domain.errors import (
 from ..domain.model import Principal
 from .numbers import parse_digits
 from .schemas import Obj, Schema
+from .tokens import check_session
 
 MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be compared
 MAX_PATH_INT = 2**31 - 1  # path numbers (report versions) are 32-bit INTEGER columns
@@ -145,6 +146,7 @@ async def authenticate(request: Request) -> Principal:
     principal = await state.services.directory.principal(claims.user_id)
     if principal is None or not principal.active:
         raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+    check_session(claims, principal)
     request.state.user_id = principal.user_id
     request.state.actor_id = principal.actor_id
     return principal  # type: ignore[no-any-return]

@@ -1,8 +1,10 @@
 """Pure ASGI middleware (safe for websockets and streaming): request id and access log,
-security headers on every response, and a hard limit on request body size."""
+security headers on every response, a hard limit on request body size, and the client's
+address behind trusted reverse proxies."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 from typing import Any
@@ -134,3 +136,60 @@ async def _send_problem(send: Send, status: int, code: str, detail: str, request
     headers.append(NO_STORE)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+class TrustedProxies:
+    """The client's address behind reverse proxies we trust (WIS_TRUSTED_PROXIES).
+
+    Only when the direct peer is a trusted proxy: X-Forwarded-For is read right to left,
+    skipping trusted hops, and the first untrusted address is the client (whatever a client
+    wrote further left is its own claim and ignored). X-Forwarded-Proto is taken from a
+    trusted peer as well. With no trusted proxies nothing is rewritten; `*` is never allowed.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...]) -> None:
+        self.app = app
+        self.networks = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+    def trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.strip().strip("[]"))
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, peer: str, forwarded_for: list[str]) -> str:
+        if not self.trusted(peer):
+            return peer
+        hops = [h.strip() for value in forwarded_for for h in value.split(",")]
+        for hop in reversed(hops):
+            if not hop:
+                continue
+            if not self.trusted(hop):
+                return _host_only(hop)
+            peer = hop
+        return peer  # every hop was a trusted proxy: the leftmost one is all we know
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.networks and scope["type"] in ("http", "websocket") and scope.get("client"):
+            peer, port = scope["client"]
+            if self.trusted(peer):
+                headers = scope.get("headers", [])
+                forwarded = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+                proto = next((v.decode("latin-1").strip().lower() for k, v in headers
+                              if k == b"x-forwarded-proto"), None)
+                scope = dict(scope)
+                scope["client"] = (self.client(peer, forwarded), port)
+                if proto in ("http", "https"):
+                    scope["scheme"] = (proto if scope["type"] == "http"
+                                       else proto.replace("http", "ws"))
+        await self.app(scope, receive, send)
+
+
+def _host_only(hop: str) -> str:
+    """An address without a port: `1.2.3.4:5678` → `1.2.3.4`, `[::1]:80` → `::1`."""
+    if hop.startswith("["):
+        return hop[1:].split("]", 1)[0]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop

@@ -115,7 +115,10 @@ ActorOut = Out("Actor", _obj({
 UserOut = Out("User", _obj({
     "id": _S, "actor_id": _S, "username": _S, "display_name": _S,
     "role": {"type": "string", "enum": [r.value for r in Role]}, "clearance": _LEVEL,
-    "active": {"type": "boolean"}, "created_at": _NS}))
+    "active": {"type": "boolean"}, "created_at": _NS,
+    "failed_sign_ins": {"type": "integer", "minimum": 0, "description": "wrong passwords "
+                        "since the last successful sign-in (distributed guessing shows here)"},
+    "last_failed_sign_in_at": _NS}))
 MeOut = Out("Me", {"allOf": [{"$ref": "#/components/schemas/User"}, _obj({
     "actor": _obj({"id": _S, "name": _S, "short_name": _S, "clearance_ceiling": _LEVEL}),
     "effective_clearance": _LEVEL, "permissions": {"type": "object"}})]})

@@ -2,7 +2,10 @@
 
 The only module that imports jose. Verification pins the algorithm allow-list to ES256 (so
 `alg: none` and HS256-with-the-public-key confusion are refused), requires exp, iat, iss,
-aud, sub and typ, and looks the key up by `kid` among the keyring's signing keys.
+aud, sub and typ, refuses an `iat` further in the future than the clock skew, and looks the
+key up by `kid` among the keyring's signing keys. Each token carries its user's session
+epoch (`sep`): bumping the epoch (sign-out, password reset, disabling, refresh reuse) ends
+every token issued before, checked against the user row every request loads anyway.
 ES256 over RS256: same security at a fraction of the key and signature size (matters on slow
 links, where the token rides on every request) and fast signing.
 """
@@ -10,6 +13,7 @@ links, where the token rides on every request) and fast signing.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +23,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError
 
 from ..classification.keys import Keyring, SigningKey
 from ..domain.errors import AuthenticationFailed
+from ..domain.model import Principal
 
 ALGORITHMS = ["ES256"]
 CLOCK_SKEW_S = 10  # tolerated clock difference between servers, documented in the README
@@ -31,6 +36,7 @@ class AccessClaims:
     actor_id: str
     expires_at: int
     token_id: str
+    session_epoch: int = 0
 
 
 class TokenService:
@@ -41,13 +47,13 @@ class TokenService:
         self.ttl_s = ttl_s
         self._verifiers: dict[tuple[str, bytes], Any] = {}
 
-    def issue(self, user_id: str, actor_id: str, now: datetime) -> str:
+    def issue(self, user_id: str, actor_id: str, now: datetime, session_epoch: int = 0) -> str:
         key = self.keyring.current_signing
         iat = int(now.timestamp())
         claims = {
             "iss": self.issuer, "aud": self.audience, "sub": user_id, "act": actor_id,
             "iat": iat, "nbf": iat, "exp": iat + self.ttl_s, "typ": ACCESS_TYP,
-            "jti": secrets.token_urlsafe(12),
+            "jti": secrets.token_urlsafe(12), "sep": session_epoch,
         }
         return str(jwt.encode(claims, key.private_pem.decode(), algorithm="ES256",
                               headers={"kid": key.kid}))
@@ -85,5 +91,19 @@ class TokenService:
             raise AuthenticationFailed("access token invalid", code="token_invalid") from None
         if claims.get("typ") != ACCESS_TYP or not isinstance(claims.get("act"), str):
             raise AuthenticationFailed("not an access token", code="token_invalid")
+        iat = claims.get("iat")
+        if not isinstance(iat, int) or isinstance(iat, bool) or iat > time.time() + CLOCK_SKEW_S:
+            raise AuthenticationFailed("access token issued in the future",
+                                       code="token_invalid")
+        epoch = claims.get("sep", 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            raise AuthenticationFailed("access token invalid", code="token_invalid")
         return AccessClaims(str(claims["sub"]), str(claims["act"]), int(claims["exp"]),
-                            str(claims.get("jti", "")))
+                            str(claims.get("jti", "")), epoch)
+
+
+def check_session(claims: AccessClaims, principal: Principal) -> None:
+    """The token belongs to the user's current sessions (not ended since it was issued)."""
+    if claims.session_epoch != principal.session_epoch:
+        raise AuthenticationFailed("this session has ended; sign in again",
+                                   code="session_revoked")

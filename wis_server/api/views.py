@@ -37,7 +37,8 @@ def user_view(user: User) -> dict[str, Any]:
         "id": user.id, "actor_id": user.actor_id, "username": user.username,
         "display_name": user.display_name, "role": user.role.value,
         "clearance": user.clearance.value, "active": user.active,
-        "created_at": ts(user.created_at),
+        "created_at": ts(user.created_at), "failed_sign_ins": user.failed_sign_ins,
+        "last_failed_sign_in_at": ts(user.last_failed_sign_in_at),
     }
 
 

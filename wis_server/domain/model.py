@@ -47,6 +47,8 @@ class User:
     clearance: Classification
     active: bool = True
     created_at: datetime | None = None
+    failed_sign_ins: int = 0  # wrong passwords since the last sign-in (seen by admins)
+    last_failed_sign_in_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Principal:
     actor_ceiling: Classification
     active: bool = True
     display_name: str = ""
+    session_epoch: int = 0  # access tokens of an older epoch are ended (sign-out, reset, ...)
 
     @property
     def effective_clearance(self) -> Classification:

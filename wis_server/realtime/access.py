@@ -1,6 +1,7 @@
 """Live re-authorisation: when rights change, open subscriptions are held, re-decided with
 the principal / space reloaded from storage, and then resumed from where they were (or
-revoked, or the socket closed with 4003 for a disabled account)."""
+revoked, or the socket closed with 4003 for a disabled account, 4001 for an ended session:
+sign-out, password reset, disabling and refresh reuse bump the user's session epoch)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import structlog
 
 from ..classification.policy import Action, decide
 from ..domain.model import Principal
-from .connection import CLOSE_FORBIDDEN, Connection, Subscription
+from .connection import CLOSE_AUTH_FAILED, CLOSE_FORBIDDEN, Connection, Subscription
 from .feed import Feed
 from .ports import EventSource
 
@@ -27,6 +28,7 @@ class Reauthorisation(ABC):
     connections: set[Connection]
     _by_user: dict[str, set[Connection]]
     _feeds: dict[str, Feed]
+    reauthorisations: int = 0  # connections re-decided (a test counts them)
 
     @abstractmethod
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -61,6 +63,7 @@ class Reauthorisation(ABC):
 
     def _reauthorise(self, conn: Connection) -> None:
         """Hold the connection's deliveries until its principal is reloaded, then re-decide."""
+        self.reauthorisations += 1
         for sub in conn.subscriptions.values():
             sub.epoch += 1
             sub.live = False
@@ -76,9 +79,9 @@ class Reauthorisation(ABC):
             return
         if conn.closed or conn.auth_generation != generation:
             return
-        if principal is None or not principal.active:
-            conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+        if _ended(conn, principal):
             return
+        assert principal is not None
         self._apply_principal(conn, principal)
 
     def _apply_principal(self, conn: Connection, principal: Principal) -> None:
@@ -120,7 +123,16 @@ class Reauthorisation(ABC):
         for user_id in users:
             principal = fresh.get(user_id)
             for conn in list(self._by_user.get(user_id, ())):
-                if principal is None or not principal.active:
-                    conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
-                elif principal != conn.principal:
+                if not _ended(conn, principal) and principal != conn.principal:
                     self._reauthorise(conn)
+
+
+def _ended(conn: Connection, principal: Principal | None) -> bool:
+    """Close the connection if its account is gone or disabled, or its session ended."""
+    if principal is None or not principal.active:
+        conn.close_soon(CLOSE_FORBIDDEN, "account disabled")
+        return True
+    if principal.session_epoch != conn.principal.session_epoch:
+        conn.close_soon(CLOSE_AUTH_FAILED, "session ended; sign in again")
+        return True
+    return False

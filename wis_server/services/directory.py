@@ -1,4 +1,10 @@
-"""Actors and users: system admins manage actors; each actor's admins manage its users."""
+"""Actors and users: system admins manage actors; each actor's admins manage its users.
+
+Nobody grants, raises, resets or re-enables an account whose effective clearance is above
+their own (a system administrator creating users inside another actor included): otherwise a
+public-cleared administrator could set a password and read as a hemlig editor. Lowering and
+disabling stay open to every administrator of the actor: they take rights away.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +33,9 @@ async def load_principal(tx: Tx, user_id: str) -> Principal | None:
     found = await tx.users.with_ceiling(user_id)  # no user, or no actor: None
     if found is None:
         return None
-    user, ceiling = found
+    user, ceiling, epoch = found
     return Principal(user.id, user.actor_id, user.username, user.role, user.clearance,
-                     ceiling, user.active, user.display_name)
+                     ceiling, user.active, user.display_name, epoch)
 
 
 class Directory:
@@ -85,6 +91,11 @@ class Directory:
             actor = await tx.actors.get(actor_id)
             if actor is None:
                 raise NotFound("no such actor")
+            if (ceiling is not None and ceiling > actor.clearance_ceiling
+                    and ceiling > principal.effective_clearance):
+                # Raising the ceiling raises the effective clearance of the actor's users.
+                raise Forbidden("you may not raise a ceiling above your own clearance",
+                                code="clearance_above_own")
             changed = replace(
                 actor,
                 name=name if name is not None else actor.name,
@@ -128,7 +139,8 @@ class Directory:
         if actor is None:
             raise NotFound("no such actor")
         _check_clearance(clearance, actor)
-        password_hash = self.passwords.hash(password)  # only after the cheap checks
+        _check_clearance_grant(principal, clearance)
+        password_hash = await self.passwords.hash_async(password)  # after the cheap checks
         now = self.clock()
         async with self.store.write() as tx:
             user = User(str(uuid.uuid4()), actor_id, username, display_name, role, clearance,
@@ -161,6 +173,8 @@ class Directory:
             assert actor is not None
             if clearance is not None:
                 _check_clearance(clearance, actor)
+            _check_may_manage(principal, user, actor, role=role, clearance=clearance,
+                              active=active, display_name=display_name)
             changed = replace(
                 user, role=role or user.role, clearance=clearance or user.clearance,
                 active=user.active if active is None else active,
@@ -168,6 +182,7 @@ class Directory:
             await tx.users.update(changed, now)
             if active is False:
                 await tx.tokens.revoke_user(user.id, now)
+                await tx.users.end_sessions(user.id, now)
             fields = [k for k, v in (("role", role), ("clearance", clearance),
                                      ("active", active), ("display_name", display_name))
                       if v is not None]
@@ -183,16 +198,22 @@ class Directory:
         check_password_rule(password)
         async with self.store.read() as tx:
             user = await tx.users.get(user_id)
-        if user is None or (principal is not None and not decide(
+            actor = await tx.actors.get(user.actor_id) if user is not None else None
+        if user is None or actor is None or (principal is not None and not decide(
                 principal, Action.MANAGE_USERS, target_actor_id=user.actor_id)):
             raise NotFound("no such user")
         _check_may_change(principal, user)
-        password_hash = self.passwords.hash(password)  # only after the permission checks
+        if principal is not None and _effective(user, actor) > principal.effective_clearance:
+            raise Forbidden("you may not reset the password of an account cleared above you",
+                            code="clearance_above_own")
+        password_hash = await self.passwords.hash_async(password)  # after the permission checks
         now = self.clock()
         async with self.store.write() as tx:
             await tx.users.set_password_hash(user_id, password_hash, now)
             await tx.tokens.revoke_user(user_id, now)
+            await tx.users.end_sessions(user_id, now)
             await tx.audit.append(_audit(principal, "user.password_reset", "user", user_id), now)
+        self.publisher.access_changed(user_id=user_id)
 
 
 def _check_may_change(principal: Principal | None, user: User) -> None:
@@ -201,6 +222,33 @@ def _check_may_change(principal: Principal | None, user: User) -> None:
             and principal.role is not Role.SYSTEM_ADMIN):
         raise Forbidden("only system administrators change a system administrator",
                         code="system_admin_protected")
+
+
+def _effective(user: User, actor: Actor) -> Classification:
+    return Classification.lowest(user.clearance, actor.clearance_ceiling)
+
+
+def _check_clearance_grant(principal: Principal | None, clearance: Classification) -> None:
+    if principal is not None and clearance > principal.effective_clearance:
+        raise Forbidden("you may not grant a clearance above your own",
+                        code="clearance_above_own")
+
+
+def _check_may_manage(principal: Principal, user: User, actor: Actor, *, role: Role | None,
+                      clearance: Classification | None, active: bool | None,
+                      display_name: str | None) -> None:
+    """Above the administrator's own effective clearance only lowering and disabling."""
+    if clearance is not None and clearance is not user.clearance:
+        _check_clearance_grant(principal, clearance)
+    if _effective(user, actor) <= principal.effective_clearance:
+        return
+    lowering = clearance is not None and clearance < user.clearance
+    if ((role is not None and role is not user.role)
+            or (active is True and not user.active)
+            or (display_name is not None and display_name != user.display_name)
+            or (clearance is not None and clearance is not user.clearance and not lowering)):
+        raise Forbidden("you may only lower or disable an account cleared above you",
+                        code="clearance_above_own")
 
 
 def _check_role_grant(principal: Principal | None, role: Role) -> None:

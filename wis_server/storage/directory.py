@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,7 +31,8 @@ def _actor(row: Any) -> Actor:
 
 def _user(row: Any) -> User:
     return User(row.id, row.actor_id, row.username, row.display_name, Role(row.role),
-                Classification(row.clearance), bool(row.active), row.created_at)
+                Classification(row.clearance), bool(row.active), row.created_at,
+                int(row.failed_sign_ins), row.last_failed_sign_in_at)
 
 
 class ActorRepository:
@@ -120,13 +121,28 @@ class UserRepository:
         row = (await self.conn.execute(select(users).where(users.c.id == user_id))).first()
         return _user(row) if row else None
 
-    async def with_ceiling(self, user_id: str) -> tuple[User, Classification] | None:
-        """The user and their actor's clearance ceiling in one round trip (every request)."""
+    async def with_ceiling(self, user_id: str) -> tuple[User, Classification, int] | None:
+        """The user, their actor's clearance ceiling and their session epoch in one round
+        trip (every request)."""
         row = (await self.conn.execute(
             select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
             .join(actors, actors.c.id == users.c.actor_id)
             .where(users.c.id == user_id))).first()
-        return (_user(row), Classification(row.actor_ceiling)) if row else None
+        return (_user(row), Classification(row.actor_ceiling), int(row.session_epoch)) \
+            if row else None
+
+    async def end_sessions(self, user_id: str, now: datetime) -> None:
+        """Every access token issued so far stops working (they carry the old epoch)."""
+        await self.conn.execute(update(users).where(users.c.id == user_id).values(
+            session_epoch=users.c.session_epoch + 1, updated_at=now))
+
+    async def record_failed_sign_in(self, user_id: str, now: datetime) -> None:
+        await self.conn.execute(update(users).where(users.c.id == user_id).values(
+            failed_sign_ins=users.c.failed_sign_ins + 1, last_failed_sign_in_at=now))
+
+    async def record_sign_in(self, user_id: str) -> None:
+        await self.conn.execute(update(users).where(
+            users.c.id == user_id, users.c.failed_sign_ins != 0).values(failed_sign_ins=0))
 
     async def credentials(self, username: str) -> tuple[User, str] | None:
         row = (await self.conn.execute(select(users).where(users.c.username == username))).first()
@@ -171,7 +187,16 @@ class RefreshTokenRepository:
             .values(used_at=now))
         return result.rowcount == 1
 
-    async def revoke_family(self, family_id: str, now: datetime) -> None:
+    async def revoke_family(self, family_id: str, now: datetime, reason: str | None = None
+                            ) -> None:
+        """Revoke every token of the family; reason "reuse" marks even already-revoked ones,
+        so any later use of the family answers `session_revoked`."""
+        if reason is not None:
+            await self.conn.execute(
+                update(refresh_tokens).where(refresh_tokens.c.family_id == family_id)
+                .values(revoke_reason=reason,
+                        revoked_at=func.coalesce(refresh_tokens.c.revoked_at, now)))
+            return
         await self.conn.execute(
             update(refresh_tokens)
             .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))

@@ -31,11 +31,13 @@ async def principals(conn: AsyncConnection, user_ids: Sequence[str]) -> dict[str
     for start in range(0, len(wanted), _CHUNK):
         rows = await conn.execute(
             select(users.c.id, users.c.actor_id, users.c.username, users.c.role,
-                   users.c.clearance, users.c.active, actors.c.clearance_ceiling)
+                   users.c.clearance, users.c.active, users.c.display_name,
+                   users.c.session_epoch, actors.c.clearance_ceiling)
             .join(actors, actors.c.id == users.c.actor_id)
             .where(users.c.id.in_(wanted[start : start + _CHUNK])))
         for r in rows:
             found[r.id] = Principal(r.id, r.actor_id, r.username, Role(r.role),
                                     Classification(r.clearance),
-                                    Classification(r.clearance_ceiling), bool(r.active))
+                                    Classification(r.clearance_ceiling), bool(r.active),
+                                    r.display_name, int(r.session_epoch))
     return found

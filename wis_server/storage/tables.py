@@ -81,6 +81,9 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
+    Column("failed_sign_ins", Integer, nullable=False, server_default="0"),
+    Column("last_failed_sign_in_at", UtcDateTime, nullable=True),
 )
 
 refresh_tokens = Table(
@@ -93,6 +96,7 @@ refresh_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoke_reason", String(16), nullable=True),
 )
 
 data_keys = Table(

@@ -28,7 +28,7 @@ def _token_body(call: Call, session: Session, with_refresh: bool) -> dict[str, A
     state = call.request.app.state
     body: dict[str, Any] = {
         "access_token": state.tokens.issue(session.principal.user_id, session.principal.actor_id,
-                                           state.clock()),
+                                           state.clock(), session.principal.session_epoch),
         "token_type": "bearer",
         "expires_in": state.tokens.ttl_s,
     }

@@ -42,6 +42,7 @@ from ...realtime.connection import (
 from ...realtime.hub import Hub
 from ...realtime.ports import Change, Frame
 from ...services.spaces import SpaceView
+from ..tokens import check_session
 from ..views import entry_view, report_view, space_view
 
 AUTH_TIMEOUT_S = 10.0
@@ -115,6 +116,7 @@ async def authenticate_token(state: Any, token: object) -> tuple[Principal, floa
     principal = await state.services.directory.principal(claims.user_id)
     if principal is None or not principal.active:
         raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+    check_session(claims, principal)
     return principal, float(claims.expires_at)
 
 
