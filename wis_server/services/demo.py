@@ -34,10 +34,11 @@ ACTORS = [
 USERS = [
     ("admin", "LST", "Systemadministratör", Role.SYSTEM_ADMIN, C.PUBLIC),
     ("tib.lst", "LST", "Tjänsteman i beredskap, Länsstyrelsen", Role.EDITOR, C.HEMLIG),
-    ("admin.lst", "LST", "Aktörsadministratör, Länsstyrelsen", Role.ACTOR_ADMIN, C.PUBLIC),
+    # An actor's administrator holds the clearance of the people it manages (issue 7).
+    ("admin.lst", "LST", "Aktörsadministratör, Länsstyrelsen", Role.ACTOR_ADMIN, C.HEMLIG),
     ("tib.sthlm", "STHLM", "TiB Stockholms stad", Role.EDITOR, C.SEKRETESS),
     ("admin.sthlm", "STHLM", "Aktörsadministratör, Stockholms stad", Role.ACTOR_ADMIN,
-     C.PUBLIC),
+     C.SEKRETESS),
     ("kommunikator.solna", "SOLNA", "Kommunikatör, Solna", Role.SPOKESPERSON, C.PUBLIC),
     ("tib.rs", "RS", "TiB Region Stockholm", Role.EDITOR, C.SEKRETESS),
     ("rlc.polis", "POLIS", "Regionledningscentralen, Polisen", Role.EDITOR, C.HEMLIG),
