@@ -64,6 +64,8 @@ class LoginThrottle:
         self._windows: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
         self._max_keys = max_keys
         self._next_slot: dict[str, float] = {}
+        self.delay_base_s = DELAY_BASE_S
+        self.delay_max_s = DELAY_MAX_S
 
     def _keys(self, username: str, client: str) -> list[tuple[str, str]]:
         name = username.lower()
@@ -107,13 +109,13 @@ class LoginThrottle:
         over = reservation.user_failures - free
         if over < 0:
             return 0.0
-        step = min(DELAY_MAX_S, DELAY_BASE_S * 2.0 ** (over // 5))
+        step = min(self.delay_max_s, self.delay_base_s * 2.0 ** (over // 5))
         name = reservation.username.lower()
         slot = max(reservation.at, self._next_slot.get(name, 0.0))
         self._next_slot[name] = slot + step
         if len(self._next_slot) > self._max_keys:
             self._next_slot.pop(next(iter(self._next_slot)))
-        return float(min(DELAY_MAX_S, max(step, slot - reservation.at)))
+        return float(min(self.delay_max_s, max(step, slot - reservation.at)))
 
     def alert(self, reservation: Reservation) -> bool:
         """Whether this failure crosses a multiple of ALERT_EVERY past the free allowance:
