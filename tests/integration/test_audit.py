@@ -88,8 +88,9 @@ async def activity(world: World) -> tuple[dict[str, Any], list[str]]:
     r = await c.post("/api/v1/actors", headers=world["sys"].auth, json={
         "name": "Aktör D", "short_name": "D", "clearance_ceiling": "sekretess"})
     assert r.status_code == 201
-    r = await c.patch(f"/api/v1/users/{world['b_reader'].user_id}",
-                      headers=world["b_admin"].auth, json={"clearance": "sekretess"})
+    # (A public-cleared admin may not raise anyone above public — issue 7 — so: lower.)
+    r = await c.patch(f"/api/v1/users/{world['b_speaker'].user_id}",
+                      headers=world["b_admin"].auth, json={"clearance": "public"})
     assert r.status_code == 200
     r = await c.post(f"/api/v1/actors/{ids['B']}/users", headers=world["b_admin"].auth, json={
         "username": "b_new", "password": m("password"), "display_name": "Ny",
