@@ -20,6 +20,8 @@ async def test_prune_forgets_only_what_is_old(world: World) -> None:
     assert r.status_code == 204
     r = await c.post("/api/v1/auth/token", json={"username": a.username, "password": a.password})
     live_refresh = r.json()["refresh_token"]
+    # Signing out ended every session of the user (issue 7): go on with the new one.
+    fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     store, clock = world.app.state.store, world.app.state.clock
     assert await prune(store, clock) == (0, 0)  # nothing is a day old yet
@@ -29,6 +31,6 @@ async def test_prune_forgets_only_what_is_old(world: World) -> None:
 
     r = await c.post("/api/v1/auth/refresh", json={"refresh_token": live_refresh})
     assert r.status_code == 200
-    r = await c.post("/api/v1/spaces", headers={**a.auth, "Idempotency-Key": "k1"}, json={
+    r = await c.post("/api/v1/spaces", headers={**fresh, "Idempotency-Key": "k1"}, json={
         "title": "t", "type": "exercise", "classification": "public"})
     assert r.status_code == 201 and r.json()["id"] != first  # the key was forgotten
