@@ -147,6 +147,11 @@ ReportOut = Out("SituationReport", _obj({
         "classification": _LEVEL, "body": _S, "audience": _AUD}),
         "description": "only the sections the caller may read"},
     "author": _AUTHOR, "created_at": _S, "exercise": {"type": "boolean"}}))
+ReportPublishedOut = Out("PublishedSituationReport", {"allOf": [
+    {"$ref": "#/components/schemas/SituationReport"}, _obj({"kept_unreadable": {
+        "type": "integer", "minimum": 0,
+        "description": "sections of the previous version you may not read, carried "
+                       "forward unchanged into this one (not shown in `sections`)"}})]})
 ReportVersionOut = Out("ReportVersion", _obj({
     "id": _S, "version": _I, "seq": _I, "author": _AUTHOR, "created_at": _S}))
 AuditOut = Out("AuditRecord", _obj({
@@ -167,5 +172,5 @@ def items_of(shape: Out, name: str, extra: dict[str, Any] | None = None) -> Out:
     return Out(name, _obj(props))
 
 
-OUTPUTS = [TokenOut, ActorOut, UserOut, MeOut, SpaceOut, EntryOut, ReportOut,
+OUTPUTS = [TokenOut, ActorOut, UserOut, MeOut, SpaceOut, EntryOut, ReportOut, ReportPublishedOut,
            ReportVersionOut, AuditOut]

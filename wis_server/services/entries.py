@@ -69,6 +69,26 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
     raise Forbidden("your role in this space does not allow this", code="space_role_too_low")
 
 
+async def check_audience_cleared(tx: Tx,
+                                 items: Sequence[tuple[Classification, Audience]], *,
+                                 field: str = "audience") -> None:
+    """Refuse read right for an actor whose clearance ceiling is below the item's level:
+    nobody there could ever read it, yet it would look shared with them."""
+    named = sorted({a for level, audience in items if level is not Classification.PUBLIC
+                    for a in audience or ()})
+    ceilings: dict[str, Classification] = {}
+    for actor_id in named:
+        actor = await tx.actors.get(actor_id)
+        if actor is not None:
+            ceilings[actor_id] = actor.clearance_ceiling
+    for level, audience in items:
+        below = sorted(a for a in audience or () if a in ceilings and ceilings[a] < level)
+        if below:
+            raise ValidationFailed(
+                f"these actors' clearance ceiling is below {level.value}, so nobody there "
+                f"could read it: {', '.join(below)}", code="audience_below_level", field=field)
+
+
 async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
                                  items: Sequence[tuple[str, Classification]], now: object) -> None:
     """Coalesced per user and window (services.audit.record_reads)."""
@@ -104,6 +124,7 @@ class Entries:
                         classification is Classification.PUBLIC:
                     chosen = None  # every participant, including those who join later
                 check_write(principal, space, Action.WRITE, classification, chosen)
+                await check_audience_cleared(tx, [(classification, chosen)])
                 entry_id = str(uuid.uuid4())
                 # Everything that needs no sequence number first; the space's seq (a row
                 # lock until commit on PostgreSQL) and the audit chain (a global lock) last,
@@ -151,6 +172,7 @@ class Entries:
                     label.classification is Classification.PUBLIC:
                 chosen = None
             check_write(principal, space, Action.WRITE, label.classification, chosen)
+            await check_audience_cleared(tx, [(label.classification, chosen)])
             await tx.entries.set_audience(entry_id, chosen)
             seq = await tx.spaces.append_event(space.id, "entry.audience_changed", entry_id, now)
             await tx.audit.append(AuditRecord(

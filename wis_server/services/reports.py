@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide, default_audience
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import Audience, ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..storage.audit import AuditRecord
 from ..storage.reports import ReportVersion
 from ..storage.unit import Store, Tx
-from .entries import audit_classified_reads, check_write
+from .entries import audit_classified_reads, check_audience_cleared, check_write
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
@@ -25,6 +25,15 @@ class SectionDraft:
     classification: Classification
     body: str
     audience: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A published version as its publisher may read it, and how many sections of it they
+    may not read (carried forward unchanged from the previous version)."""
+
+    report: SituationReport
+    kept_unreadable: int
 
 
 def section_filter(principal: Principal, space: Space):  # type: ignore[no-untyped-def]
@@ -42,7 +51,10 @@ class Reports:
 
     async def publish(self, principal: Principal, space_id: str, *, joint: bool,
                       sections: Sequence[SectionDraft], idempotency_key: str | None = None
-                      ) -> SituationReport:
+                      ) -> Published:
+        """Publish a new version. Sections of the previous version that the publisher may
+        not read are carried forward unchanged; naming such a section's heading (to change
+        or remove it) is refused with `section_not_readable`."""
         keys = [s.key for s in sections]
         if len(set(keys)) != len(keys):
             raise ValidationFailed("a section appears twice", code="duplicate_section",
@@ -57,7 +69,7 @@ class Reports:
              sorted(s.audience) if s.audience is not None else None] for s in ordered]])
         action = Action.PUBLISH_JOINT if joint else Action.WRITE
 
-        async def attempt() -> SituationReport | str:
+        async def attempt() -> Published | str:
             now = self.clock()
             async with self.store.write() as tx:
                 space = await visible_space(tx, principal, space_id)
@@ -73,7 +85,19 @@ class Reports:
                     check_write(principal, space, action, draft.classification, audience)
                     final.append(ReportSection(draft.key, draft.classification, draft.body,
                                                audience))
+                await check_audience_cleared(
+                    tx, [(s.classification, s.audience) for s in final],
+                    field="sections")
                 owner = space.owner_actor_id if joint else principal.actor_id
+                # What the publisher cannot read is never dropped: carried forward unchanged.
+                # Replacing such a section would change what they cannot see: refused.
+                carried = [s for s in await tx.reports.latest_sections(space.id, joint, owner)
+                           if not decide(principal, Action.READ, space, s.label)]
+                if {s.key for s in carried} & {s.key for s in final}:
+                    raise Conflict(
+                        "the current version has a section under that heading that you may "
+                        "not read; only someone who can read it may change or remove it",
+                        code="section_not_readable", field="sections")
                 version = await tx.reports.next_version(space.id, joint, owner)
                 report_id = str(uuid.uuid4())
                 seq = await tx.spaces.append_event(
@@ -81,7 +105,7 @@ class Reports:
                 report = SituationReport(
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
                     seq, principal.display_name, created_at=now)
-                await tx.reports.add(report)
+                await tx.reports.add(report, carried)
                 await remember(tx, principal.user_id, idempotency_key, print_, "report",
                                report_id, now)
                 await tx.audit.append(AuditRecord(
@@ -89,21 +113,33 @@ class Reports:
                     actor_id=principal.actor_id, target_type="situation_report",
                     target_id=report_id, space_id=space.id,
                     detail={"joint": joint, "version": version, "seq": seq,
-                            "levels": sorted({s.classification.value for s in final})}), now)
+                            "levels": sorted({s.classification.value for s in final}),
+                            "kept_unreadable": len(carried)}), now)
             self.publisher.space_changed(space.id, seq)
-            return report
+            return Published(report, len(carried))
 
         outcome = await retrying_on_race(attempt)
-        if isinstance(outcome, SituationReport):
+        if isinstance(outcome, Published):
             return outcome
-        return await self.by_id(principal, space_id, outcome)
+        return await self._published(principal, space_id, outcome)
+
+    async def _published(self, principal: Principal, space_id: str, report_id: str
+                         ) -> Published:
+        """A publish answered again (idempotent retry): the report as the publisher may read
+        it, and how many of its sections they may not."""
+        async with self.store.read() as tx:
+            space = await visible_space(tx, principal, space_id)
+            labels = await tx.reports.section_labels([report_id], principal.actor_id)
+        hidden = sum(1 for label in labels.get(report_id, [])
+                     if not decide(principal, Action.READ, space, label))
+        return Published(await self.by_id(principal, space_id, report_id), hidden)
 
     async def by_id(self, principal: Principal, space_id: str, report_id: str
                     ) -> SituationReport:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             report = await tx.reports.by_id(report_id, section_filter(principal, space))
-        if report is None or report.space_id != space_id or not report.sections:
+        if report is None or report.space_id != space_id:
             raise NotFound("no such situation report")
         await self._audit(principal, report)
         return report
@@ -113,14 +149,13 @@ class Reports:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             owner = space.owner_actor_id if joint else (actor_id or principal.actor_id)
-            if version is None:  # the latest version the principal can read anything of
-                readable = await _readable_versions(tx, principal, space, joint, owner)
-                if not readable:
-                    raise NotFound("no such situation report")
-                version = readable[0].version
+            # Every version exists for every participant (its number, author and time — the
+            # documented trade-off: a seq reveals that something happened); only the sections
+            # the reader may read are in it, possibly none. So a missing version and one
+            # with nothing readable cost the same: no version is "hidden" behind a 404.
             report = await tx.reports.get(space.id, joint, owner, version,
                                           section_filter(principal, space))
-        if report is None or not report.sections:  # nothing readable: as if it did not exist
+        if report is None:
             raise NotFound("no such situation report")
         await self._audit(principal, report)
         return report
@@ -130,14 +165,13 @@ class Reports:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
             owner = space.owner_actor_id if joint else (actor_id or principal.actor_id)
-            return await _readable_versions(tx, principal, space, joint, owner)
+            return await tx.reports.versions(space.id, joint, owner)
 
     async def reporting_actors(self, principal: Principal, space_id: str) -> list[str]:
-        """Actors with at least one report version the principal can read something of."""
+        """Actors with an own report in the space (every participant sees every version)."""
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)
-            return [actor for actor in await tx.reports.actors_with_reports(space.id)
-                    if await _readable_versions(tx, principal, space, False, actor)]
+            return await tx.reports.actors_with_reports(space.id)
 
     async def _audit(self, principal: Principal, report: SituationReport) -> None:
         if any(s.classification is not Classification.PUBLIC for s in report.sections):
@@ -147,12 +181,3 @@ class Reports:
                     [(report.id, Classification.highest(
                         *(s.classification for s in report.sections)))], self.clock())
 
-
-async def _readable_versions(tx: Tx, principal: Principal, space: Space, joint: bool,
-                             owner: str) -> list[ReportVersion]:
-    """Versions with at least one section the principal may read; the others are invisible
-    (not even their existence, author or time shows), as the stream already treats them."""
-    versions = await tx.reports.versions(space.id, joint, owner)
-    labels = await tx.reports.section_labels([v.id for v in versions], owner)
-    return [v for v in versions
-            if any(decide(principal, Action.READ, space, label) for label in labels[v.id])]

@@ -32,6 +32,17 @@ class ReportVersion:
     seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSection:
+    """A section as stored (for carrying it forward without showing it to anyone)."""
+
+    id: str
+    key: ReportSectionKey
+    label: ItemLabel
+    data_key_id: str
+    body_ct: bytes
+
+
 def _context(section_id: str, space_id: str, level: Classification) -> FieldContext:
     return FieldContext("report_sections", section_id, "body", space_id, level)
 
@@ -53,12 +64,48 @@ class ReportRepository:
                 situation_reports.c.actor_id == actor_id))
         return int(result.scalar_one() or 0) + 1
 
-    async def add(self, report: SituationReport) -> None:
+    async def latest_sections(self, space_id: str, joint: bool, actor_id: str
+                              ) -> list[StoredSection]:
+        """The newest version's sections as stored: labels plain, bodies still sealed."""
+        row = (await self.conn.execute(
+            select(situation_reports.c.id).where(
+                situation_reports.c.space_id == space_id,
+                situation_reports.c.scope == _scope(joint),
+                situation_reports.c.actor_id == actor_id)
+            .order_by(situation_reports.c.version.desc()).limit(1))).first()
+        if row is None:
+            return []
+        rows = (await self.conn.execute(
+            select(report_sections).where(report_sections.c.report_id == row.id)
+            .order_by(report_sections.c.position))).all()
+        audiences = await read_audiences(self.conn, [s.id for s in rows if not s.audience_all])
+        return [StoredSection(
+            s.id, ReportSectionKey(s.key), ItemLabel(
+                Classification(s.classification),
+                None if s.audience_all else audiences.get(s.id, frozenset()), actor_id),
+            s.data_key_id, s.body_ct) for s in rows]
+
+    async def add(self, report: SituationReport,
+                  carried: Sequence[StoredSection] = ()) -> None:
+        """Store a new version: `report.sections` sealed afresh, and `carried` (sections of
+        the previous version the publisher could not read) forward unchanged — same key,
+        level, audience and text, re-sealed under the new section's id without leaving the
+        server. Positions follow the section keys' order."""
         await self.conn.execute(situation_reports.insert().values(
             id=report.id, space_id=report.space_id, scope=_scope(report.joint),
             actor_id=report.actor_id, version=report.version, seq=report.seq,
             author_id=report.author_id, created_at=report.created_at))
-        for position, section in enumerate(report.sections):
+        order = list(ReportSectionKey)
+        sections = list(report.sections)
+        if carried:
+            old_keys = await self.sealer.keys(self.conn, [c.data_key_id for c in carried])
+            for c in carried:
+                body = self.sealer.open(old_keys[c.data_key_id], _context(
+                    c.id, report.space_id, c.label.classification), c.body_ct)
+                sections.append(ReportSection(c.key, c.label.classification, body,
+                                              c.label.audience))
+            sections.sort(key=lambda s: order.index(s.key))
+        for position, section in enumerate(sections):
             section_id = str(uuid.uuid4())
             key = await self.sealer.new_key(self.conn, section.classification)
             await self.conn.execute(report_sections.insert().values(

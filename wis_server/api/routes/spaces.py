@@ -17,6 +17,7 @@ from ..shapes import (
     EntryOut,
     ReportCreate,
     ReportOut,
+    ReportPublishedOut,
     ReportScope,
     ReportVersionOut,
     SpaceCreate,
@@ -152,18 +153,23 @@ def register(api: Api) -> None:
         return entry_view(entry, await _is_exercise(call))
 
     @api.op("POST", "/api/v1/spaces/{space_id}/situation-reports", summary="Publish a new "
-            "version of your actor's situation report, or (editors) the joint one",
-            tag="situation reports", body=ReportCreate, response=ReportOut, status=201,
-            idempotent_post=True, errors=(403, 404, 409, 422))
+            "version of your actor's situation report, or (editors) the joint one. "
+            "Sections of the previous version that you may not read are carried forward "
+            "unchanged (counted in `kept_unreadable`); changing or removing a section needs "
+            "read right to it (a heading you may not read: 409 `section_not_readable`). Every "
+            "participant sees every version, with only the sections they may read",
+            tag="situation reports", body=ReportCreate, response=ReportPublishedOut,
+            status=201, idempotent_post=True, errors=(403, 404, 409, 422))
     async def publish_report(call: Call) -> Any:
         b = call.body
-        report = await call.services.reports.publish(
+        published = await call.services.reports.publish(
             call.principal, call.path["space_id"],
             joint=b.get("scope", ReportScope.ACTOR) is ReportScope.JOINT,
             sections=[SectionDraft(s["key"], s["classification"], s["body"], s.get("audience"))
                       for s in b["sections"]],
             idempotency_key=call.idempotency_key)
-        return report_view(report, await _is_exercise(call))
+        return {**report_view(published.report, await _is_exercise(call)),
+                "kept_unreadable": published.kept_unreadable}
 
     @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports", summary="The versions of a "
             "situation report", tag="situation reports", query=_REPORT_QUERY,
