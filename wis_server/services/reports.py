@@ -12,7 +12,7 @@ from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import Audience, ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..storage.audit import AuditRecord
 from ..storage.reports import ReportVersion
-from ..storage.unit import Store, Tx
+from ..storage.unit import Store
 from .entries import audit_classified_reads, check_audience_cleared, check_write
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
