@@ -131,3 +131,26 @@ async def test_text_search_scans_past_one_chunk(world: World) -> None:
         assert _bodies(r) == ["träff 13"]
     finally:
         storage_entries.SCAN_CHUNK = saved
+
+
+async def test_explicit_public_audience_is_kept_for_later_joiners(world: World) -> None:
+    """Issue 7.18c: an explicit list naming today's participants is not widened to 'all'."""
+    c, a = world.client, world["a_editor"]
+    sid = (await create_space(c, a, participants=[world.actors["B"]]))["id"]
+    chosen = sorted([world.actors["A"], world.actors["B"]])
+    explicit = await post_entry(c, a, sid, level="public", body="bara A och B", audience=chosen)
+    assert explicit["audience"] == chosen
+    everyone = await post_entry(c, a, sid, level="public", body="alla")
+    assert everyone["audience"] is None
+    r = await c.patch(f"/api/v1/spaces/{sid}/entries/{everyone['id']}", headers=a.auth,
+                      json={"audience": chosen})
+    assert r.json()["audience"] == chosen
+    r = await c.patch(f"/api/v1/spaces/{sid}/entries/{everyone['id']}", headers=a.auth,
+                      json={"audience": None})
+    assert r.json()["audience"] is None
+    r = await c.patch(f"/api/v1/spaces/{sid}", headers=a.auth, json={"participants": [
+        {"actor_id": world.actors["A"]}, {"actor_id": world.actors["B"]},
+        {"actor_id": world.actors["C"]}]})
+    assert r.status_code == 200, r.text
+    r = await c.get(f"/api/v1/spaces/{sid}/entries", headers=world["c_editor"].auth)
+    assert _bodies(r) == ["alla"]

@@ -75,8 +75,10 @@ EntryCreate = Obj("EntryCreate", {
     "body": Str(1, ENTRY_BODY_MAX, not_blank=True),
     "audience": Nullable(IDS)},
     required=("kind", "classification", "body"),
-    description="audience: actor ids allowed to read (läsrätt); omitted or null: public → all "
-                "participants, sekretess/hemlig → the author's actor only")
+    description="audience: actor ids allowed to read (läsrätt), kept as given (actors who "
+                "join later are not added); omitted or null: public → all participants, "
+                "also later ones, sekretess/hemlig → the author's actor only. Actors whose "
+                "ceiling is below the level are refused (audience_below_level)")
 EntryAudiencePatch = Obj("EntryAudiencePatch", {"audience": Nullable(IDS)},
                          required=("audience",),
                          description="null: the level's default — every participant for "

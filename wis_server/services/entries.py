@@ -120,9 +120,9 @@ class Entries:
                 chosen: Audience = (frozenset(audience) | {principal.actor_id}
                                     if audience is not None
                                     else default_audience(classification, principal.actor_id))
-                if chosen is not None and chosen >= space.participant_ids and \
-                        classification is Classification.PUBLIC:
-                    chosen = None  # every participant, including those who join later
+                # An explicit list is kept as the author chose it, even when it names every
+                # participant today: only null (the level's default) reaches those who join
+                # later (issue 7.18c).
                 check_write(principal, space, Action.WRITE, classification, chosen)
                 await check_audience_cleared(tx, [(classification, chosen)])
                 entry_id = str(uuid.uuid4())
@@ -168,9 +168,6 @@ class Entries:
             chosen: Audience = (frozenset(audience) | {principal.actor_id}
                                 if audience is not None
                                 else default_audience(label.classification, principal.actor_id))
-            if chosen is not None and chosen >= space.participant_ids and \
-                    label.classification is Classification.PUBLIC:
-                chosen = None
             check_write(principal, space, Action.WRITE, label.classification, chosen)
             await check_audience_cleared(tx, [(label.classification, chosen)])
             await tx.entries.set_audience(entry_id, chosen)

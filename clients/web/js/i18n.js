@@ -283,6 +283,10 @@ const sv = {
   err_invalid_time: 'Ogiltig tidpunkt.',
   err_invalid_time_range: '”Från och med” måste vara före ”Till”.',
   err_integrity_failure: 'Uppgiften kunde inte visas: den har ändrats utanför systemet. Kontakta systemförvaltaren.',
+  err_audience_below_level: 'En vald aktör har för lågt tak för den här informationsklassen – ingen där kan läsa den.',
+  err_section_not_readable: 'Det avsnittet finns redan i en nivå du inte kan läsa; bara den som kan läsa det får ändra eller ta bort det.',
+  kept_unreadable: '{n} avsnitt som du inte kan läsa behålls oförändrade.',
+  no_readable_sections: 'Den här versionen har inga avsnitt som du kan läsa.',
 };
 
 const en = {
@@ -558,6 +562,10 @@ const en = {
   err_invalid_time: 'Invalid time.',
   err_invalid_time_range: '“From” must be before “Until”.',
   err_integrity_failure: 'The item cannot be shown: it was altered outside the system. Contact the system administrator.',
+  err_audience_below_level: 'A chosen actor’s ceiling is below this classification – nobody there can read it.',
+  err_section_not_readable: 'That section exists at a level you cannot read; only someone who can read it may change or remove it.',
+  kept_unreadable: '{n} sections you cannot read are kept unchanged.',
+  no_readable_sections: 'This version has no sections you can read.',
 };
 
 const DICTS = { sv, en };

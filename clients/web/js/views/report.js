@@ -122,6 +122,7 @@ export function reportView({ spaceId, scope, actorId }) {
     else {
       const secs = orderSections(shown.sections || []);
       for (const s of secs) body.append(sectionView(s));
+      if (!secs.length) body.append(h('p.empty', t('no_readable_sections')));
     }
     ctxRef.rendered();
   }
@@ -221,6 +222,7 @@ export function reportView({ spaceId, scope, actorId }) {
         await fetchVersions();
         shown = rep;
         render();
+        if (rep.kept_unreadable > 0) notice.replaceChildren(h('p.kept-unreadable', t('kept_unreadable', { n: rep.kept_unreadable })));
         announce(t('new_report_announce', { version: rep.version }));
       } catch (e) {
         showStatus(status, ctxRef.errorText(e), 'error');
