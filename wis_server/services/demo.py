@@ -7,7 +7,11 @@ municipalities, Region Stockholm, the police, SOS Alarm, Trafikverket and a fire
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..domain.levels import Classification as C
 from ..domain.levels import ContactKind, EntryKind, ReportSectionKey, Role, SpaceType
@@ -17,6 +21,8 @@ from .directory import Directory, load_principal
 from .entries import Entries
 from .reports import Reports
 from .spaces import Spaces
+
+T = TypeVar("T")
 
 ACTORS = [
     ("Länsstyrelsen i Stockholms län", "LST", C.HEMLIG, "08-123 450 00", "tib@lst.example"),
@@ -30,45 +36,50 @@ ACTORS = [
     ("Storstockholms brandförsvar", "SSBF", C.SEKRETESS, "08-454 87 00", "rcb@ssbf.example"),
 ]
 
-# username, actor, display name, role, clearance
+# username, actor, display name, role, clearance. Display names say the function, not the
+# actor: the client shows the actor beside them ("Ledningsfunktion, SOS Alarm").
 USERS = [
     ("admin", "LST", "Systemadministratör", Role.SYSTEM_ADMIN, C.PUBLIC),
-    ("tib.lst", "LST", "Tjänsteman i beredskap, Länsstyrelsen", Role.EDITOR, C.HEMLIG),
+    ("tib.lst", "LST", "Tjänsteman i beredskap", Role.EDITOR, C.HEMLIG),
     # An actor's administrator holds the clearance of the people it manages (issue 7).
-    ("admin.lst", "LST", "Aktörsadministratör, Länsstyrelsen", Role.ACTOR_ADMIN, C.HEMLIG),
-    ("tib.sthlm", "STHLM", "TiB Stockholms stad", Role.EDITOR, C.SEKRETESS),
-    ("admin.sthlm", "STHLM", "Aktörsadministratör, Stockholms stad", Role.ACTOR_ADMIN,
-     C.SEKRETESS),
-    ("kommunikator.solna", "SOLNA", "Kommunikatör, Solna", Role.SPOKESPERSON, C.PUBLIC),
-    ("tib.rs", "RS", "TiB Region Stockholm", Role.EDITOR, C.SEKRETESS),
-    ("rlc.polis", "POLIS", "Regionledningscentralen, Polisen", Role.EDITOR, C.HEMLIG),
-    ("ledning.sos", "SOS", "Ledningsfunktion, SOS Alarm", Role.SPOKESPERSON, C.SEKRETESS),
-    ("tib.trv", "TRV", "TiB Trafikverket", Role.SPOKESPERSON, C.SEKRETESS),
-    ("rcb.ssbf", "SSBF", "Räddningschef i beredskap, SSBF", Role.EDITOR, C.SEKRETESS),
-    ("lasare.nacka", "NACKA", "Beredskapssamordnare, Nacka", Role.READER, C.PUBLIC),
+    ("admin.lst", "LST", "Aktörsadministratör", Role.ACTOR_ADMIN, C.HEMLIG),
+    ("tib.sthlm", "STHLM", "Tjänsteman i beredskap", Role.EDITOR, C.SEKRETESS),
+    ("admin.sthlm", "STHLM", "Aktörsadministratör", Role.ACTOR_ADMIN, C.SEKRETESS),
+    ("kommunikator.solna", "SOLNA", "Kommunikatör", Role.SPOKESPERSON, C.PUBLIC),
+    ("tib.rs", "RS", "Tjänsteman i beredskap", Role.EDITOR, C.SEKRETESS),
+    ("rlc.polis", "POLIS", "Regionledningscentralen", Role.EDITOR, C.HEMLIG),
+    ("ledning.sos", "SOS", "Ledningsfunktion", Role.SPOKESPERSON, C.SEKRETESS),
+    ("tib.trv", "TRV", "Tjänsteman i beredskap", Role.SPOKESPERSON, C.SEKRETESS),
+    ("rcb.ssbf", "SSBF", "Räddningschef i beredskap", Role.EDITOR, C.SEKRETESS),
+    ("lasare.nacka", "NACKA", "Beredskapssamordnare", Role.READER, C.PUBLIC),
 ]
 
+# time of the exercise morning (Swedish time), author, kind, level, audience, body
 ENTRIES = [
-    ("tib.lst", EntryKind.DECISION, C.PUBLIC, None,
+    ("06:10", "tib.lst", EntryKind.DECISION, C.PUBLIC, None,
      "ÖVNING. Regional samverkan aktiverad 06:10 med anledning av SMHI:s orange varning för "
      "snöfall. Samverkanskonferens var tredje timme, nästa 09:00."),
-    ("tib.trv", EntryKind.MEASURE, C.PUBLIC, None,
+    ("06:35", "tib.trv", EntryKind.MEASURE, C.PUBLIC, None,
      "ÖVNING. E4 norrgående stängd vid Häggvik efter avåkningar; omledning via E18. "
      "Plogresurser omfördelade till infarterna."),
-    ("ledning.sos", EntryKind.INCOMING, C.PUBLIC, None,
+    ("06:50", "ledning.sos", EntryKind.INCOMING, C.PUBLIC, None,
      "ÖVNING. Kraftigt ökat inflöde av 112-samtal om trafikolyckor och strömavbrott i "
      "norra länet."),
-    ("tib.rs", EntryKind.NEED, C.SEKRETESS, ["RS", "LST", "STHLM"],
+    ("07:25", "tib.rs", EntryKind.NEED, C.SEKRETESS, ["RS", "LST", "STHLM"],
      "ÖVNING. Hemtjänsten når inte 37 brukare i Vällingby; behov av bandvagn för "
      "läkemedelsleveranser. Namnlista hos Region Stockholm."),
-    ("tib.sthlm", EntryKind.MEASURE, C.SEKRETESS, ["STHLM", "LST"],
+    ("07:55", "tib.sthlm", EntryKind.MEASURE, C.SEKRETESS, ["STHLM", "LST"],
      "ÖVNING. Värmestuga öppnad i Tensta träff; tre brukare med hemsjukvård flyttade dit."),
-    ("rlc.polis", EntryKind.NOTE, C.HEMLIG, ["POLIS", "LST"],
+    ("08:20", "rlc.polis", EntryKind.NOTE, C.HEMLIG, ["POLIS", "LST"],
      "ÖVNING. Underrättelse: risk för sabotage mot elnätsstation i norra länet. Skyddsobjekt "
      "bevakas. Sprids ej vidare."),
-    ("rcb.ssbf", EntryKind.NOTE, C.PUBLIC, None,
+    ("08:40", "rcb.ssbf", EntryKind.NOTE, C.PUBLIC, None,
      "ÖVNING. 14 räddningsinsatser pågår; förstärkning från grannkommuner begärd."),
+    ("09:00", "tib.lst", EntryKind.DECISION, C.PUBLIC, None,
+     "ÖVNING. Samverkanskonferens 09:00 genomförd: gemensam lägesbild fastställd, "
+     "bandvagnar från FRG prioriteras till hemtjänsten. Nästa konferens 12:00."),
 ]
+SPACE_OPENED, REPORT_PUBLISHED = "06:05", "09:05"
 
 REPORT = [
     (ReportSectionKey.EVENT, C.PUBLIC, None,
@@ -116,24 +127,58 @@ async def load_demo(directory: Directory, spaces: Spaces, entries: Entries,
         assert principal is not None
         principals[username] = principal
 
-    view = await spaces.create(
-        principals["tib.lst"], title="ÖVNING Snöstorm Stockholm",
+    morning = _exercise_morning(spaces.clock())
+    saved = spaces.clock, entries.clock, reports.clock
+    try:
+        # The exercise happened across this morning: every act is stamped at the time its
+        # text gives, not at the moment the demo is loaded.
+        view = await _at(morning, SPACE_OPENED, spaces, entries, reports, spaces.create(
+            principals["tib.lst"], title="ÖVNING Snöstorm Stockholm",
         description="Regional övning: kraftigt snöoväder med trafikstörningar och "
                     "elavbrott. Samverkan Stockholmsregionen, aktiverat läge.",
-        type=SpaceType.EXERCISE, classification=C.HEMLIG,
-        participants=[Participant(a.id) for a in actors.values()])
-    space_id = view.space.id
-    ids = {short: actor.id for short, actor in actors.items()}
-    for username, kind, level, audience, body in ENTRIES:
-        await entries.post(principals[username], space_id, kind=kind, classification=level,
-                           body=body,
-                           audience=[ids[a] for a in audience] if audience else None)
-    await reports.publish(principals["tib.lst"], space_id, joint=True, sections=[
-        SectionDraft(key, level, body, [ids[a] for a in audience] if audience else None)
-        for key, level, audience, body in REPORT])
+            type=SpaceType.EXERCISE, classification=C.HEMLIG,
+            participants=[Participant(a.id) for a in actors.values()]))
+        space_id = view.space.id
+        ids = {short: actor.id for short, actor in actors.items()}
+        for at, username, kind, level, audience, body in ENTRIES:
+            await _at(morning, at, spaces, entries, reports, entries.post(
+                principals[username], space_id, kind=kind, classification=level, body=body,
+                audience=[ids[a] for a in audience] if audience else None))
+        await _at(morning, REPORT_PUBLISHED, spaces, entries, reports, reports.publish(
+            principals["tib.lst"], space_id, joint=True, sections=[
+                SectionDraft(key, level, body, [ids[a] for a in audience] if audience else None)
+                for key, level, audience, body in REPORT]))
+    finally:
+        spaces.clock, entries.clock, reports.clock = saved
     await spaces.create(
         principals["tib.lst"], title="Veckovis regional samverkanskonferens",
         description="Ordinarie läge: veckans samverkanskonferens för regionens aktörer.",
         type=SpaceType.COLLABORATION, classification=C.SEKRETESS,
         participants=[Participant(a.id) for a in actors.values()])
     return DemoLogins(passwords, space_id)
+
+
+def _exercise_morning(now: datetime) -> datetime:
+    """Midnight (Swedish time) of the latest morning whose 09:05 has passed."""
+    try:
+        zone: tzinfo = ZoneInfo("Europe/Stockholm")
+    except ZoneInfoNotFoundError:  # no tz database on the host: Swedish winter time
+        zone = timezone(timedelta(hours=1))
+    local = now.astimezone(zone)
+    day = local.date() if (local.hour, local.minute) >= (9, 10) else \
+        local.date() - timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+async def _at(morning: datetime, hhmm: str, spaces: Spaces, entries: Entries,
+              reports: Reports, act: Awaitable[T]) -> T:
+    """Run one demo act with the services' clocks at `hhmm` of the exercise morning."""
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    moment = datetime(morning.year, morning.month, morning.day, hours, minutes,
+                      tzinfo=morning.tzinfo).astimezone(UTC)
+
+    def clock() -> datetime:
+        return moment
+
+    spaces.clock = entries.clock = reports.clock = clock
+    return await act
