@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MARK = "bench t="
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 USERS = ("tib.lst", "tib.sthlm", "tib.rs", "rcb.ssbf")
+# --classified: sekretess posts read by three cleared users of three actors, so every delivery
+# is an audited read (one commit per event, covering all its recipients, before sending).
+CLASSIFIED_USERS = ("tib.lst", "tib.sthlm", "tib.rs")
+CLASSIFIED_ACTORS = ("LST", "STHLM", "RS")
 
 
 # --- the reference server ------------------------------------------------------------------
@@ -171,7 +175,9 @@ class Server:
 def start_ours(data_dir: Path) -> Server:
     wis = [sys.executable, "-m", "wis_server.cli"]
     env = {**os.environ, "WIS_DATA_DIR": str(data_dir), "WIS_LOG_LEVEL": "warning",
-           "WIS_COOKIE_SECURE": "false", "WIS_STREAM_QUEUE_MESSAGES": "5000"}
+           "WIS_COOKIE_SECURE": "false", "WIS_STREAM_QUEUE_MESSAGES": "5000",
+           # thousands of connections from one address and four users: lift the caps
+           "WIS_STREAM_MAX_PER_USER": "1000000", "WIS_STREAM_MAX_PER_ADDRESS": "1000000"}
     env.pop("WIS_DATABASE_URL", None)
     subprocess.run([*wis, "init"], env=env, check=True, capture_output=True, cwd=ROOT)
     out = subprocess.run([*wis, "demo", "--if-empty"], env=env, check=True,
@@ -286,16 +292,20 @@ async def close_all(receivers: Receivers) -> None:
 # --- publishers ----------------------------------------------------------------------------
 
 class OursPublisher:
-    def __init__(self, server: Server, token: str, space_id: str) -> None:
+    def __init__(self, server: Server, token: str, space_id: str,
+                 audience: list[str] | None = None) -> None:
         self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}",
                                       headers={"Authorization": f"Bearer {token}"},
                                       timeout=60)
         self.url = f"/api/v1/spaces/{space_id}/entries"
+        self.audience = audience  # set: post sekretess items (each push is audited)
 
     async def publish(self, padding: str) -> None:
         body = f"{MARK}{time.time_ns()};{padding}"
-        r = await self.http.post(self.url, json={"kind": "note", "classification": "public",
-                                                 "body": body})
+        doc: dict[str, Any] = {"kind": "note", "classification": "public", "body": body}
+        if self.audience is not None:
+            doc.update(classification="sekretess", audience=self.audience)
+        r = await self.http.post(self.url, json=doc)
         r.raise_for_status()
 
     async def close(self) -> None:
@@ -390,28 +400,36 @@ def line(label: str, ours: Result, ref: Result) -> str:
 
 # --- main ------------------------------------------------------------------------------------
 
-async def setup_ours(server: Server) -> tuple[list[str], str]:
+async def setup_ours(server: Server, classified: bool = False
+                     ) -> tuple[list[str], str, list[str] | None]:
+    users = CLASSIFIED_USERS if classified else USERS
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
         tokens = []
-        for user in USERS:
+        for user in users:
             r = await http.post("/api/v1/auth/token",
                                 json={"username": user, "password": server.demo[user]})
             r.raise_for_status()
             tokens.append(r.json()["access_token"])
         spaces = (await http.get("/api/v1/spaces", headers={
             "Authorization": f"Bearer {tokens[0]}"})).json()["items"]
-    return tokens, next(s["id"] for s in spaces if s["exercise"])
+        audience = None
+        if classified:
+            actors = (await http.get("/api/v1/actors", headers={
+                "Authorization": f"Bearer {tokens[0]}"})).json()["items"]
+            audience = [a["id"] for a in actors if a["short_name"] in CLASSIFIED_ACTORS]
+    return tokens, next(s["id"] for s in spaces if s["exercise"]), audience
 
 
-async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: bool) -> None:
+async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: bool,
+                classified: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="wis-fanout-"))
     ours = start_ours(work / "ours")
     ref = start_reference(work)
     flo = start_reference(work, "floor") if floor else None
     ours_rx, ref_rx, floor_rx = Receivers(), Receivers(), Receivers()
     try:
-        tokens, space_id = await setup_ours(ours)
-        ours_pub = OursPublisher(ours, tokens[0], space_id)
+        tokens, space_id, audience = await setup_ours(ours, classified)
+        ours_pub = OursPublisher(ours, tokens[0], space_id, audience)
         # Warm up both (imports, first connection) before the memory baseline.
         await open_ours(ours, tokens, space_id, 1, ours_rx)
         await open_reference(ref, 1, ref_rx)
@@ -485,6 +503,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="", help="comma list of N (default 1000,5000)")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the framework floor (Starlette/uvicorn broadcast)")
+    parser.add_argument("--classified", action="store_true",
+                        help="post sekretess items (every delivery is an audited read)")
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -499,7 +519,7 @@ def main() -> None:
         [1000] if args.quick else [1000, 5000])
     asyncio.run(bench(sizes, steady_s=3 if args.quick else 6,
                       flat_deliveries=100_000 if args.quick else 250_000,
-                      floor=not args.no_floor))
+                      floor=not args.no_floor, classified=args.classified))
 
 
 if __name__ == "__main__":

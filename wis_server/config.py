@@ -39,6 +39,8 @@ class Settings:
     stream_poll_s: float = 5.0
     stream_revalidate_s: float = 60.0
     trusted_proxies: tuple[str, ...] = ()
+    stream_max_per_user: int = 8
+    stream_max_per_address: int = 16
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -78,6 +80,8 @@ _ENV = {
     "WIS_STREAM_POLL_S": ("stream_poll_s", float),
     "WIS_STREAM_REVALIDATE_S": ("stream_revalidate_s", float),
     "WIS_TRUSTED_PROXIES": ("trusted_proxies", "list"),
+    "WIS_STREAM_MAX_PER_USER": ("stream_max_per_user", int),
+    "WIS_STREAM_MAX_PER_ADDRESS": ("stream_max_per_address", int),
 }
 
 

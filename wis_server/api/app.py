@@ -119,7 +119,9 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
         app.state.store = store
         app.state.cipher = cipher
         hub = Hub(StreamSource(store, clock), stream.render_change,
-                  limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes),
+                  limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes,
+                                max_per_user=settings.stream_max_per_user,
+                                max_per_address=settings.stream_max_per_address),
                   poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
         app.state.hub = hub
         app.state.services = build_services(

@@ -29,15 +29,19 @@ CLOSE_AUTH_FAILED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_TOKEN_EXPIRED = 4009
+CLOSE_TOO_MANY = 4029
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-connection outgoing queue bound and subscription cap."""
+    """Per-connection outgoing queue bound and subscription cap; live connections per user
+    (websocket, SSE and long-poll together) and unauthenticated websockets per address."""
 
     max_messages: int = 1000
     max_bytes: int = 1 << 20
     max_subscriptions: int = 100
+    max_per_user: int = 8
+    max_per_address: int = 16
 
 
 def control(type_: str, **fields: Any) -> Frame:

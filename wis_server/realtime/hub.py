@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -50,8 +50,9 @@ class Hub(Reauthorisation):
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._periodic: list[asyncio.Task[None]] = []
-        self._reads: list[Read] = []
         self._principals: dict[Principal, Principal] = {}
+        self._polls: dict[str, int] = {}  # long-polls held open, per user
+        self._unauthenticated: dict[str, int] = {}  # websockets before auth, per address
         # A reconnect storm (5,000 clients after a restart) must not starve REST requests of
         # database connections: sign-ins and replays take turns.
         self.admission = asyncio.Semaphore(8)
@@ -64,7 +65,6 @@ class Hub(Reauthorisation):
         self._periodic = [
             asyncio.create_task(self._every(self.poll_s, self.catch_up_all)),
             asyncio.create_task(self._every(self.revalidate_s, self.revalidate_all)),
-            asyncio.create_task(self._every(1.0, self._flush_reads)),
         ]
 
     async def stop(self) -> None:
@@ -83,8 +83,6 @@ class Hub(Reauthorisation):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._feeds.clear()
-        with contextlib.suppress(Exception):
-            await self._flush_reads()
 
     async def _every(self, seconds: float, work: Callable[[], Coroutine[Any, Any, None]]
                      ) -> None:
@@ -167,6 +165,36 @@ class Hub(Reauthorisation):
             return
         for space_id, head in (await self.source.heads(sorted(wanted))).items():
             self._wake_space(space_id, head)
+
+    # --- connection caps ----------------------------------------------------------------------
+    def has_room(self, user_id: str) -> bool:
+        """May this user open one more live connection (websocket, SSE or long-poll)?"""
+        open_ = len(self._by_user.get(user_id, ())) + self._polls.get(user_id, 0)
+        return open_ < self.limits.max_per_user
+
+    @contextlib.contextmanager
+    def long_poll(self, user_id: str) -> Iterator[bool]:
+        """Count a held long-poll against the user's cap; yields False when over it."""
+        if not self.has_room(user_id):
+            yield False
+            return
+        self._polls[user_id] = self._polls.get(user_id, 0) + 1
+        try:
+            yield True
+        finally:
+            _release(self._polls, user_id)
+
+    @contextlib.contextmanager
+    def unauthenticated(self, address: str) -> Iterator[bool]:
+        """Count a websocket that has not authenticated yet against its address's cap."""
+        if self._unauthenticated.get(address, 0) >= self.limits.max_per_address:
+            yield False
+            return
+        self._unauthenticated[address] = self._unauthenticated.get(address, 0) + 1
+        try:
+            yield True
+        finally:
+            _release(self._unauthenticated, address)
 
     # --- connections ------------------------------------------------------------------------
     def connect(self, sender: Sender, principal: Principal, expires_at: float | None
@@ -323,9 +351,19 @@ class Hub(Reauthorisation):
                 if not changes:
                     sub.delivered = max(sub.delivered, feed.cursor)
                     continue
-                for change in changes:
-                    if change.seq > sub.delivered:
-                        self._deliver(feed, sub, change)
+                views = [(change, self._view(space, change, principal, {}))
+                         for change in changes if change.seq > sub.delivered]
+                reads = [read for change, view in views
+                         for read in self._read_of(principal, change, view)]
+                if reads:  # on the audit trail (committed) before anything leaves
+                    await self.source.record_reads(reads)
+                    if self._stale(feed, sub, epoch) or feed.paused or \
+                            feed.space is not space or conn.principal is not principal:
+                        continue
+                for change, view in views:
+                    sub.delivered = change.seq
+                    if view.frame is not None:
+                        conn.push(view.frame)
                     if conn.closed:
                         return
         except asyncio.CancelledError:
@@ -370,24 +408,42 @@ class Hub(Reauthorisation):
                     break
                 for change in changes:
                     if change.seq > feed.cursor:
-                        self._dispatch(feed, change, generation)
+                        try:
+                            done = await self._dispatch(feed, change, generation)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            log.exception("recording pushed reads failed; retrying",
+                                          space_id=feed.space_id)
+                            await asyncio.sleep(1.0)
+                            break
+                        if self._feeds.get(feed.space_id) is not feed:
+                            return
+                        if not done:
+                            break  # rights changed while the reads were committed
                         feed.cursor = change.seq
                         if feed.paused:
                             break
                 if len(changes) >= self.batch:
                     feed.target = max(feed.target, feed.cursor + 1)
 
-    def _dispatch(self, feed: Feed, change: Change, generation: int) -> None:
+    async def _dispatch(self, feed: Feed, change: Change, generation: int) -> bool:
+        """Deliver one change to the live subscribers. Classified reads are committed to the
+        audit trail first, in one transaction for all recipients of the event; False when
+        rights changed meanwhile (nothing sent; the pump reads the change again)."""
         if isinstance(change.item, Space) and change.kind.startswith("space."):
             feed.space = change.item  # participants may have changed: re-decide everyone
             for sub in list(feed.subscribers.values()):
                 if not decide(sub.connection.principal, READ_, feed.space):
                     self._revoke(sub)
         seq = change.seq
+        space = feed.space
         # Principals are interned, so connections of one user share a view: the decision and
         # the rendering run once per distinct principal, the bytes once per distinct view.
         views: dict[int, View] = {}
         frames: dict[tuple[bool, ...], Frame | None] = {}
+        plan: list[tuple[Subscription, int, Principal, Frame | None]] = []
+        reads: dict[str, Read] = {}
         for sub in list(feed.subscribers.values()):
             if not sub.live or seq <= sub.delivered:
                 continue
@@ -395,30 +451,42 @@ class Hub(Reauthorisation):
                 # Joined while this batch was being read (it was loaded without them in mind):
                 # read it from the table instead. Never turn live here — the cursor does not
                 # include this change yet.
-                sub.epoch += 1
-                sub.live = False
-                self._spawn(self._replay(feed, sub, sub.epoch))
+                self._to_replay(feed, sub)
                 continue
-            sub.delivered = seq
             if change.item is None:
+                sub.delivered = seq
                 continue
-            conn = sub.connection
-            principal = conn.principal
+            principal = sub.connection.principal
             view = views.get(id(principal))
             if view is None:
-                view = views[id(principal)] = self._view(feed.space, change, principal, frames)
-            if view.frame is not None and conn.push(view.frame) and view.classified:
-                self._note_read(principal, change, view.shown)
+                view = views[id(principal)] = self._view(space, change, principal, frames)
+                for read in self._read_of(principal, change, view):
+                    reads.setdefault(read.user_id, read)
+            plan.append((sub, sub.epoch, principal, view.frame))
+        if reads:
+            await self.source.record_reads(list(reads.values()))
+            if feed.paused or feed.space is not space:
+                return False
+        planned = set()
+        for sub, epoch, principal, frame in plan:
+            planned.add(sub)
+            conn = sub.connection
+            if sub.epoch != epoch or not sub.live or conn.closed or \
+                    feed.subscribers.get(conn) is not sub or conn.principal is not principal:
+                continue  # re-authorised meanwhile: its replay reads this change again
+            sub.delivered = seq
+            if frame is not None:
+                conn.push(frame)
+        if reads:  # subscribers that turned live while we waited: let them read it
+            for sub in list(feed.subscribers.values()):
+                if sub.live and sub not in planned and sub.delivered < seq:
+                    self._to_replay(feed, sub)
+        return True
 
-    def _deliver(self, feed: Feed, sub: Subscription, change: Change) -> None:
-        """One change to one subscriber (replay)."""
-        sub.delivered = change.seq
-        if change.item is None:
-            return
-        conn = sub.connection
-        view = self._view(feed.space, change, conn.principal, {})
-        if view.frame is not None and conn.push(view.frame) and view.classified:
-            self._note_read(conn.principal, change, view.shown)
+    def _to_replay(self, feed: Feed, sub: Subscription) -> None:
+        sub.epoch += 1
+        sub.live = False
+        self._spawn(self._replay(feed, sub, sub.epoch))
 
     def _view(self, space: Space, change: Change, principal: Principal,
               frames: dict[tuple[bool, ...], Frame | None]) -> View:
@@ -444,18 +512,16 @@ class Hub(Reauthorisation):
         return Frame(text, len(text.encode()), "event", change.space_id, change.seq,
                      change.kind)
 
-    def _note_read(self, principal: Principal, change: Change, shown: tuple[bool, ...]) -> None:
-        levels = [label.classification for label, ok in zip(change.labels, shown, strict=True)
+    @staticmethod
+    def _read_of(principal: Principal, change: Change, view: View) -> list[Read]:
+        """The audit read of a classified view (empty for public or invisible ones)."""
+        if view.frame is None or not view.classified:
+            return []
+        levels = [label.classification
+                  for label, ok in zip(change.labels, view.shown, strict=True)
                   if ok and label.classification is not Classification.PUBLIC]
-        if levels:
-            self._reads.append(Read(principal.user_id, principal.actor_id, change.space_id,
-                                    change.ref_id, change.kind,
-                                    Classification.highest(*levels)))
-
-    async def _flush_reads(self) -> None:
-        if self._reads:
-            reads, self._reads = self._reads, []
-            await self.source.record_reads(reads)
+        return [Read(principal.user_id, principal.actor_id, change.space_id, change.ref_id,
+                     change.kind, Classification.highest(*levels))]
 
     # --- degraded-link fallbacks -----------------------------------------------------------
     async def backlog(self, principal: Principal, space_id: str, after: int, limit: int
@@ -466,14 +532,16 @@ class Hub(Reauthorisation):
             return None
         changes = await self.source.changes(space_id, after, limit, may_read(principal, space))
         frames: list[Frame] = []
+        reads: list[Read] = []
         for change in changes:
             if change.item is None:
                 continue
             view = self._view(space, change, principal, {})
             if view.frame is not None:
                 frames.append(view.frame)
-                if view.classified:
-                    self._note_read(principal, change, view.shown)
+                reads.extend(self._read_of(principal, change, view))
+        if reads:  # committed before the page is returned
+            await self.source.record_reads(reads)
         last = changes[-1].seq if changes else after
         if len(changes) < limit:
             head = max(last, (await self.source.heads([space_id])).get(space_id, last))
@@ -501,3 +569,11 @@ class Hub(Reauthorisation):
 
     def followed(self) -> Sequence[str]:
         return list(self._feeds)
+
+
+def _release(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

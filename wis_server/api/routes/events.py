@@ -23,7 +23,12 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from ...domain.errors import AuthenticationFailed, NotFound, ValidationFailed
+from ...domain.errors import (
+    AuthenticationFailed,
+    NotFound,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from ...realtime.connection import CLOSE_NORMAL
 from ...realtime.hub import Hub
 from ...realtime.ports import Frame
@@ -52,6 +57,13 @@ def _json_response(parts: list[str], call: Call) -> Response:
         return Response(packed, media_type="application/json",
                         headers={"content-encoding": "gzip", "vary": "accept-encoding"})
     return Response(raw, media_type="application/json", headers={"vary": "accept-encoding"})
+
+
+def _too_many() -> TooManyAttempts:
+    error = TooManyAttempts("too many live connections for this user; close one",
+                            retry_after=5)
+    error.code = "too_many_connections"
+    return error
 
 
 def _bearer(call: Call) -> str:
@@ -102,13 +114,21 @@ def register(api: Api) -> None:
                    Query("wait", int, f"wait up to this many seconds (0-{MAX_WAIT_S}) for "
                          "an event", 0, MAX_WAIT_S),
                    Query("limit", int, "at most this many events (default 100)", 1, 500)),
-            errors=(404,))
+            errors=(404, 429))
     async def poll_events(call: Call) -> Any:
         hub: Hub = call.request.app.state.hub
         space_id = call.path["space_id"]
         after = call.query.get("after", 0)
         limit = call.query.get("limit", 100)
         deadline = time.monotonic() + call.query.get("wait", 0)
+        principal = call.principal
+        with hub.long_poll(principal.user_id) as admitted:
+            if not admitted:
+                raise _too_many()
+            return await _poll(call, hub, space_id, after, limit, deadline)
+
+    async def _poll(call: Call, hub: Hub, space_id: str, after: int, limit: int,
+                    deadline: float) -> Any:
         principal = call.principal
         while True:
             backlog = await hub.backlog(principal, space_id, after, limit)
@@ -136,7 +156,7 @@ def register(api: Api) -> None:
             "the space (honours Last-Event-ID; fallback for networks without websockets)",
             tag="events", query=(Query("after", int, "start after this seq when there is no "
                                        "Last-Event-ID (default: from now)", minimum=0),),
-            errors=(404,))
+            errors=(404, 429))
     async def stream_events(call: Call) -> Any:
         state = call.request.app.state
         hub: Hub = state.hub
@@ -144,6 +164,8 @@ def register(api: Api) -> None:
         after = _last_event_id(call)
         principal, expires_at = await authenticate_token(state, _bearer(call))
         await call.services.spaces.get(principal, space_id)  # 404 unless readable
+        if not hub.has_room(principal.user_id):
+            raise _too_many()
         sender = SseSender()
         conn = hub.connect(sender, principal, expires_at)
         await hub.subscribe(conn, space_id, after)

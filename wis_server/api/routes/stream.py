@@ -10,7 +10,8 @@ Protocol (JSON text frames; full description in docs/realtime.md):
                    {"type":"pong"}
   close codes      4001 auth failed / timed out, 4003 forbidden (origin, account disabled),
                    4008 slow consumer (resume with after), 4009 token expired (re-auth, resume),
-                   1011 internal error (resume), 1001 server shutting down (resume)
+                   1011 internal error (resume), 1001 server shutting down (resume),
+                   4029 too many connections (this user's, or unauthenticated from an address)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ...realtime.connection import (
     CLOSE_FORBIDDEN,
     CLOSE_INVALID,
     CLOSE_TOKEN_EXPIRED,
+    CLOSE_TOO_MANY,
     CLOSE_UNSUPPORTED,
     Connection,
     control,
@@ -134,32 +136,17 @@ async def stream_session(websocket: WebSocket, send: Send) -> None:
         return
     hub: Hub = state.hub
     await websocket.accept()
-    try:
-        received = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
-        if received["type"] == "websocket.disconnect":
+    address = websocket.client.host if websocket.client else "unknown"
+    with hub.unauthenticated(address) as admitted:
+        if not admitted:
+            await websocket.close(CLOSE_TOO_MANY, "too many unauthenticated connections")
             return
-        first = received.get("text")
-        if first is None:  # a binary frame: the protocol is JSON text only
-            await websocket.close(CLOSE_UNSUPPORTED, "text frames only")
-            return
-        try:
-            message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
-        except RecursionError:
-            await websocket.close(CLOSE_AUTH_FAILED, "message nested too deeply")
-            return
-        if not isinstance(message, dict) or message.get("type") != "auth":
-            raise AuthenticationFailed("authenticate first", code="auth_required")
-        async with hub.admission:
-            principal, expires_at = await authenticate_token(state, message.get("token"))
-    except TimeoutError:
-        await websocket.close(CLOSE_AUTH_FAILED, "authentication timed out")
+        authenticated = await _authenticate(websocket, state, hub)
+    if authenticated is None:
         return
-    except (WebSocketDisconnect, RuntimeError):
-        return
-    except (ValueError, AuthenticationFailed) as error:
-        code = getattr(error, "code", "")
-        await websocket.close(CLOSE_TOKEN_EXPIRED if code == "token_expired"
-                              else CLOSE_AUTH_FAILED, "authentication failed")
+    principal, expires_at = authenticated
+    if not hub.has_room(principal.user_id):
+        await websocket.close(CLOSE_TOO_MANY, "too many connections for this user")
         return
     conn = hub.connect(WebSocketSender(websocket, send), principal, expires_at)
     conn.push(control("ready"))
@@ -173,6 +160,38 @@ async def stream_session(websocket: WebSocket, send: Send) -> None:
         pass
     finally:
         await conn.finished()
+
+
+async def _authenticate(websocket: WebSocket, state: Any, hub: Hub
+                        ) -> tuple[Principal, float] | None:
+    """The first frame's token → principal and expiry; None when the socket was closed."""
+    try:
+        received = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        if received["type"] == "websocket.disconnect":
+            return None
+        first = received.get("text")
+        if first is None:  # a binary frame: the protocol is JSON text only
+            await websocket.close(CLOSE_UNSUPPORTED, "text frames only")
+            return None
+        try:
+            message = json.loads(first) if len(first) <= MAX_CLIENT_MESSAGE else None
+        except RecursionError:
+            await websocket.close(CLOSE_AUTH_FAILED, "message nested too deeply")
+            return None
+        if not isinstance(message, dict) or message.get("type") != "auth":
+            raise AuthenticationFailed("authenticate first", code="auth_required")
+        async with hub.admission:
+            return await authenticate_token(state, message.get("token"))
+    except TimeoutError:
+        await websocket.close(CLOSE_AUTH_FAILED, "authentication timed out")
+        return None
+    except (WebSocketDisconnect, RuntimeError):
+        return None
+    except (ValueError, AuthenticationFailed) as error:
+        code = getattr(error, "code", "")
+        await websocket.close(CLOSE_TOKEN_EXPIRED if code == "token_expired"
+                              else CLOSE_AUTH_FAILED, "authentication failed")
+        return None
 
 
 def _error(code: str, message: str, **extra: Any) -> Frame:
