@@ -544,7 +544,7 @@ async def test_contact_points_are_managed_by_the_actors_own_admins(world: World)
         assert r.status_code == 200, (who, r.text)
     r = await c.get("/api/v1/actors", headers=world["c_editor"].auth)
     actor = next(a for a in r.json()["items"] if a["id"] == ids["A"])
-    assert actor["contact_points"][0]["value"] == "08-123 45 67"
+    assert actor["contact_points"][0]["value"] == "+4681234567"  # E.164 since issue 8.14
     # An actor admin may not rename their actor or raise its ceiling.
     r = await c.patch(f"/api/v1/actors/{ids['B']}", headers=world["b_admin"].auth,
                       json={"clearance_ceiling": "hemlig"})

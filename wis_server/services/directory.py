@@ -17,6 +17,7 @@ from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
+from .input_rules import check_short_name, normalise_contact_points
 from .passwords import Passwords, check_password_rule, normalise_username
 from .ports import Clock, EventPublisher
 
@@ -71,6 +72,8 @@ class Directory:
         """`principal` None only from the CLI, which runs with the operator's authority."""
         if principal is not None and not decide(principal, Action.MANAGE_ACTORS):
             raise Forbidden("only system administrators manage actors")
+        check_short_name(short_name)
+        contact_points = normalise_contact_points(contact_points)
         now = self.clock()
         actor = Actor(str(uuid.uuid4()), name, short_name, ceiling, contact_points, now)
         async with self.store.write() as tx:
@@ -86,6 +89,10 @@ class Directory:
         action = Action.MANAGE_ACTORS if structural else Action.MANAGE_USERS
         if not decide(principal, action, target_actor_id=actor_id):
             raise Forbidden("you may not change this actor")
+        if short_name is not None:
+            check_short_name(short_name)
+        if contact_points is not None:
+            contact_points = normalise_contact_points(contact_points)
         now = self.clock()
         async with self.store.write() as tx:
             actor = await tx.actors.get(actor_id)

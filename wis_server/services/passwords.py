@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ..domain.errors import TooManyAttempts, ValidationFailed
+from .input_rules import check_password_strength
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
@@ -105,3 +106,4 @@ def check_password_rule(password: str) -> None:
                                code="password_too_short", field="password")
     if len(password) > MAX_LENGTH:
         raise ValidationFailed("password is too long", code="password_too_long", field="password")
+    check_password_strength(password)  # common or repetitive passwords (input_rules)

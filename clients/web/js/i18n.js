@@ -288,6 +288,11 @@ const sv = {
   err_section_not_readable: 'Det avsnittet finns redan i en nivå du inte kan läsa; bara den som kan läsa det får ändra eller ta bort det.',
   kept_unreadable: '{n} avsnitt som du inte kan läsa behålls oförändrade.',
   no_readable_sections: 'Den här versionen har inga avsnitt som du kan läsa.',
+  err_password_common: 'Lösenordet är ett av de vanligaste och lätt att gissa. Välj ett annat.',
+  err_password_repetitive: 'Ett lösenord av ett och samma tecken är lätt att gissa.',
+  err_invalid_email: 'Det är inte en giltig e-postadress.',
+  err_invalid_phone: 'Det är inte ett giltigt telefonnummer (t.ex. 08-123 450 00 eller +46 8 123 450 00).',
+  err_invalid_short_name: 'Kortnamnet får bara innehålla bokstäver, siffror och bindestreck.',
 };
 
 const en = {
@@ -568,6 +573,11 @@ const en = {
   err_section_not_readable: 'That section exists at a level you cannot read; only someone who can read it may change or remove it.',
   kept_unreadable: '{n} sections you cannot read are kept unchanged.',
   no_readable_sections: 'This version has no sections you can read.',
+  err_password_common: 'That password is among the most common ones and easy to guess. Choose another.',
+  err_password_repetitive: 'A password of one repeated character is easy to guess.',
+  err_invalid_email: 'That is not a valid e-mail address.',
+  err_invalid_phone: 'That is not a valid phone number (e.g. 08-123 450 00 or +46 8 123 450 00).',
+  err_invalid_short_name: 'A short name may contain only letters, digits and hyphens.',
 };
 
 const DICTS = { sv, en };
