@@ -121,3 +121,17 @@ async def test_read_right_refused_for_actor_whose_ceiling_is_below_the_level(
     assert assert_problem(r, 422)["code"] == "audience_below_level"
     # Public stays open to everyone, whatever their ceiling.
     await post_entry(c, a, sid, level="public", body="p", audience=[b, cc])
+
+
+async def test_space_names_each_participants_ceiling(world: World) -> None:
+    """The client counts "läsrätt hos N av M" only over actors whose ceiling reaches the
+    level: the server says each participant's ceiling."""
+    c, a = world.client, world["a_editor"]
+    sid = (await create_space(c, a, participants=[world.actors["B"], world.actors["C"]]))["id"]
+    for r in (await c.get(f"/api/v1/spaces/{sid}", headers=a.auth),):
+        ceilings = {p["actor_id"]: p["clearance_ceiling"] for p in r.json()["participants"]}
+        assert ceilings == {world.actors["A"]: "hemlig", world.actors["B"]: "sekretess",
+                            world.actors["C"]: "public"}
+    listed = (await c.get("/api/v1/spaces", headers=world["c_editor"].auth)).json()["items"]
+    assert {p["clearance_ceiling"] for p in listed[0]["participants"]} == {
+        "hemlig", "sekretess", "public"}

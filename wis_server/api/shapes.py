@@ -129,7 +129,11 @@ SpaceOut = Out("Space", _obj({
     "type": {"type": "string", "enum": [t.value for t in SpaceType]},
     "classification": _LEVEL, "status": {"type": "string", "enum": ["open", "closed"]},
     "exercise": {"type": "boolean"}, "owner_actor_id": _S,
-    "participants": {"type": "array", "items": _obj({"actor_id": _S, "role_cap": _NS})},
+    "participants": {"type": "array", "items": _obj({
+        "actor_id": _S, "role_cap": _NS, "clearance_ceiling": {
+            **_LEVEL, "description": "the actor's ceiling: an item above it is never readable "
+            "there (count read right over actors whose ceiling reaches the item's level)"}},
+        ["actor_id", "role_cap"])},
     "last_seq": _I, "last_activity_at": _NS, "created_at": _NS,
     "my_role": {"type": "string", "enum": [r.value for r in SpaceRole]},
     "can_administer": {"type": "boolean", "description": "may rename, close and re-cast "

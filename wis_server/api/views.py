@@ -50,7 +50,9 @@ def space_view(view: SpaceView, principal: Principal) -> dict[str, Any]:
         "status": space.status.value, "exercise": space.is_exercise,
         "owner_actor_id": space.owner_actor_id,
         "participants": [
-            {"actor_id": p.actor_id, "role_cap": p.role_cap.value if p.role_cap else None}
+            {"actor_id": p.actor_id, "role_cap": p.role_cap.value if p.role_cap else None,
+             **({"clearance_ceiling": view.ceilings[p.actor_id].value}
+                if p.actor_id in view.ceilings else {})}
             for p in space.participants
         ],
         "last_seq": space.last_seq, "last_activity_at": ts(view.last_activity_at),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..classification.policy import Action, decide, space_role
@@ -23,6 +24,9 @@ class SpaceView:
     space: Space
     my_role: SpaceRole
     last_activity_at: datetime | None
+    ceilings: Mapping[str, Classification] = field(default_factory=dict)
+    """Each participating actor's clearance ceiling: who could ever read an item of a level
+    (the client counts "läsrätt hos N av M" over those)."""
 
 
 async def visible_space(tx: Tx, principal: Principal, space_id: str, *,
@@ -87,14 +91,16 @@ class Spaces:
         async with self.store.read() as tx:
             spaces = await tx.spaces.for_actor(principal.actor_id)
             activity = await tx.spaces.last_activity([s.id for s in spaces])
-        return [self._view(principal, s, activity.get(s.id)) for s in spaces
+            ceilings = await _ceilings(tx)
+        return [self._view(principal, s, activity.get(s.id), ceilings) for s in spaces
                 if decide(principal, Action.READ, s)]
 
     async def get(self, principal: Principal, space_id: str) -> SpaceView:
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id, content=True)
             activity = await tx.spaces.last_activity([space.id])
-        return self._view(principal, space, activity.get(space.id))
+            ceilings = await _ceilings(tx)
+        return self._view(principal, space, activity.get(space.id), ceilings)
 
     async def update(self, principal: Principal, space_id: str, *, title: str | None = None,
                      description: str | None = None, status: SpaceStatus | None = None,
@@ -139,10 +145,16 @@ class Spaces:
             principal, Action.READ, changed) else SpaceView(changed, SpaceRole.READER, now)
 
     @staticmethod
-    def _view(principal: Principal, space: Space, activity: datetime | None) -> SpaceView:
+    def _view(principal: Principal, space: Space, activity: datetime | None,
+              ceilings: Mapping[str, Classification]) -> SpaceView:
         role = space_role(principal, space)
         assert role is not None
-        return SpaceView(space, role, activity)
+        return SpaceView(space, role, activity, {
+            a: ceilings[a] for a in space.participant_ids if a in ceilings})
+
+
+async def _ceilings(tx: Tx) -> dict[str, Classification]:
+    return {actor.id: actor.clearance_ceiling for actor in await tx.actors.all()}
 
 
 async def _check_actors_exist(tx: Tx, actor_ids: list[str]) -> None:
