@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide
 from ..domain.model import ItemLabel, Principal, Space
 from .connection import Connection, Subscription
-from .ports import Frame, Wanted
+from .ports import Change, Frame, Wanted
 
 
 class Feed:
@@ -59,3 +60,21 @@ def may_read(principal: Principal, space: Space) -> Wanted:
         return decide(principal, Action.READ, space, label).allowed
 
     return wanted
+
+
+ENTRY_WITHDRAWN = "entry.withdrawn"
+"""Event kind of the id-only frame sent when an entry stops being readable for a reader."""
+
+
+def withdrawable(change: Change) -> bool:
+    """A change to an existing entry (read right or level changed, …), after which a reader
+    who may not read it must drop it from the screen."""
+    return change.kind.startswith("entry.") and change.kind != "entry.created"
+
+
+def withdrawn_frame(change: Change) -> Frame:
+    text = json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
+                       "event": ENTRY_WITHDRAWN, "data": {"id": change.ref_id}},
+                      separators=(",", ":"))
+    return Frame(text, len(text.encode()), "event", change.space_id, change.seq,
+                 ENTRY_WITHDRAWN)

@@ -24,7 +24,7 @@ from .connection import (
     Subscription,
     control,
 )
-from .feed import Backlog, Feed, View, may_read
+from .feed import Backlog, Feed, View, may_read, withdrawable, withdrawn_frame
 from .ports import Change, EventSource, Frame, Read, Render, Sender, Wanted
 
 log = structlog.get_logger("wis.realtime")
@@ -453,7 +453,7 @@ class Hub(Reauthorisation):
                 # include this change yet.
                 self._to_replay(feed, sub)
                 continue
-            if change.item is None:
+            if change.item is None and not withdrawable(change):
                 sub.delivered = seq
                 continue
             principal = sub.connection.principal
@@ -492,6 +492,13 @@ class Hub(Reauthorisation):
               frames: dict[tuple[bool, ...], Frame | None]) -> View:
         shown = tuple(decide(principal, READ_, space, label).allowed
                       for label in change.labels)
+        if withdrawable(change) and (change.item is None or not any(shown)):
+            # A change to an entry this reader may not read (any more): only its id, so a
+            # screen that shows it removes it at once (docs/realtime.md, entry.withdrawn).
+            key = (False,)
+            if key not in frames:
+                frames[key] = withdrawn_frame(change)
+            return View(frames[key], shown, False)
         if shown and not any(shown):
             return View(None, shown, False)
         if change.personal:
@@ -534,7 +541,7 @@ class Hub(Reauthorisation):
         frames: list[Frame] = []
         reads: list[Read] = []
         for change in changes:
-            if change.item is None:
+            if change.item is None and not withdrawable(change):
                 continue
             view = self._view(space, change, principal, {})
             if view.frame is not None:

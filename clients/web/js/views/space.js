@@ -352,6 +352,11 @@ export function spaceView({ spaceId }) {
     else if (ev.event === 'entry.audience_changed' && ev.data) {
       if (seen.has(ev.data.id)) replaceEntry(ev.data, ctx); else addEntry(ev.data, ctx, true);
     }
+    else if (ev.event === 'entry.withdrawn' && ev.data) { // no longer readable: gone at once
+      log?.querySelector(`li.entry[data-entry-id="${CSS.escape(ev.data.id)}"]`)?.remove();
+      seen.delete(ev.data.id);
+      ctx.rendered();
+    }
     else if (ev.event === 'space.updated' && ev.data) {
       const wasWritable = (space.writable_levels || []).join();
       const wasStatus = space.status;
