@@ -87,3 +87,94 @@ async def test_real_responses_match_the_documented_schemas(world: World) -> None
     _check(doc, "/api/v1/spaces/{space_id}", "get", 404, r.json())
     r = await c.post("/api/v1/spaces", headers=a.auth, json={"title": "x", "bogus": 1})
     _check(doc, "/api/v1/spaces", "post", 422, r.json())
+
+
+def _accepts(doc: dict[str, Any], component: str, body: Any) -> bool:
+    schema = {"$ref": f"#/components/schemas/{component}"}
+    return _validator(doc, schema).is_valid(body)
+
+
+def _user(n: int, **fields: Any) -> dict[str, Any]:
+    return {"username": f"strict{n}", "password": "long enough password",
+            "display_name": "Anna", "role": "reader", "clearance": "public", **fields}
+
+
+async def test_document_is_exactly_as_strict_as_the_server(world: World) -> None:
+    """For each input the published schema and the server agree: both accept or both refuse
+    (NUL, blank by either notion, invisible characters in names, `2.0` for an integer,
+    password length, empty sections)."""
+    c = world.client
+    doc = (await c.get("/openapi.json")).json()
+    admin, editor = world["a_admin"], world["a_editor"]
+    users = f"/api/v1/actors/{world.actors['A']}/users"
+    cases: list[tuple[str, str, str, Any, Any, str | None]] = [
+        ("UserCreate", "POST", users, admin, _user(1), None),
+        ("UserCreate", "POST", users, admin, _user(2, display_name="a\u202eb"),
+         "invisible_character"),
+        ("UserCreate", "POST", users, admin, _user(3, display_name="\u2067x\u2069"),
+         "invisible_character"),
+        ("UserCreate", "POST", users, admin, _user(4, display_name="Ann\u200ba"),
+         "invisible_character"),
+        ("UserCreate", "POST", users, admin, _user(5, display_name="x\U000e0041"),
+         "invisible_character"),
+        ("UserCreate", "POST", users, admin, _user(6, display_name="\x1c"),
+         "invisible_character"),
+        ("UserCreate", "POST", users, admin, _user(7, display_name=" \u3000 "), "blank"),
+        ("UserCreate", "POST", users, admin, _user(8, display_name="Ærlig Åsa"), None),
+        ("UserCreate", "POST", users, admin, _user(9, password="short"),
+         "password_too_short"),
+        ("UserCreate", "POST", users, admin, _user(10, display_name="a\x00"),
+         "invalid_field"),
+        ("SpaceCreate", "POST", "/api/v1/spaces", editor,
+         {"title": "\ufeff", "type": "disruption", "classification": "public"}, None),
+        ("SpaceCreate", "POST", "/api/v1/spaces", editor,
+         {"title": "Storm\u202e", "type": "disruption", "classification": "public"},
+         "invisible_character"),
+        ("SpaceCreate", "POST", "/api/v1/spaces", editor,
+         {"title": "Storm", "description": "a\x00", "type": "disruption",
+          "classification": "public"}, "invalid_field"),
+        ("ActorCreate", "POST", "/api/v1/actors", world["sys"],
+         {"name": "Räddning\u200e", "short_name": "R", "clearance_ceiling": "public"},
+         "invisible_character"),
+        ("ActorCreate", "POST", "/api/v1/actors", world["sys"],
+         {"name": "Räddning", "short_name": "RTJ", "clearance_ceiling": "public",
+          "contact_points": [{"kind": "phone", "value": "+4611", "priority": 2.0}]}, None),
+    ]
+    for component, method, path, who, body, code in cases:
+        r = await c.request(method, path, headers=who.auth, json=body)
+        schema_ok = _accepts(doc, component, body)
+        if code is None and component == "SpaceCreate":  # "\ufeff" is blank and invisible
+            assert not schema_ok and r.status_code == 422, r.text
+            continue
+        if code is None:
+            assert schema_ok and r.status_code == 201, (body, r.text)
+        else:
+            assert not schema_ok, body
+            assert r.status_code == 422 and r.json()["code"] == code, (body, r.text)
+    space = (await c.post("/api/v1/spaces", headers=editor.auth, json={
+        "title": "Storm", "type": "disruption", "classification": "public"})).json()
+    body = {"sections": []}
+    r = await c.post(f"/api/v1/spaces/{space['id']}/situation-reports", headers=editor.auth,
+                     json=body)
+    assert not _accepts(doc, "ReportCreate", body)
+    assert r.status_code == 422 and r.json()["code"] == "empty_report", r.text
+
+
+async def test_parameters_publish_what_the_server_enforces(world: World) -> None:
+    doc = (await world.client.get("/openapi.json")).json()
+    space = (await world.client.post("/api/v1/spaces", headers=world["a_editor"].auth, json={
+        "title": "Storm", "type": "disruption", "classification": "public"})).json()
+    key = next(p for p in doc["paths"]["/api/v1/spaces"]["post"]["parameters"]
+               if p["name"] == "Idempotency-Key")["schema"]
+    for value in ("", " x", "é", "x" * 201, "ok-1", "x" * 200):
+        valid = jsonschema.Draft202012Validator(key).is_valid(value)
+        r = await world.client.post(
+            f"/api/v1/spaces/{space['id']}/entries",
+            headers={**world["a_editor"].auth, "Idempotency-Key": value.encode()},
+            json={"kind": "note", "classification": "public", "body": "x"})
+        assert valid == (r.status_code == 201), (value, r.text)
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for param in op.get("parameters", ()):
+                if param["schema"]["type"] == "integer":
+                    assert "maximum" in param["schema"], param

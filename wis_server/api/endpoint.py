@@ -4,6 +4,7 @@ and its OpenAPI description all come from the same declaration."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ from .tokens import check_session
 
 MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be compared
 MAX_PATH_INT = 2**31 - 1  # path numbers (report versions) are 32-bit INTEGER columns
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"  # published as is in the OpenAPI document
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ class Call:
         key = self.request.headers.get("idempotency-key")
         if key is None:
             return None
-        if not 1 <= len(key) <= 200 or not key.isprintable():
-            raise ValidationFailed("Idempotency-Key must be 1-200 printable characters",
+        if not IDEMPOTENCY_KEY.fullmatch(key):
+            raise ValidationFailed("Idempotency-Key must be 1-200 visible ASCII characters",
                                    code="invalid_idempotency_key", field="Idempotency-Key")
         return key
 
@@ -82,6 +85,7 @@ class Operation:
     auth: bool = True
     idempotent_post: bool = False
     errors: Sequence[int] = field(default_factory=tuple)
+    media_type: str = "application/json"  # of the success answer, as documented
 
 
 class Api:
@@ -90,12 +94,12 @@ class Api:
 
     def op(self, method: str, path: str, *, summary: str, tag: str, body: Obj | None = None,
            response: Schema | None = None, status: int = 200, query: Sequence[Query] = (),
-           auth: bool = True, idempotent_post: bool = False, errors: Sequence[int] = ()
-           ) -> Callable[[Handler], Handler]:
+           auth: bool = True, idempotent_post: bool = False, errors: Sequence[int] = (),
+           media_type: str = "application/json") -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, handler, summary, tag, body,
                                              response, status, query, auth, idempotent_post,
-                                             errors))
+                                             errors, media_type))
             return handler
         return register
 

@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from .. import __version__
-from .endpoint import Api
+from ..domain.text import string_pattern
+from .endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_PATH_INT, MAX_QUERY_INT, Api
 from .schemas import Array, Nullable, Obj, Out, Schema
 from .shapes import OUTPUTS
 
@@ -47,15 +48,18 @@ def build_openapi(api: Api) -> dict[str, Any]:
         path = re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", op.path)
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if conv == ":int" else "string"}}
+             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT}
+             if conv == ":int" else {"type": "string"}}
             for name, conv in re.findall(r"\{(\w+)(:\w+)?\}", op.path)
         ]
         for q in op.query:
             schema: dict[str, Any] = {"type": "integer" if q.kind is int else "string"}
-            if q.minimum is not None:
-                schema["minimum"] = q.minimum
-            if q.maximum is not None:
-                schema["maximum"] = q.maximum
+            if q.kind is int:
+                if q.minimum is not None:
+                    schema["minimum"] = q.minimum
+                schema["maximum"] = q.maximum if q.maximum is not None else MAX_QUERY_INT
+            else:
+                schema["pattern"] = string_pattern(name=False, not_blank=False)
             if q.enum:
                 schema["enum"] = list(q.enum)
             params.append({"name": q.name, "in": "query", "required": False,
@@ -64,14 +68,15 @@ def build_openapi(api: Api) -> dict[str, Any]:
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                            "description": "retrying with the same key returns the first "
                                           "result and creates nothing new",
-                           "schema": {"type": "string", "maxLength": 200}})
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                      "pattern": IDEMPOTENCY_KEY_PATTERN}})
         responses: dict[str, Any] = {}
         _collect(op.response, components)
         if op.status == 204:
             responses["204"] = {"description": "Done"}
         else:
-            content = ({"application/json": {"schema": op.response.openapi()}}
-                       if op.response is not None else {"application/json": {}})
+            content = ({op.media_type: {"schema": op.response.openapi()}}
+                       if op.response is not None else {op.media_type: {}})
             responses[str(op.status)] = {"description": "OK", "content": content}
         codes = set(op.errors)
         if op.body is not None:

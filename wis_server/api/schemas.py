@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from ..domain.errors import ValidationFailed
+from ..domain.text import first_forbidden_in_name, is_blank, string_pattern
 
 
 class Schema(ABC):
@@ -26,36 +27,56 @@ def _fail(path: str, message: str, code: str = "invalid_field") -> ValidationFai
 
 @dataclass(frozen=True)
 class Str(Schema):
+    """A string. NUL is always refused; `not_blank` needs a character that is not white space
+    (one notion of blank, `domain.text`); `name` also refuses invisible and layout-changing
+    characters. The published `pattern` is built from the same definitions."""
+
     min_length: int = 0
     max_length: int = 10_000
     description: str = ""
     fmt: str | None = None
     not_blank: bool = False
+    name: bool = False
+    too_short_code: str = "too_short"
 
     def validate(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise _fail(path, "must be a string", "wrong_type")
         if len(value) < self.min_length:
-            raise _fail(path, f"must have at least {self.min_length} characters", "too_short")
+            raise _fail(path, f"must have at least {self.min_length} characters",
+                        self.too_short_code)
         if len(value) > self.max_length:
             raise _fail(path, f"must have at most {self.max_length} characters", "too_long")
-        if self.not_blank and not value.strip():
-            raise _fail(path, "must not be empty or only spaces", "blank")
         if "\x00" in value:
             raise _fail(path, "must not contain NUL characters")
+        if self.name:
+            bad = first_forbidden_in_name(value)
+            if bad is not None:
+                raise _fail(path, f"must not contain invisible or control characters "
+                                  f"(U+{ord(bad):04X})", "invisible_character")
+        if self.not_blank and is_blank(value):
+            raise _fail(path, "must not be empty or only spaces", "blank")
         return value
 
     def openapi(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
+        doc: dict[str, Any] = {"type": "string", "maxLength": self.max_length,
+                               "pattern": string_pattern(name=self.name,
+                                                         not_blank=self.not_blank)}
         if self.min_length:
             doc["minLength"] = self.min_length
-        if self.not_blank:
-            doc["pattern"] = r"\S"
         if self.fmt:
             doc["format"] = self.fmt
         if self.description:
             doc["description"] = self.description
         return doc
+
+
+NAME_NOTE = "no control, format (bidirectional, zero-width) or separator characters"
+
+
+def Name(min_length: int, max_length: int, description: str = NAME_NOTE) -> Str:
+    """A name shown to other people: not blank, nothing invisible (422 invisible_character)."""
+    return Str(min_length, max_length, description, not_blank=True, name=True)
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,9 @@ class Int(Schema):
     maximum: int | None = None
 
     def validate(self, value: Any, path: str) -> int:
+        # JSON Schema counts `2.0` as an integer; so does the server.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(path, "must be an integer", "wrong_type")
         if self.minimum is not None and value < self.minimum:
@@ -118,10 +142,14 @@ class Array(Schema):
     items: Schema
     max_items: int = 1000
     unique: bool = False
+    min_items: int = 0
+    too_short_code: str = "too_short"
 
     def validate(self, value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):
             raise _fail(path, "must be an array", "wrong_type")
+        if len(value) < self.min_items:
+            raise _fail(path, f"must have at least {self.min_items} items", self.too_short_code)
         if len(value) > self.max_items:
             raise _fail(path, f"must have at most {self.max_items} items", "too_long")
         result = [self.items.validate(v, f"{path}[{i}]") for i, v in enumerate(value)]
@@ -131,6 +159,8 @@ class Array(Schema):
 
     def openapi(self) -> dict[str, Any]:
         doc = {"type": "array", "items": self.items.openapi(), "maxItems": self.max_items}
+        if self.min_items:
+            doc["minItems"] = self.min_items
         if self.unique:
             doc["uniqueItems"] = True
         return doc

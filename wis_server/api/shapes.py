@@ -15,7 +15,9 @@ from ..domain.levels import (
     SpaceStatus,
     SpaceType,
 )
-from .schemas import Array, Bool, Choice, Int, Nullable, Obj, Out, Str
+from ..services.passwords import MAX_LENGTH as PASSWORD_MAX
+from ..services.passwords import MIN_LENGTH as PASSWORD_MIN
+from .schemas import NAME_NOTE, Array, Bool, Choice, Int, Name, Nullable, Obj, Out, Str
 
 
 class ReportScope(str, Enum):
@@ -27,6 +29,8 @@ LEVEL = Choice(Classification, "public | sekretess | hemlig")
 ID = Str(min_length=1, max_length=36, description="identifier (UUID)")
 IDS = Array(ID, max_items=2000, unique=True)
 
+PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX, f"at least {PASSWORD_MIN} characters (else 422 "
+               "password_too_short)", too_short_code="password_too_short")
 TokenRequest = Obj("TokenRequest", {"username": Str(1, 80), "password": Str(1, 1024)},
                    required=("username", "password"))
 RefreshRequest = Obj("RefreshRequest", {"refresh_token": Str(1, 200)},
@@ -34,38 +38,38 @@ RefreshRequest = Obj("RefreshRequest", {"refresh_token": Str(1, 200)},
 
 ContactPointIn = Obj("ContactPoint", {
     "kind": Choice(ContactKind), "value": Str(1, 200), "priority": Int(1, 99),
-    "label": Str(0, 200)}, required=("kind", "value"))
+    "label": Str(0, 200, NAME_NOTE, name=True)}, required=("kind", "value"))
 ActorCreate = Obj("ActorCreate", {
-    "name": Str(1, 200), "short_name": Str(1, 40), "clearance_ceiling": LEVEL,
+    "name": Name(1, 200), "short_name": Name(1, 40), "clearance_ceiling": LEVEL,
     "contact_points": Array(ContactPointIn, max_items=20)},
     required=("name", "short_name", "clearance_ceiling"))
 ActorPatch = Obj("ActorPatch", {
-    "name": Str(1, 200), "short_name": Str(1, 40), "clearance_ceiling": LEVEL})
+    "name": Name(1, 200), "short_name": Name(1, 40), "clearance_ceiling": LEVEL})
 ContactPointsPut = Obj("ContactPointsPut", {
     "contact_points": Array(ContactPointIn, max_items=20)}, required=("contact_points",))
 
 UserCreate = Obj("UserCreate", {
     "username": Str(3, 80, "letters, digits and . _ - @; stored lower-case"),
-    "password": Str(1, 1024, "at least 12 characters (else 422 password_too_short)"),
-    "display_name": Str(1, 200, not_blank=True),
+    "password": PASSWORD,
+    "display_name": Name(1, 200),
     "role": Choice(Role), "clearance": LEVEL},
     required=("username", "password", "display_name", "role", "clearance"))
 UserPatch = Obj("UserPatch", {
-    "role": Choice(Role), "clearance": LEVEL, "active": Bool(), "display_name": Str(1, 200)})
+    "role": Choice(Role), "clearance": LEVEL, "active": Bool(), "display_name": Name(1, 200)})
 PasswordReset = Obj("PasswordReset", {
-    "password": Str(1, 1024, "at least 12 characters (else 422 password_too_short)")},
+    "password": PASSWORD},
                     required=("password",))
 
 ParticipantIn = Obj("ParticipantIn", {"actor_id": ID, "role_cap": Nullable(Choice(SpaceRole))},
                     required=("actor_id",))
 SpaceCreate = Obj("SpaceCreate", {
-    "title": Str(1, 300, not_blank=True), "description": Str(0, 20_000),
+    "title": Name(1, 300), "description": Str(0, 20_000),
     "type": Choice(SpaceType),
     "classification": LEVEL, "participants": Array(ID, max_items=2000, unique=True)},
     required=("title", "type", "classification"),
     description="participants: actor ids; the creator's actor always participates")
 SpacePatch = Obj("SpacePatch", {
-    "title": Str(1, 300, not_blank=True), "description": Str(0, 20_000),
+    "title": Name(1, 300), "description": Str(0, 20_000),
     "status": Choice(SpaceStatus),
     "participants": Array(ParticipantIn, max_items=2000)})
 
@@ -90,7 +94,8 @@ SectionIn = Obj("SectionIn", {
 ReportCreate = Obj("ReportCreate", {
     "scope": Choice(ReportScope, "joint: the space's joint report (editors); actor: your "
                                  "actor's own (default)"),
-    "sections": Array(SectionIn, max_items=len(ReportSectionKey))},
+    "sections": Array(SectionIn, max_items=len(ReportSectionKey), min_items=1,
+                      too_short_code="empty_report")},
     required=("sections",))
 
 

@@ -95,7 +95,7 @@ def register(api: Api) -> None:
         return _cookie_response(call, refreshed)
 
     @api.op("POST", "/api/v1/auth/session/logout", summary="End the web session", tag="auth",
-            status=204, auth=False)
+            status=204, auth=False, errors=(401,))
     async def session_logout(call: Call) -> Any:
         await call.services.sessions.sign_out(_cookie_refresh_token(call))
         response = Response(status_code=204)

@@ -156,7 +156,7 @@ def register(api: Api) -> None:
             "the space (honours Last-Event-ID; fallback for networks without websockets)",
             tag="events", query=(Query("after", int, "start after this seq when there is no "
                                        "Last-Event-ID (default: from now)", minimum=0),),
-            errors=(404, 429))
+            errors=(404, 429), media_type="text/event-stream")
     async def stream_events(call: Call) -> Any:
         state = call.request.app.state
         hub: Hub = state.hub

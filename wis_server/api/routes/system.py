@@ -47,16 +47,16 @@ def register(api: Api) -> None:
         return JSONResponse(call.request.app.state.openapi)
 
     @api.op("GET", "/api/docs", summary="Interactive API documentation", tag="system",
-            auth=False)
+            auth=False, media_type="text/html")
     async def docs(call: Call) -> Response:
         return FileResponse(STATIC / "docs.html")
 
     @api.op("GET", "/api/docs/docs.js", summary="Script of the documentation page",
-            tag="system", auth=False)
+            tag="system", auth=False, media_type="text/javascript")
     async def docs_js(call: Call) -> Response:
         return FileResponse(STATIC / "docs.js", media_type="text/javascript")
 
     @api.op("GET", "/api/docs/docs.css", summary="Styles of the documentation page",
-            tag="system", auth=False)
+            tag="system", auth=False, media_type="text/css")
     async def docs_css(call: Call) -> Response:
         return FileResponse(STATIC / "docs.css", media_type="text/css")
