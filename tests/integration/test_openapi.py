@@ -138,7 +138,8 @@ async def test_document_is_exactly_as_strict_as_the_server(world: World) -> None
          "invisible_character"),
         ("ActorCreate", "POST", "/api/v1/actors", world["sys"],
          {"name": "Räddning", "short_name": "RTJ", "clearance_ceiling": "public",
-          "contact_points": [{"kind": "phone", "value": "+4611", "priority": 2.0}]}, None),
+          "contact_points": [{"kind": "phone", "value": "+46 8 123 456 78", "priority": 2.0}]},
+         None),
     ]
     for component, method, path, who, body, code in cases:
         r = await c.request(method, path, headers=who.auth, json=body)
