@@ -165,6 +165,11 @@ async def test_revocation_applies_to_open_connections(server: LiveServer) -> Non
         for p in space["participants"] if p["actor_id"] != actors["SOLNA"]]})
     revoked = await clients["kommunikator.solna"].until(lambda f: f["type"] == "revoked")
     assert revoked == {"type": "revoked", "space_id": space_id}
+    # … and, per user, that the actor no longer takes part (issue 8.12).
+    removed = {"type": "membership.removed", "space_id": space_id}
+    if removed not in clients["kommunikator.solna"].frames:  # either may come first
+        assert await clients["kommunikator.solna"].until(
+            lambda f: f["type"] == "membership.removed") == removed
 
     # 2. Clearance lowered: classified items stop at once; public ones keep coming.
     sthlm_id = await _user_id(server, admin, actors["STHLM"], "tib.sthlm")
@@ -194,5 +199,12 @@ async def test_revocation_applies_to_open_connections(server: LiveServer) -> Non
     await solna.send({"type": "subscribe", "space_id": space_id, "after": 0})
     error = await solna.until(lambda f: f["type"] == "error")
     assert error["code"] == "not_found"
+    # Added back: told live on the connection, without following the space.
+    await _patch(server, lst, f"/api/v1/spaces/{space_id}", {"participants": [
+        {k: v for k, v in p.items() if k in ("actor_id", "role_cap")}
+        for p in space["participants"]]})
+    added = await solna.until(lambda f: f["type"] == "membership.added")
+    assert added == {"type": "membership.added", "space_id": space_id}
+    await solna.subscribe(space_id, None)
     for c in clients.values():
         await c.close()

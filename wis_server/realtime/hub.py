@@ -113,6 +113,31 @@ class Hub(Reauthorisation):
         if space_id:
             self._announce(f"p|{space_id}")
 
+    def membership_changed(self, space_id: str, added: Sequence[str],
+                           removed: Sequence[str]) -> None:
+        self._membership(space_id, tuple(added), tuple(removed))
+        self._announce(f"m|{space_id}|{','.join(added)}|{','.join(removed)}")
+
+    def _membership(self, space_id: str, added: tuple[str, ...], removed: tuple[str, ...]
+                    ) -> None:
+        """Tell the connected users of actors that left a space, and (after deciding on the
+        space as it is now) those of actors that joined it — per user, not per subscription."""
+        if removed:
+            gone = set(removed)
+            for conn in list(self.connections):
+                if conn.principal.actor_id in gone:
+                    conn.push(control("membership.removed", space_id=space_id))
+        if added and any(c.principal.actor_id in added for c in self.connections):
+            self._spawn(self._tell_added(space_id, set(added)))
+
+    async def _tell_added(self, space_id: str, added: set[str]) -> None:
+        space = await self.source.space(space_id)
+        if space is None:
+            return
+        for conn in list(self.connections):
+            if conn.principal.actor_id in added and decide(conn.principal, READ_, space):
+                conn.push(control("membership.added", space_id=space_id))
+
     def _announce(self, payload: str) -> None:
         if self.outbox is not None:
             self.outbox(payload)
@@ -132,6 +157,11 @@ class Hub(Reauthorisation):
                 self._access(None, rest, None)
             elif kind == "p":
                 self._access(None, None, rest)
+            elif kind == "m":
+                space_id, _, actors = rest.partition("|")
+                added, _, removed = actors.partition("|")
+                self._membership(space_id, tuple(a for a in added.split(",") if a),
+                                 tuple(r for r in removed.split(",") if r))
             elif kind == "*":  # the sender coalesced too many wake-ups: look at everything
                 self._spawn(self.catch_up_all())
         except ValueError:

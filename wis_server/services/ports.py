@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -21,6 +21,11 @@ class EventPublisher(Protocol):
     def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
                        space_id: str | None = None) -> None: ...
 
+    def membership_changed(self, space_id: str, added: Sequence[str],
+                           removed: Sequence[str]) -> None:
+        """Actors joined / left a space (users are told live: membership.added/removed)."""
+        ...
+
 
 class NullPublisher:
     """For the CLI and tests that run no realtime hub."""
@@ -30,4 +35,8 @@ class NullPublisher:
 
     def access_changed(self, *, user_id: str | None = None, actor_id: str | None = None,
                        space_id: str | None = None) -> None:
+        return None
+
+    def membership_changed(self, space_id: str, added: Sequence[str],
+                           removed: Sequence[str]) -> None:
         return None

@@ -80,6 +80,7 @@ class Spaces:
                     detail={"type": type.value, "ceiling": classification.value,
                             "participants": sorted(p.actor_id for p in participants)}), now)
             self.publisher.space_changed(space.id, seq)
+            self.publisher.membership_changed(space.id, sorted(space.participant_ids), ())
             return space.id
 
         space_id = await retrying_on_race(attempt)
@@ -141,6 +142,9 @@ class Spaces:
         self.publisher.space_changed(space.id, seq)
         if participants is not None:
             self.publisher.access_changed(space_id=space.id)
+            self.publisher.membership_changed(
+                space.id, sorted(changed.participant_ids - space.participant_ids),
+                sorted(space.participant_ids - changed.participant_ids))
         return await self.get(principal, space_id) if decide(
             principal, Action.READ, changed) else SpaceView(changed, SpaceRole.READER, now)
 

@@ -107,3 +107,8 @@ class TeePublisher:
                        space_id: str | None = None) -> None:
         self.first.access_changed(user_id=user_id, actor_id=actor_id, space_id=space_id)
         self.second.access_changed(user_id=user_id, actor_id=actor_id, space_id=space_id)
+
+    def membership_changed(self, space_id: str, added: Sequence[str],
+                           removed: Sequence[str]) -> None:
+        self.first.membership_changed(space_id, added, removed)
+        self.second.membership_changed(space_id, added, removed)

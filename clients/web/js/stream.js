@@ -169,6 +169,11 @@ export class Stream {
         case 'error':
           this.onEvent?.({ type: 'error', code: msg.code, message: msg.message });
           break;
+        case 'membership.added': // per user, for spaces not (yet) followed too
+        case 'membership.removed':
+          this._touch();
+          this.onEvent?.({ type: msg.type, space_id: msg.space_id });
+          break;
         default: break;
       }
     };

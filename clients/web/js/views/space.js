@@ -341,8 +341,8 @@ export function spaceView({ spaceId }) {
 
   function onEvent(ev, ctx) {
     if (!space || ev.space_id !== space.id) return;
-    if (ev.type === 'revoked') {
-      ctx.flash(t('error_not_found'));
+    if (ev.type === 'revoked' || ev.type === 'membership.removed') {
+      ctx.flash(t('membership_removed')); // revoked: the actor left the space (or lost its role)
       log?.replaceChildren();
       ctx.navigate('#/spaces');
       return;

@@ -93,7 +93,11 @@ export function spacesView({ create = false }) {
   return {
     el, load,
     destroy() { clearInterval(timer); },
-    onEvent() {},
+    onEvent(ev, ctx) { // joined or left a space: show the list as it is now, at once
+      if (ev.type !== 'membership.added' && ev.type !== 'membership.removed') return;
+      const list = el.querySelector('ul.space-list');
+      if (list) refreshList(ctx, list).catch(() => {});
+    },
     get ctx() { return ctxRef; },
   };
 }
