@@ -3,12 +3,15 @@ changes of rights to connections that are already open (live revocation)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import POSTGRES_URL, _admin_connect, _with_database
 from tests.e2e.conftest import LiveServer, start_server, stop_server
 from tests.e2e.stream_client import (
     StreamClient,
@@ -20,12 +23,35 @@ from tests.e2e.stream_client import (
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    # One server for the module; the revocation test (which changes rights) runs last.
-    live = start_server(tmp_path_factory.mktemp("stream-access"))
-    yield live
-    stop_server(live)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[LiveServer]:
+    # One server per database for the module; the revocation test (which changes rights)
+    # runs last.
+    if request.param == "sqlite":
+        live = start_server(tmp_path_factory.mktemp("stream-access"))
+        yield live
+        stop_server(live)
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL: WIS_TEST_POSTGRES_URL not set")
+    name = f"wis_sa_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        conn = await _admin_connect()
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        live = start_server(tmp_path_factory.mktemp("stream-access-pg"),
+                            {"WIS_DATABASE_URL": _with_database(POSTGRES_URL, name)})
+        yield live
+        stop_server(live)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _user_id(server: LiveServer, admin: str, actor_id: str, username: str) -> str:
