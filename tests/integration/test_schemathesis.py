@@ -1,8 +1,9 @@
 """Property-based contract test: schemathesis generates requests from `/openapi.json` and
 sends them to a real `wis serve` process (SQLite, demo data), as a reader and as an editor,
 with real space, entry, report, actor and user ids fed into the path parameters. It fails on
-any 5xx, any response that does not match its documented schema, status or content type, and
-any wrong method not answered 405 with the real `Allow`.
+any 5xx, any response that does not match its documented schema, status, content type or
+headers, any invalid request the server accepts, and any wrong method not answered 405 with
+the real `Allow`.
 
 Deterministic (derandomized, no example database) and bounded twice: by example count per
 operation and by a wall-clock budget for the whole module (cases past the budget are not
@@ -96,14 +97,16 @@ BOUNDED = settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, d
                    phases=[Phase.explicit, Phase.generate])
 
 
-def _call(case: Any, role: str, world: dict[str, Any], server: LiveServer) -> None:
+def _call(case: Any, role: str, world: dict[str, Any], server: LiveServer,
+          negative: bool = False) -> None:
     if time.monotonic() - _started > BUDGET_S:
         _sent["skipped_for_time"] += 1
         return
-    # Most cases name real things (so the handlers run past the 404); some keep the
-    # generated ids. The choice is a function of the case, hence deterministic.
+    # Most valid cases name real things (so the handlers run past the 404); some keep the
+    # generated ids. The choice is a function of the case, hence deterministic. Invalid cases
+    # keep theirs (the invalid part may be the id; bodies are validated before any lookup).
     seed = zlib.crc32(repr((case.path_parameters, case.query, case.body)).encode())
-    if case.path_parameters and seed % 5:
+    if case.path_parameters and seed % 5 and not negative:
         for name in case.path_parameters:
             if name in world["ids"]:
                 case.path_parameters[name] = world["ids"][name]
@@ -112,7 +115,7 @@ def _call(case: Any, role: str, world: dict[str, Any], server: LiveServer) -> No
     _sent["cases"] += 1
     case.call_and_validate(base_url=server.base_url, timeout=30,
                            headers={"Authorization": f"Bearer {world['tokens'][role]}"},
-                           checks=CHECKS)
+                           checks=CHECKS + ([sc.negative_data_rejection] if negative else []))
 
 
 def _fuzz(api_schema: Any, role: str, world: dict[str, Any], server: LiveServer,
@@ -124,7 +127,7 @@ def _fuzz(api_schema: Any, role: str, world: dict[str, Any], server: LiveServer,
         @BOUNDED
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: Any) -> None:
-            _call(case, role, world, server)
+            _call(case, role, world, server, negative=mode is GenerationMode.NEGATIVE)
 
         try:
             try:
