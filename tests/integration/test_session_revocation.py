@@ -119,7 +119,7 @@ async def test_no_admin_resets_or_raises_an_account_cleared_above_them(world: Wo
                       json={"clearance": "sekretess"})
     assert assert_problem(r, 403)["code"] == "clearance_above_own"
     r = await c.post(f"/api/v1/actors/{world.actors['B']}/users", headers=b_admin.auth,
-                     json={"username": "new.sek", "password": "x" * 14, "display_name": "N",
+                     json={"username": "new.sek", "password": "zq-" * 5, "display_name": "N",
                            "role": "editor", "clearance": "sekretess"})
     assert assert_problem(r, 403)["code"] == "clearance_above_own"
     # Renaming or changing the role of the higher-cleared account: refused as well.
@@ -144,7 +144,7 @@ async def test_a_system_admin_cannot_create_a_user_above_itself_in_another_actor
         world: World) -> None:
     c, sysadmin = world.client, world["sys"]  # public-cleared system admin in A
     r = await c.post(f"/api/v1/actors/{world.actors['B']}/users", headers=sysadmin.auth,
-                     json={"username": "planted", "password": "x" * 14, "display_name": "P",
+                     json={"username": "planted", "password": "zq-" * 5, "display_name": "P",
                            "role": "editor", "clearance": "sekretess"})
     assert assert_problem(r, 403)["code"] == "clearance_above_own"
     r = await c.post(f"/api/v1/users/{world['a_editor'].user_id}/password",
@@ -155,7 +155,7 @@ async def test_a_system_admin_cannot_create_a_user_above_itself_in_another_actor
     assert assert_problem(r, 403)["code"] == "clearance_above_own"
     # Within its own clearance it still creates users anywhere.
     r = await c.post(f"/api/v1/actors/{world.actors['B']}/users", headers=sysadmin.auth,
-                     json={"username": "pub.person", "password": "x" * 14,
+                     json={"username": "pub.person", "password": "zq-" * 5,
                            "display_name": "P", "role": "reader", "clearance": "public"})
     assert r.status_code == 201, r.text
 
