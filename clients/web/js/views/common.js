@@ -1,17 +1,30 @@
 // Shared view helpers: labels for kinds/types/roles, audience picker, space header bits.
 import { h, nextId } from '../dom.js';
 import { t } from '../i18n.js';
-import { badge, exerciseBadge } from '../classification.js';
+import { badge, exerciseBadge, levelRank } from '../classification.js';
 
 export const KINDS = ['note', 'decision', 'measure', 'need', 'incoming'];
 export const TYPES = ['disruption', 'exercise', 'collaboration', 'internal'];
 export const SECTION_KEYS = ['event', 'current_situation', 'consequences', 'measures_taken', 'planned_measures',
   'needs', 'communication', 'forecast', 'next_report'];
 
-export function audienceText(audience, participants) {
+export function audienceText(audience, participants, level = null, ceilings = null) {
   const m = participants.length;
-  const n = audience == null ? m : Math.min(audience.length, m);
+  const named = audience == null ? participants : audience.filter((id) => participants.includes(id));
+  // only actors whose ceiling reaches the item's level can ever read it: they alone count
+  const n = named.filter((id) => canReach(id, level, ceilings)).length;
   return t('audience_count', { n, m });
+}
+
+/** actor id → clearance ceiling, from a space's participants (the server sends each one's ceiling). */
+export function ceilingsOf(space) {
+  return new Map((space.participants || []).map((p) => [p.actor_id, p.clearance_ceiling]));
+}
+
+/** May an actor with this ceiling ever read an item of this level? Unknown ceilings count as able. */
+function canReach(actorId, level, ceilings) {
+  const ceiling = ceilings?.get(actorId);
+  return !level || !ceiling || levelRank(ceiling) >= levelRank(level);
 }
 
 /**
@@ -20,49 +33,68 @@ export function audienceText(audience, participants) {
  * (the server's default for public); otherwise the explicit list, because for sekretess/hemlig the
  * server's default (no audience given) is the author's own actor only.
  */
-export function audiencePicker({ participants, ownActorId, store, legend = t('audience'), compact = false }) {
+export function audiencePicker({ participants, ownActorId, store, legend = t('audience'), compact = false, ceilings = null }) {
+  let level = null;
   const ids = [...participants].sort((a, b) => (a === ownActorId ? -1 : b === ownActorId ? 1 : store.actorName(a).localeCompare(store.actorName(b), 'sv')));
   const count = h('p.audience-count', { 'aria-live': 'polite' });
   // who will read it, by name: shown beside the publish button whatever is folded away
   const summary = h('p.audience-summary', { 'aria-live': 'polite' });
   const changeListeners = [];
   const boxes = new Map();
+  const notes = new Map();
   const list = h('ul.checklist');
   for (const id of ids) {
     const own = id === ownActorId;
     // the author's own actor always reads its own item: shown ticked and locked
     const cb = h('input', { type: 'checkbox', id: nextId('aud'), value: id, dataset: { actor: id }, checked: own, disabled: own });
     boxes.set(id, cb);
-    list.append(h('li', cb, h('label', { for: cb.id }, store.actorName(id), id === ownActorId ? ` ${t('own_actor')}` : '')));
+    const note = h('span.audience-cannot-read');
+    notes.set(id, note);
+    list.append(h('li', cb, h('label', { for: cb.id }, store.actorName(id), id === ownActorId ? ` ${t('own_actor')}` : '', note)));
   }
+  // an actor whose ceiling is below the level can never read the item: not offered (the server refuses it)
+  const applyLevel = () => {
+    for (const [id, cb] of boxes) {
+      if (id === ownActorId) continue;
+      const reach = canReach(id, level, ceilings);
+      if (!reach) cb.checked = false;
+      cb.disabled = !reach;
+      notes.get(id).textContent = reach ? '' : ` ${t('audience_cannot_read', { level: t(`level_${level}`) })}`;
+    }
+  };
   const selected = () => ids.filter((id) => boxes.get(id).checked);
   const update = () => {
     const sel = selected();
-    count.textContent = audienceText(sel, ids);
+    count.textContent = audienceText(sel, ids, level, ceilings);
     summary.replaceChildren(h('span.audience-summary-label', `${t('audience_summary_label')}: `),
       ...sel.flatMap((id, i) => [i ? ', ' : '', h('span.audience-name', { title: store.actorName(id), dataset: { actor: id } }, store.actorName(id, true))]),
-      ` (${audienceText(sel, ids)})`);
+      ` (${audienceText(sel, ids, level, ceilings)})`);
     for (const fn of changeListeners) fn(sel);
   };
-  const getValue = (level) => {
+  const getValue = (lv) => {
     const sel = selected();
-    return level === 'public' && sel.length === ids.length ? null : sel;
+    return lv === 'public' && sel.length === ids.length ? null : sel;
   };
-  const setDefault = (level) => {
-    for (const [id, cb] of boxes) cb.checked = level === 'public' || id === ownActorId;
+  const setDefault = (lv) => {
+    level = lv;
+    for (const [id, cb] of boxes) cb.checked = lv === 'public' || id === ownActorId;
+    applyLevel();
     update();
   };
   const set = (audience) => {
     for (const [id, cb] of boxes) cb.checked = audience == null || audience.includes(id) || id === ownActorId;
+    applyLevel();
     update();
   };
+  /** The item's level changed without resetting the choice (an existing item's read right). */
+  const setLevel = (lv) => { level = lv; applyLevel(); update(); };
   list.addEventListener('change', update);
   const quick = h('div.quick-buttons',
     h('button.btn.btn-small', { type: 'button', onclick: () => set(null) }, t('select_all')),
     h('button.btn.btn-small', { type: 'button', onclick: () => set([ownActorId]) }, t('select_own')));
   const fs = h(`fieldset.audience${compact ? '.audience-compact' : ''}`, h('legend', legend),
     h('p.hint', t('audience_hint')), quick, list, count);
-  return { el: fs, getValue, setDefault, set, count, summary, selected, onChange: (fn) => changeListeners.push(fn) };
+  return { el: fs, getValue, setDefault, set, setLevel, count, summary, selected, onChange: (fn) => changeListeners.push(fn) };
 }
 
 /** Radio group of classification levels, each with its badge. */

@@ -5,7 +5,7 @@ import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, levelRank } from '../classification.js';
 import { diffText } from '../diff.js';
-import { SECTION_KEYS, audiencePicker, audienceText, levelRadios, exercisePrefix } from './common.js';
+import { SECTION_KEYS, audiencePicker, audienceText, ceilingsOf, levelRadios, exercisePrefix } from './common.js';
 
 export function reportView({ spaceId, scope, actorId }) {
   const el = h('section.report-view');
@@ -92,7 +92,7 @@ export function reportView({ spaceId, scope, actorId }) {
     return h(`section.report-section.entry-${sec.classification}`, { dataset: { key: sec.key, level: sec.classification } },
       h('h3.section-head', badge(sec.classification), ' ', h('span', t(`sec_${sec.key}`))),
       h('p.section-body', sec.body),
-      h('p.entry-audience', audienceText(sec.audience, participantIds())));
+      h('p.entry-audience', audienceText(sec.audience, participantIds(), sec.classification, ceilingsOf(space))));
   }
 
   function render(compareWith = null) {
@@ -177,8 +177,8 @@ export function reportView({ spaceId, scope, actorId }) {
       const ta = h('textarea', { name: `sec-${key}`, rows: 3, dataset: { key } });
       ta.value = p ? p.body : '';
       ta.addEventListener('input', () => saveDraft());
-      const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctxRef.store, compact: true });
-      if (p) aud.set(p.audience); else aud.setDefault(initLevel);
+      const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctxRef.store, compact: true, ceilings: ceilingsOf(space) });
+      if (p) { aud.setLevel(initLevel); aud.set(p.audience); } else aud.setDefault(initLevel);
       let fs = null;
       const lv = levelRadios({ levels, value: initLevel, name: `${nextId('seclvl')}-${key}`, onChange: (l) => {
         aud.setDefault(l);

@@ -4,7 +4,7 @@ import { h, field, select, setFieldError, statusLine, showStatus, announce, conf
 import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, exerciseBadge, levelRank, LEVELS } from '../classification.js';
-import { KINDS, audiencePicker, audienceText, levelRadios, spaceMeta, exercisePrefix } from './common.js';
+import { KINDS, audiencePicker, audienceText, ceilingsOf, levelRadios, spaceMeta, exercisePrefix } from './common.js';
 
 const PAGE = 200;
 
@@ -225,7 +225,7 @@ export function spaceView({ spaceId }) {
       h('p.entry-body', e.body),
       h('footer.entry-foot',
         h('span.entry-author', t('by_author', { author: e.author?.display_name || '', actor })),
-        h('span.entry-audience', audienceText(e.audience, participantIds()))),
+        h('span.entry-audience', audienceText(e.audience, participantIds(), e.classification, ceilingsOf(space)))),
       canChangeAudience(e) ? audienceChanger(e, ctx) : null));
   }
 
@@ -237,7 +237,8 @@ export function spaceView({ spaceId }) {
 
   /** The author's actor decides who may read (läsrätt): change it after publishing. */
   function audienceChanger(e, ctx) {
-    const aud = audiencePicker({ participants: participantIds(), ownActorId: e.author_actor_id, store: ctx.store, compact: true });
+    const aud = audiencePicker({ participants: participantIds(), ownActorId: e.author_actor_id, store: ctx.store, compact: true, ceilings: ceilingsOf(space) });
+    aud.setLevel(e.classification);
     aud.set(e.audience);
     const status = statusLine();
     const form = h('form.audience-change', { novalidate: true }, aud.el, status,
@@ -272,7 +273,7 @@ export function spaceView({ spaceId }) {
     const kind = select(KINDS.map((k) => [k, t(`kind_${k}`)]), draft && KINDS.includes(draft.kind) ? draft.kind : 'note', { name: 'kind' });
     const body = h('textarea', { name: 'body', rows: 4, maxlength: 20000 });
     body.value = draft?.body || '';
-    const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctx.store });
+    const aud = audiencePicker({ participants: participantIds(), ownActorId: me.actor.id, store: ctx.store, ceilings: ceilingsOf(space) });
     const lv = levelRadios({ levels, value: startLevel, name: `entry-level-${space.id}`, onChange: (l) => { aud.setDefault(l); saveDraft(); } });
     if (draft?.audience) aud.set(draft.audience); else aud.setDefault(startLevel);
     const status = statusLine();
