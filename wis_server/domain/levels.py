@@ -91,6 +91,7 @@ class EntryKind(str, Enum):
     MEASURE = "measure"
     NEED = "need"
     INCOMING = "incoming"
+    NOTICE = "notice"  # an informationsunderrättelse: posted through the notices endpoint
 
 
 class ContactKind(str, Enum):

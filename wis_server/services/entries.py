@@ -107,6 +107,10 @@ class Entries:
                    classification: Classification, body: str,
                    audience: Sequence[str] | None = None,
                    idempotency_key: str | None = None) -> Entry:
+        if kind is EntryKind.NOTICE:
+            raise ValidationFailed("a notice is posted to the space's notices "
+                                   "(POST /api/v1/spaces/{space_id}/notices), which also "
+                                   "delivers it", code="notice_via_notices", field="kind")
         print_ = fingerprint("entry.create", [space_id, kind.value, classification.value, body,
                                               sorted(audience) if audience is not None else None])
 

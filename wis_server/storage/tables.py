@@ -239,3 +239,85 @@ idempotency_keys = Table(
 Index("ix_entries_space_seq", entries.c.space_id, entries.c.seq)
 Index("ix_reports_scope", situation_reports.c.space_id, situation_reports.c.scope,
       situation_reports.c.actor_id, situation_reports.c.version)
+
+# Notification preferences per user (issue 10.1). The addresses are personal data and sealed
+# (public-level data key, bound to the user); the choices stay plain so the recipient query
+# can run in SQL.
+notification_preferences = Table(
+    "notification_preferences", metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("channels", JSON, nullable=False),      # ordered: the first is tried first
+    Column("spaces_mode", String(8), nullable=False),  # "all" | "chosen"
+    Column("space_ids", JSON, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("quiet_from", String(5), nullable=True),  # "HH:MM", local time in `timezone`
+    Column("quiet_to", String(5), nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=True),
+    Column("email_ct", LargeBinary, nullable=True),
+    Column("phone_ct", LargeBinary, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Web Push subscriptions (RFC 8030): the endpoint and keys are personal data, sealed; a keyed
+# hash of the endpoint finds a re-subscription of the same browser without decrypting.
+push_subscriptions = Table(
+    "push_subscriptions", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("endpoint_digest", String(64), nullable=False, unique=True),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("subscription_ct", LargeBinary, nullable=False),  # {"endpoint", "keys"} as JSON
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+)
+
+# The outbox (DESIGN §7): one message per item to send (a notice, a call-out message), written
+# in the same transaction as the item. The text is sealed at the item's level; the label
+# (level, audience, author's actor) stays plain so the dispatcher can decide per recipient
+# before anything is decrypted.
+outbox_messages = Table(
+    "outbox_messages", metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(32), nullable=False),       # notice, callout, test, ...
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=True, index=True),
+    Column("ref_id", ID, nullable=True, index=True),  # the notice / call-out it belongs to
+    Column("classification", String(16), nullable=False),
+    Column("audience", JSON, nullable=True),          # actor ids; null = every participant
+    Column("author_actor_id", ID, nullable=True),
+    Column("exercise", Boolean, nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("payload_ct", LargeBinary, nullable=False),  # {"subject", "body", "link", ...}
+    Column("created_by", ID, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# The delivery ledger: one row per (message, recipient, channel, address). Its id is the
+# message id on the wire (Message-ID, SMS reference, push Topic), so a resend after a lost
+# provider answer carries the same id. `rank` orders a recipient's channels: rank 0 is queued
+# at once, later ranks wait on `standby` until every row of the rank before has failed.
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", ID, primary_key=True),
+    Column("message_id", ID, ForeignKey("outbox_messages.id"), nullable=False, index=True),
+    Column("recipient_user_id", ID, nullable=True, index=True),
+    Column("recipient_actor_id", ID, nullable=True),
+    Column("recipient_ref", String(64), nullable=True),  # e.g. a call-out's contact point
+    Column("channel", String(16), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("address_ct", LargeBinary, nullable=False),  # sealed with the message's key
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("provider_ref", String(200), nullable=True, index=True),
+    Column("error", String(64), nullable=True),  # a code, never content
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+)
+
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)

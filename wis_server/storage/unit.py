@@ -13,6 +13,8 @@ from .database import Database
 from .directory import ActorRepository, RefreshTokenRepository, UserRepository
 from .entries import EntryRepository
 from .idempotency import IdempotencyRepository
+from .notifications import NotificationRepository
+from .outbox import OutboxRepository
 from .reports import ReportRepository
 from .sealing import Sealer
 from .spaces import SpaceRepository
@@ -32,6 +34,8 @@ class Tx:
         self.reports = ReportRepository(conn, sealer)
         self.audit = AuditRepository(conn, audit_key)
         self.idempotency = IdempotencyRepository(conn, digest_key)
+        self.outbox = OutboxRepository(conn, sealer)
+        self.notifications = NotificationRepository(conn, sealer, digest_key)
 
 
 class Store:
