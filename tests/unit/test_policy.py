@@ -12,6 +12,7 @@ import pytest
 from wis_server.classification.policy import (
     Action,
     Decision,
+    Reason,
     decide,
     default_audience,
     space_role,
@@ -104,6 +105,7 @@ CAPS: list[SpaceRole | None] = [None, SpaceRole.READER, SpaceRole.SPOKESPERSON, 
 
 def test_space_actions_exhaustively_match_the_oracle() -> None:
     checked = allowed = 0
+    reasons: set[Reason] = set()
     mismatches: list[str] = []
     # (inactive accounts are covered by test_inactive_is_denied_everything)
     for role, clearance, ceiling, active in itertools.product(Role, LEVELS, LEVELS, (True,)):
@@ -129,6 +131,9 @@ def test_space_actions_exhaustively_match_the_oracle() -> None:
                             item.classification.value, item.audience, item.author_actor_id),
                         participants=sp.participant_ids, owner=owner)
                     assert isinstance(got, Decision) and got.reason
+                    assert isinstance(got.reason, Reason)
+                    assert (got.reason is Reason.ALLOWED) is bool(got)
+                    reasons.add(got.reason)
                     checked += 1
                     allowed += bool(got)
                     if bool(got) != want:
@@ -141,6 +146,56 @@ def test_space_actions_exhaustively_match_the_oracle() -> None:
     # The loop must have exercised both outcomes in bulk (guards against a vacuous oracle).
     assert checked > 100_000
     assert 0.05 < allowed / checked < 0.6
+    # Every reason a space action can give was given (the directory ones, "no space" and
+    # "unknown action" are outside this loop: see test_every_reason_is_reachable).
+    assert reasons == set(Reason) - {
+        Reason.NOT_SYSTEM_ADMIN, Reason.NOT_ACTOR_ADMIN, Reason.ROLE_MAY_NOT_CREATE_SPACES,
+        Reason.NO_SPACE, Reason.UNKNOWN_ACTION, Reason.ACCOUNT_DISABLED}
+
+
+def test_reason_wording_is_stable() -> None:
+    """Services branch on the members; the values are what logs and messages have always
+    said, so rewording one is a visible change here, never a silent change of the API."""
+    assert {r.name: r.value for r in Reason} == {
+        "ALLOWED": "allowed",
+        "ACCOUNT_DISABLED": "account disabled",
+        "NOT_SYSTEM_ADMIN": "not system admin",
+        "NOT_ACTOR_ADMIN": "not administrator of that actor",
+        "ROLE_MAY_NOT_CREATE_SPACES": "role may not create spaces",
+        "NO_SPACE": "no space",
+        "NOT_PARTICIPANT": "actor does not participate in space",
+        "NOT_OWNING_ACTOR": "not the owning actor",
+        "SPACE_CLOSED": "space closed",
+        "SPACE_ROLE_BELOW_SPOKESPERSON": "space role below spokesperson",
+        "SPACE_ROLE_BELOW_EDITOR": "space role below editor",
+        "LEVEL_ABOVE_SPACE_CEILING": "level above space ceiling",
+        "LEVEL_ABOVE_CLEARANCE": "level above clearance",
+        "AUTHOR_ACTOR_MISMATCH": "author actor mismatch",
+        "AUDIENCE_EXCLUDES_AUTHOR": "audience excludes author's actor",
+        "AUDIENCE_OUTSIDE_PARTICIPANTS": "audience outside participants",
+        "CLEARANCE_BELOW_ITEM_LEVEL": "clearance below item level",
+        "NOT_IN_AUDIENCE": "actor not in audience",
+        "UNKNOWN_ACTION": "unknown action",
+    }
+    assert str(Reason.SPACE_CLOSED) == "space closed" == f"{Reason.SPACE_CLOSED}"
+
+
+def test_every_reason_is_reachable() -> None:
+    editor, admin = principal(Role.EDITOR, H, H), principal(Role.ACTOR_ADMIN, H, H)
+    reader = principal(Role.READER, H, H)
+    seen = {
+        decide(principal(Role.EDITOR, H, H, active=False), Action.READ, space()).reason,
+        decide(editor, Action.MANAGE_ACTORS).reason,
+        decide(admin, Action.MANAGE_USERS, target_actor_id=OTHER).reason,
+        decide(reader, Action.CREATE_SPACE).reason,
+        decide(editor, Action.READ).reason,
+        decide(editor, Action.ADMINISTER_SPACE, space(owner=OWN)).reason,
+        decide(reader, Action.WRITE, space()).reason,
+        decide(editor, Action.PUBLISH_JOINT, space()).reason,
+    }
+    assert seen == {Reason.ACCOUNT_DISABLED, Reason.NOT_SYSTEM_ADMIN, Reason.NOT_ACTOR_ADMIN,
+                    Reason.ROLE_MAY_NOT_CREATE_SPACES, Reason.NO_SPACE, Reason.ALLOWED,
+                    Reason.SPACE_ROLE_BELOW_SPOKESPERSON, Reason.NOT_OWNING_ACTOR}
 
 
 @pytest.mark.parametrize("action", list(Action))

@@ -9,7 +9,7 @@ Anything not explicitly allowed is denied, with a reason for the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from ..domain.levels import Classification, Role, SpaceRole, SpaceStatus
 from ..domain.model import Audience, ItemLabel, Principal, Space
@@ -26,20 +26,47 @@ class Action(str, Enum):
     READ_AUDIT = "read_audit"          # of the actor named by `target_actor_id` (None = all)
 
 
+class Reason(StrEnum):
+    """Why a decision came out as it did: callers branch on the member, the audit log and
+    messages carry its value (the wording is part of the contract, so it lives here once)."""
+
+    ALLOWED = "allowed"
+    ACCOUNT_DISABLED = "account disabled"
+    NOT_SYSTEM_ADMIN = "not system admin"
+    NOT_ACTOR_ADMIN = "not administrator of that actor"
+    ROLE_MAY_NOT_CREATE_SPACES = "role may not create spaces"
+    NO_SPACE = "no space"
+    NOT_PARTICIPANT = "actor does not participate in space"
+    NOT_OWNING_ACTOR = "not the owning actor"
+    SPACE_CLOSED = "space closed"
+    SPACE_ROLE_BELOW_SPOKESPERSON = "space role below spokesperson"
+    SPACE_ROLE_BELOW_EDITOR = "space role below editor"
+    LEVEL_ABOVE_SPACE_CEILING = "level above space ceiling"
+    LEVEL_ABOVE_CLEARANCE = "level above clearance"
+    AUTHOR_ACTOR_MISMATCH = "author actor mismatch"
+    AUDIENCE_EXCLUDES_AUTHOR = "audience excludes author's actor"
+    AUDIENCE_OUTSIDE_PARTICIPANTS = "audience outside participants"
+    CLEARANCE_BELOW_ITEM_LEVEL = "clearance below item level"
+    NOT_IN_AUDIENCE = "actor not in audience"
+    UNKNOWN_ACTION = "unknown action"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
-    reason: str
+    reason: Reason
 
     def __bool__(self) -> bool:
         return self.allowed
 
 
-def _deny(reason: str) -> Decision:
+def _deny(reason: Reason) -> Decision:
     return Decision(False, reason)
 
 
-_ALLOW = Decision(True, "allowed")
+_ALLOW = Decision(True, Reason.ALLOWED)
+_BELOW = {SpaceRole.SPOKESPERSON: Reason.SPACE_ROLE_BELOW_SPOKESPERSON,
+          SpaceRole.EDITOR: Reason.SPACE_ROLE_BELOW_EDITOR}
 
 _BASE_SPACE_ROLE = {
     Role.READER: SpaceRole.READER,
@@ -72,10 +99,12 @@ def decide(
 ) -> Decision:
     """Decide whether `principal` may perform `action` (on `space` / `item`). Deny by default."""
     if not principal.active:
-        return _deny("account disabled")
+        return _deny(Reason.ACCOUNT_DISABLED)
 
     if action is Action.MANAGE_ACTORS:
-        return _ALLOW if principal.role is Role.SYSTEM_ADMIN else _deny("not system admin")
+        if principal.role is Role.SYSTEM_ADMIN:
+            return _ALLOW
+        return _deny(Reason.NOT_SYSTEM_ADMIN)
     if action in (Action.MANAGE_USERS, Action.READ_AUDIT):
         # An actor's administrators manage its people and read its audit trail; system
         # administrators those of every actor.
@@ -83,15 +112,17 @@ def decide(
             return _ALLOW
         if principal.role is Role.ACTOR_ADMIN and target_actor_id == principal.actor_id:
             return _ALLOW
-        return _deny("not administrator of that actor")
+        return _deny(Reason.NOT_ACTOR_ADMIN)
     if action is Action.CREATE_SPACE:
-        return _ALLOW if principal.role is Role.EDITOR else _deny("role may not create spaces")
+        if principal.role is Role.EDITOR:
+            return _ALLOW
+        return _deny(Reason.ROLE_MAY_NOT_CREATE_SPACES)
 
     if space is None:
-        return _deny("no space")
+        return _deny(Reason.NO_SPACE)
     role = space_role(principal, space)
     if role is None:
-        return _deny("actor does not participate in space")
+        return _deny(Reason.NOT_PARTICIPANT)
 
     if action is Action.READ:
         if item is None:
@@ -102,40 +133,40 @@ def decide(
         # The owning actor leads its space; other actors' editors take part but cannot
         # rename, close or re-cast it (nor lock the owner out).
         if principal.actor_id != space.owner_actor_id:
-            return _deny("not the owning actor")
-        return _ALLOW if role is SpaceRole.EDITOR else _deny("space role below editor")
+            return _deny(Reason.NOT_OWNING_ACTOR)
+        return _ALLOW if role is SpaceRole.EDITOR else _deny(Reason.SPACE_ROLE_BELOW_EDITOR)
 
     if action in (Action.WRITE, Action.PUBLISH_JOINT):
         if space.status is not SpaceStatus.OPEN:
-            return _deny("space closed")
+            return _deny(Reason.SPACE_CLOSED)
         needed = SpaceRole.EDITOR if action is Action.PUBLISH_JOINT else SpaceRole.SPOKESPERSON
         if role.rank < needed.rank:
-            return _deny(f"space role below {needed.value}")
+            return _deny(_BELOW[needed])
         if action is Action.PUBLISH_JOINT and principal.actor_id != space.owner_actor_id:
-            return _deny("not the owning actor")  # the coordinator compiles the joint report
+            return _deny(Reason.NOT_OWNING_ACTOR)  # the coordinator compiles the joint report
         if item is None:
             return _ALLOW
         if item.classification > space.classification:
-            return _deny("level above space ceiling")
+            return _deny(Reason.LEVEL_ABOVE_SPACE_CEILING)
         if item.classification > principal.effective_clearance:
-            return _deny("level above clearance")
+            return _deny(Reason.LEVEL_ABOVE_CLEARANCE)
         if item.author_actor_id != principal.actor_id:
-            return _deny("author actor mismatch")
+            return _deny(Reason.AUTHOR_ACTOR_MISMATCH)
         if item.audience is not None:
             if principal.actor_id not in item.audience:
-                return _deny("audience excludes author's actor")
+                return _deny(Reason.AUDIENCE_EXCLUDES_AUTHOR)
             if not item.audience <= space.participant_ids:
-                return _deny("audience outside participants")
+                return _deny(Reason.AUDIENCE_OUTSIDE_PARTICIPANTS)
         return _ALLOW
 
-    return _deny("unknown action")
+    return _deny(Reason.UNKNOWN_ACTION)
 
 
 def _may_read_item(principal: Principal, item: ItemLabel) -> Decision:
     if item.classification > principal.effective_clearance:
-        return _deny("clearance below item level")
+        return _deny(Reason.CLEARANCE_BELOW_ITEM_LEVEL)
     if item.audience is not None and principal.actor_id not in item.audience:
-        return _deny("actor not in audience")
+        return _deny(Reason.NOT_IN_AUDIENCE)
     return _ALLOW
 
 

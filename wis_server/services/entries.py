@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from ..classification.policy import Action, decide, default_audience
+from ..classification.policy import Action, Reason, decide, default_audience
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
@@ -49,21 +49,21 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
     if decision:
         return
     reason = decision.reason
-    if reason == "level above space ceiling":
+    if reason is Reason.LEVEL_ABOVE_SPACE_CEILING:
         raise ValidationFailed("classification above the space's ceiling",
                                code="classification_above_ceiling", field="classification")
-    if reason == "level above clearance":
+    if reason is Reason.LEVEL_ABOVE_CLEARANCE:
         raise ValidationFailed("classification above your clearance",
                                code="classification_above_clearance", field="classification")
-    if reason in ("audience excludes author's actor", "audience outside participants"):
+    if reason in (Reason.AUDIENCE_EXCLUDES_AUTHOR, Reason.AUDIENCE_OUTSIDE_PARTICIPANTS):
         outside = sorted((audience or frozenset()) - space.participant_ids)
         raise ValidationFailed(
             "audience must name participating actors by id (see the space's participants); "
             f"not participating: {', '.join(outside)}" if outside else
             "audience must include your own actor", code="invalid_audience", field="audience")
-    if reason == "space closed":
+    if reason is Reason.SPACE_CLOSED:
         raise Forbidden("the space is closed", code="space_closed")
-    if reason == "not the owning actor":
+    if reason is Reason.NOT_OWNING_ACTOR:
         raise Forbidden("only the owning actor's editors publish the joint report",
                         code="not_space_owner")
     raise Forbidden("your role in this space does not allow this", code="space_role_too_low")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ..classification.policy import Action, decide, space_role
+from ..classification.policy import Action, Reason, decide, space_role
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
@@ -111,7 +111,7 @@ class Spaces:
             space = await visible_space(tx, principal, space_id, content=True)
             decision = decide(principal, Action.ADMINISTER_SPACE, space)
             if not decision:
-                code = ("not_space_owner" if decision.reason == "not the owning actor"
+                code = ("not_space_owner" if decision.reason is Reason.NOT_OWNING_ACTOR
                         else "space_role_too_low")
                 raise Forbidden("only the owning actor's editors change a space", code=code)
             if participants is not None:
