@@ -38,7 +38,7 @@ RARE = "översvämningsbarriär"
 async def run(url: str, work: Path, args: argparse.Namespace, engine: str) -> None:
     from argon2 import PasswordHasher
 
-    from wis_server.api.app import build_services
+    from wis_server.bootstrap import build_services
     from wis_server.classification.crypto import EnvelopeCipher
     from wis_server.classification.keys import generate_keyring
     from wis_server.classification.policy import default_audience

@@ -232,8 +232,8 @@ async def seed(settings: Any, keyring: Any, writers: int, spaces: int) -> World:
     the password path is not what is measured) and issue tokens with the TokenService."""
     from argon2 import PasswordHasher
 
-    from wis_server.api.app import build_services
     from wis_server.api.tokens import TokenService
+    from wis_server.bootstrap import build_services
     from wis_server.classification.crypto import EnvelopeCipher
     from wis_server.domain.levels import Classification, Role, SpaceType
     from wis_server.domain.model import Participant

@@ -10,15 +10,14 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
+from .bootstrap import Services, keyring_for, runtime
 from .classification.crypto import RELOAD_EVERY_S, EnvelopeCipher
 from .classification.keys import (
     Keyring,
     KeyringError,
     generate_keyring,
     keyring_from_env,
-    load_keyring,
     load_keyring_file,
     save_keyring,
 )
@@ -27,7 +26,7 @@ from .domain.errors import WisError
 from .domain.levels import Classification, Role
 from .services.audit import AuditTrail
 from .services.keys import rewrap_all
-from .services.ports import NullPublisher, system_clock
+from .services.ports import system_clock
 from .storage.database import Database
 from .storage.migrate import migrate
 from .storage.unit import Store
@@ -45,22 +44,15 @@ def _print(*parts: object) -> None:
 
 def _keyring(settings: Settings) -> Keyring:
     try:
-        return load_keyring(settings.env, Path(settings.keyring_file))
+        return keyring_for(settings)
     except KeyringError as error:
         raise CliError(str(error)) from None
 
 
-async def _with_services(settings: Settings, work: Callable[[Any, Store], Awaitable[int]]) -> int:
-    from .api.app import build_services
-
-    keyring = _keyring(settings)
-    database = Database(settings.database_url)
-    try:
-        store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)
-        services = build_services(store, settings, system_clock, NullPublisher())
-        return await work(services, store)
-    finally:
-        await database.dispose()
+async def _with_services(settings: Settings,
+                         work: Callable[[Services, Store], Awaitable[int]]) -> int:
+    async with runtime(settings, _keyring(settings)) as rt:
+        return await work(rt.services, rt.store)
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -95,7 +87,7 @@ async def _init_database(settings: Settings, admin_username: str | None) -> int:
     if not password:
         raise CliError("set WIS_ADMIN_PASSWORD to the first administrator's password")
 
-    async def work(services: Any, store: Store) -> int:
+    async def work(services: Services, store: Store) -> int:
         async with store.read() as tx:
             if await tx.users.credentials(admin_username) is not None:
                 _print(f"admin: {admin_username} exists (kept)")
@@ -151,7 +143,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     logins_path = Path(settings.data_dir) / DEMO_LOGINS_FILE
 
-    async def work(services: Any, store: Store) -> int:
+    async def work(services: Services, store: Store) -> int:
         async with store.read() as tx:
             existing = await tx.actors.by_short_name("LST")
         if existing is not None:
@@ -175,7 +167,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_actor_add(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(services: Any, store: Store) -> int:
+    async def work(services: Services, store: Store) -> int:
         actor = await services.directory.create_actor(
             None, args.name, args.short_name, Classification(args.ceiling))
         _print(f"actor {actor.short_name} created: {actor.id}")
@@ -191,7 +183,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError("set WIS_USER_PASSWORD (no terminal to ask on)")
         password = getpass.getpass(f"Password for {args.username}: ")
 
-    async def work(services: Any, store: Store) -> int:
+    async def work(services: Services, store: Store) -> int:
         async with store.read() as tx:
             actor = await tx.actors.by_short_name(args.actor)
         if actor is None:
@@ -225,9 +217,8 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     settle = not args.rewrap_only and keyring_from_env(settings.env) is None
 
     async def run() -> int:
-        database = Database(settings.database_url)
-        try:
-            store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)
+        async with runtime(settings, keyring) as rt:
+            store = rt.store
             done = await rewrap_all(store, EnvelopeCipher(keyring), system_clock,
                                     _progress_bar)
             sys.stderr.write("\n")
@@ -240,8 +231,6 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
                 done += await rewrap_all(store, EnvelopeCipher(keyring), system_clock,
                                          _progress_bar)
                 sys.stderr.write("\n")
-        finally:
-            await database.dispose()
         _print(f"re-wrapped {done} data keys")
         return 0
 
@@ -257,7 +246,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(services: Any, store: Store) -> int:
+    async def work(services: Services, store: Store) -> int:
         result = await AuditTrail(store).verify()
         if result.ok:
             _print(f"audit log intact: {result.checked} records verified")

@@ -1,1 +1,2 @@
-"""HTTP and websocket API: the Starlette app factory and composition root, routes, auth."""
+"""HTTP and websocket API: the Starlette app factory (its lifespan enters
+`bootstrap.runtime`), routes, auth."""

@@ -1,12 +1,11 @@
-"""The app factory and lifespan: the composition root. Engines, keys and services are built
-here and passed explicitly; nothing is created at import time."""
+"""The app factory and lifespan. The lifespan enters `bootstrap.runtime` (which builds the
+database, services, hub and background loops once) and puts what handlers need on
+`app.state`; nothing is created at import time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,65 +16,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from ..classification.crypto import EnvelopeCipher
-from ..classification.keys import Keyring, load_keyring_file
+from ..bootstrap import runtime
+from ..classification.keys import Keyring
 from ..config import Settings
 from ..domain.errors import WisError
-from ..realtime.connection import Limits
-from ..realtime.hub import Hub
-from ..realtime.pg_bus import PgBus
-from ..services.audit import AuditTrail
-from ..services.directory import Directory
-from ..services.entries import Entries
-from ..services.maintenance import maintenance
 from ..services.passwords import Passwords
-from ..services.ports import Clock, EventPublisher, NullPublisher, system_clock
-from ..services.reports import Reports
-from ..services.sessions import Sessions
-from ..services.spaces import Spaces
-from ..services.stream import StreamSource, TeePublisher
-from ..services.throttle import LoginThrottle
-from ..storage.database import Database
-from ..storage.unit import Store
+from ..services.ports import Clock, EventPublisher, system_clock
 from .endpoint import Api
 from .middleware import HttpMiddleware, TrustedProxies
 from .openapi import build_openapi
 from .problems import http_error_handler, wis_error_handler
 from .routes import auth, directory, events, spaces, stream, system
 from .tokens import TokenService
-
-
-@dataclass
-class Services:
-    directory: Directory
-    sessions: Sessions
-    spaces: Spaces
-    entries: Entries
-    reports: Reports
-    audit: AuditTrail
-
-
-def build_services(store: Store, settings: Settings, clock: Clock,
-                   publisher: EventPublisher, passwords: Passwords | None = None) -> Services:
-    passwords = passwords or Passwords()
-    return Services(
-        directory=Directory(store, passwords, clock, publisher),
-        sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
-                          timedelta(seconds=settings.refresh_token_ttl_s), publisher),
-        spaces=Spaces(store, clock, publisher),
-        entries=Entries(store, clock, publisher),
-        reports=Reports(store, clock, publisher),
-        audit=AuditTrail(store, clock),
-    )
-
-
-def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
-    """A keyring from a file is re-read when a rotation elsewhere may have changed it."""
-    if not keyring.source.startswith("file:"):
-        return None
-    path = Path(keyring.source.removeprefix("file:"))
-    return lambda: load_keyring_file(path)
-
 
 _API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/readyz")
 
@@ -112,34 +64,15 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(settings.database_url, pool_size=settings.db_pool_size)
-        cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
-        store = Store(database, cipher, keyring.audit_key)
-        app.state.database = database
-        app.state.store = store
-        app.state.cipher = cipher
-        hub = Hub(StreamSource(store, clock), stream.render_change,
-                  limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes,
-                                max_per_user=settings.stream_max_per_user,
-                                max_per_address=settings.stream_max_per_address),
-                  poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
-        app.state.hub = hub
-        app.state.services = build_services(
-            store, settings, clock, TeePublisher(hub, publisher or NullPublisher()), passwords)
-        bus = PgBus(database.url, hub.on_remote, hub.on_bus_reconnected) \
-            if not database.is_sqlite else None
-        await hub.start()
-        if bus is not None:
-            hub.outbox = bus.publish
-            await bus.start()
-        try:
-            async with maintenance(store, clock):
-                yield
-        finally:
-            if bus is not None:
-                await bus.stop()
-            await hub.stop()
-            await database.dispose()
+        async with runtime(settings, keyring, clock=clock, publisher=publisher,
+                           passwords=passwords, render=stream.render_change) as rt:
+            app.state.runtime = rt
+            app.state.database = rt.database
+            app.state.store = rt.store
+            app.state.cipher = rt.cipher
+            app.state.hub = rt.hub
+            app.state.services = rt.services
+            yield
 
     routes: list[Any] = [*api.routes(), *stream.routes()]
     app = Starlette(

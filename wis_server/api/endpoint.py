@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..bootstrap import Services
 from ..classification.crypto import DecryptionFailed
 from ..domain.errors import (
     AuthenticationFailed,
@@ -54,8 +55,9 @@ class Call:
     path: Mapping[str, str]
 
     @property
-    def services(self) -> Any:
-        return self.request.app.state.services
+    def services(self) -> Services:
+        services: Services = self.request.app.state.services
+        return services
 
     @property
     def idempotency_key(self) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -49,7 +49,6 @@ class Hub(Reauthorisation):
         self._opening: dict[str, asyncio.Future[Feed | None]] = {}
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._periodic: list[asyncio.Task[None]] = []
         self._principals: dict[Principal, Principal] = {}
         self._polls: dict[str, int] = {}  # long-polls held open, per user
         self._unauthenticated: dict[str, int] = {}  # websockets before auth, per address
@@ -61,11 +60,16 @@ class Hub(Reauthorisation):
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
+        """Go live: bus reconnects now trigger a catch-up. The periodic work is not started
+        here: the runtime supervises `background_loops()`."""
         self._started = True
-        self._periodic = [
-            asyncio.create_task(self._every(self.poll_s, self.catch_up_all)),
-            asyncio.create_task(self._every(self.revalidate_s, self.revalidate_all)),
-        ]
+
+    def background_loops(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The hub's periodic work, as forever-loops for the runtime's supervisor."""
+        return {
+            "realtime.catch_up": lambda: self._every(self.poll_s, self.catch_up_all),
+            "realtime.revalidate": lambda: self._every(self.revalidate_s, self.revalidate_all),
+        }
 
     async def stop(self) -> None:
         closing = list(self.connections)
@@ -75,7 +79,7 @@ class Hub(Reauthorisation):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(
                     *(c.finished() for c in closing), return_exceptions=True), 15)
-        tasks = [*self._periodic, *self._tasks,
+        tasks = [*self._tasks,
                  *(f.task for f in self._feeds.values() if f.task is not None)]
         for task in tasks:
             task.cancel()

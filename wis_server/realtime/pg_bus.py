@@ -54,8 +54,17 @@ class PgBus:
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
 
+    async def run(self) -> None:
+        """Listen and send until cancelled, re-connecting with backoff (the runtime
+        supervises this); the connection is closed on the way out."""
+        try:
+            await self._run()
+        finally:
+            await self._drop()
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        """Run in a task of its own (for callers without a runtime, e.g. tests)."""
+        self._task = asyncio.create_task(self.run())
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -4,8 +4,6 @@ day and refresh tokens that expired or were revoked more than a day ago."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
@@ -28,8 +26,9 @@ async def prune(store: Store, clock: Clock) -> tuple[int, int]:
 
 
 async def run_periodically(store: Store, clock: Clock, every_s: float = 3600.0) -> None:
-    """Prune now and then every `every_s` seconds until cancelled; failures are logged and
-    retried at the next round (housekeeping must never take the server down)."""
+    """Prune now and then every `every_s` seconds until cancelled (the runtime supervises
+    it); failures are logged and retried at the next round (housekeeping must never take the
+    server down)."""
     while True:
         try:
             keys, tokens = await prune(store, clock)
@@ -38,15 +37,3 @@ async def run_periodically(store: Store, clock: Clock, every_s: float = 3600.0) 
         except Exception:  # logged, retried next round
             log.exception("prune failed")
         await asyncio.sleep(every_s)
-
-
-@contextlib.asynccontextmanager
-async def maintenance(store: Store, clock: Clock, every_s: float = 3600.0
-                      ) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(run_periodically(store, clock, every_s))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -140,13 +140,14 @@ def register(api: Api) -> None:
             after = backlog.last_seq
             await hub.wait(space_id, after, remaining)
             epoch = principal.session_epoch
-            principal = await call.services.directory.principal(principal.user_id)
-            if principal is None or not principal.active:
+            fresh = await call.services.directory.principal(principal.user_id)
+            if fresh is None or not fresh.active:
                 raise AuthenticationFailed("account disabled or removed",
                                            code="account_inactive")
-            if principal.session_epoch != epoch:
+            if fresh.session_epoch != epoch:
                 raise AuthenticationFailed("this session has ended; sign in again",
                                            code="session_revoked")
+            principal = fresh
         parts = ['{"items":[', *(("," if i else "") + f.text
                                   for i, f in enumerate(backlog.frames)),
                  f'],"next_after":{backlog.last_seq},"head":{backlog.head}}}']

@@ -19,15 +19,18 @@ def register(api: Api) -> None:
     async def healthz(call: Call) -> Any:
         return {"status": "ok"}
 
-    @api.op("GET", "/readyz", summary="Database reachable and keyring loaded", tag="system",
-            auth=False, errors=(503,))
+    @api.op("GET", "/readyz", summary="Database reachable and keyring loaded (and how often "
+            "each background loop was restarted)", tag="system", auth=False, errors=(503,))
     async def readyz(call: Call) -> Any:
         state = call.request.app.state
         database = await state.database.ping()
         keyring = state.keyring is not None
         ok = database and keyring
+        loops = {name: {"running": s.running, "restarts": s.restarts}
+                 for name, s in state.runtime.supervisor.status().items()}
         return JSONResponse({"status": "ready" if ok else "not ready",
-                             "checks": {"database": database, "keyring": keyring}},
+                             "checks": {"database": database, "keyring": keyring},
+                             "background": loops},
                             status_code=200 if ok else 503)
 
     @api.op("GET", "/api/v1/audit", summary="The audit trail: your actor's (actor admins) or "

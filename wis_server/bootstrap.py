@@ -1,0 +1,241 @@
+"""The composition root: `async with runtime(settings) as rt` builds the database, keyring,
+cipher, store, services, hub, PgBus and housekeeping once, and supervises every background
+loop in one TaskGroup. The API lifespan, the CLI and any worker command all use it.
+
+```
+runtime(settings, keyring?, render?)
+  ├─ Database ─ EnvelopeCipher(keyring) ─ Store
+  ├─ Services (typed: directory, sessions, spaces, entries, reports, audit)
+  ├─ Hub + PgBus           only when serving (the API passes `render`; the CLI does not)
+  └─ TaskGroup ─ Supervisor.supervise(name, loop)
+        realtime.catch_up · realtime.revalidate · realtime.bus · maintenance.prune
+        (channels.dispatcher: registered here once the channels package lands)
+        a loop that raises is logged (its type, never its message), counted and restarted
+        after a capped exponential backoff; shutdown cancels them all and waits for them.
+```"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+
+from .classification.crypto import EnvelopeCipher
+from .classification.keys import Keyring, load_keyring, load_keyring_file
+from .config import Settings
+from .realtime.connection import Limits
+from .realtime.hub import Hub
+from .realtime.pg_bus import PgBus
+from .realtime.ports import Render
+from .services.audit import AuditTrail
+from .services.directory import Directory
+from .services.entries import Entries
+from .services.maintenance import run_periodically
+from .services.passwords import Passwords
+from .services.ports import Clock, EventPublisher, NullPublisher, system_clock
+from .services.reports import Reports
+from .services.sessions import Sessions
+from .services.spaces import Spaces
+from .services.stream import StreamSource, TeePublisher
+from .services.throttle import LoginThrottle
+from .storage.database import Database
+from .storage.unit import Store
+
+log = structlog.get_logger("wis.runtime")
+
+Loop = Callable[[], Awaitable[None]]
+"""A background loop: a coroutine function that runs until cancelled."""
+
+
+# --- services ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The use cases, as handlers and commands reach them."""
+
+    directory: Directory
+    sessions: Sessions
+    spaces: Spaces
+    entries: Entries
+    reports: Reports
+    audit: AuditTrail
+
+
+def build_services(store: Store, settings: Settings, clock: Clock,
+                   publisher: EventPublisher, passwords: Passwords | None = None) -> Services:
+    passwords = passwords or Passwords()
+    return Services(
+        directory=Directory(store, passwords, clock, publisher),
+        sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
+                          timedelta(seconds=settings.refresh_token_ttl_s), publisher),
+        spaces=Spaces(store, clock, publisher),
+        entries=Entries(store, clock, publisher),
+        reports=Reports(store, clock, publisher),
+        audit=AuditTrail(store, clock),
+    )
+
+
+# --- supervision ---------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class LoopStatus:
+    """What the supervisor knows about one loop (shown by /readyz)."""
+
+    running: bool = False
+    restarts: int = 0
+    last_error: str | None = None  # the exception's type name only, never its message
+
+
+class Supervisor:
+    """Runs named forever-loops as tasks of one TaskGroup. A loop that raises (or returns) is
+    logged, counted and started again after `first_delay_s`, doubling up to `max_delay_s`;
+    a run that lasted `max_delay_s` or more counts as healthy and resets the delay."""
+
+    def __init__(self, group: asyncio.TaskGroup, *, first_delay_s: float = 0.5,
+                 max_delay_s: float = 30.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 monotonic: Callable[[], float] | None = None) -> None:
+        self._group = group
+        self.first_delay_s = first_delay_s
+        self.max_delay_s = max_delay_s
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._status: dict[str, LoopStatus] = {}
+        self._stopping = False
+
+    def supervise(self, name: str, loop: Loop) -> None:
+        if self._stopping:
+            raise RuntimeError("the runtime is shutting down")
+        if name in self._tasks:
+            raise ValueError(f"a loop named {name!r} is already supervised")
+        self._status[name] = LoopStatus()
+        self._tasks[name] = self._group.create_task(self._keep(name, loop), name=f"wis:{name}")
+
+    def status(self) -> Mapping[str, LoopStatus]:
+        return dict(self._status)
+
+    def stop(self) -> None:
+        """Cancel every loop; the TaskGroup waits for them as the runtime exits."""
+        self._stopping = True
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def _keep(self, name: str, loop: Loop) -> None:
+        status = self._status[name]
+        now = self._monotonic or asyncio.get_running_loop().time
+        delay = self.first_delay_s
+        while True:
+            started = now()
+            status.running = True
+            try:
+                await loop()
+                outcome = "returned"
+            except Exception as error:  # every failure is restarted; the type alone is logged
+                outcome = error.__class__.__name__
+            finally:
+                status.running = False
+            if now() - started >= self.max_delay_s:
+                delay = self.first_delay_s
+            status.restarts += 1
+            status.last_error = outcome
+            log.error("background loop stopped; restarting", loop=name, error=outcome,
+                      restarts=status.restarts, retry_in_s=delay)
+            await self._sleep(delay)
+            delay = min(delay * 2, self.max_delay_s)
+
+
+# --- the runtime ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    clock: Clock
+    keyring: Keyring
+    database: Database
+    cipher: EnvelopeCipher
+    store: Store
+    services: Services
+    hub: Hub | None  # None when not serving (one-shot commands)
+    bus: PgBus | None  # None on SQLite or when not serving
+    supervisor: Supervisor
+
+    def supervise(self, name: str, loop: Loop) -> None:
+        """Run `loop` under supervision until the runtime exits (e.g. a channel dispatcher's
+        `run`)."""
+        self.supervisor.supervise(name, loop)
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The keyring the settings name: WIS_KEYRING_* variables, else the keyring file."""
+    return load_keyring(settings.env, Path(settings.keyring_file))
+
+
+def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
+    """A keyring from a file is re-read when a rotation elsewhere may have changed it."""
+    if not keyring.source.startswith("file:"):
+        return None
+    path = Path(keyring.source.removeprefix("file:"))
+    return lambda: load_keyring_file(path)
+
+
+@asynccontextmanager
+async def runtime(settings: Settings, keyring: Keyring | None = None, *,
+                  clock: Clock = system_clock, publisher: EventPublisher | None = None,
+                  passwords: Passwords | None = None, render: Render | None = None,
+                  housekeeping: bool | None = None) -> AsyncIterator[Runtime]:
+    """Build everything once. With `render` (how the hub turns changes into frames; the API
+    passes it) the runtime serves: it builds the hub and, on PostgreSQL, the PgBus, and
+    supervises their loops. `housekeeping` (default: when serving) prunes old rows hourly.
+    Without either, it is the runtime of a one-shot command: no loops, nothing listening."""
+    keyring = keyring if keyring is not None else keyring_for(settings)
+    database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
+        store = Store(database, cipher, keyring.audit_key)
+        downstream = publisher or NullPublisher()
+        hub = None if render is None else Hub(
+            StreamSource(store, clock), render,
+            limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes,
+                          max_per_user=settings.stream_max_per_user,
+                          max_per_address=settings.stream_max_per_address),
+            poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
+        services = build_services(
+            store, settings, clock,
+            downstream if hub is None else TeePublisher(hub, downstream), passwords)
+        bus = None if hub is None or database.is_sqlite else PgBus(
+            database.url, hub.on_remote, hub.on_bus_reconnected)
+        failure: BaseException | None = None
+        async with asyncio.TaskGroup() as group:
+            supervisor = Supervisor(group)
+            rt = Runtime(settings, clock, keyring, database, cipher, store, services, hub, bus,
+                         supervisor)
+            try:
+                if hub is not None:
+                    await hub.start()
+                    for name, loop in hub.background_loops().items():
+                        supervisor.supervise(name, loop)
+                if bus is not None and hub is not None:
+                    hub.outbox = bus.publish
+                    supervisor.supervise("realtime.bus", bus.run)
+                if housekeeping if housekeeping is not None else hub is not None:
+                    supervisor.supervise("maintenance.prune",
+                                         lambda: run_periodically(store, clock))
+                # The channels outbox dispatcher registers here the same way:
+                #   supervisor.supervise("channels.dispatcher", dispatcher.run)
+                yield rt
+            except BaseException as error:  # raised below as itself, not in an ExceptionGroup
+                failure = error
+            finally:
+                supervisor.stop()
+                if hub is not None:
+                    await hub.stop()
+        if failure is not None:
+            raise failure
+    finally:
+        await database.dispose()
