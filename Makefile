@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint unit bench clean peers
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+PEERS_STAMP := tests/peers/node_modules/.installed
+
+## Third-party test peers from npm (the Web Push service peer), pinned by package-lock.json.
+$(PEERS_STAMP): tests/peers/package.json tests/peers/package-lock.json
+	cd tests/peers && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+peers: $(PEERS_STAMP)
+
 ## Set up and run the whole suite (PostgreSQL too when WIS_TEST_POSTGRES_URL is set).
-test: lint
+test: lint $(PEERS_STAMP)
 	$(BIN)/pytest -ra
 
 unit: $(VENV)/.installed-test
@@ -38,6 +47,7 @@ unit: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/write_read.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/channels.py
 
 clean:
 	rm -rf $(VENV) var

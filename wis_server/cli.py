@@ -65,8 +65,12 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     if keyring_from_env(settings.env) is not None:
         _print("keyring: from WIS_KEYRING_* environment variables")
     elif keyring_path.exists():
-        load_keyring_file(keyring_path)
-        _print(f"keyring: {keyring_path} (kept)")
+        existing = load_keyring_file(keyring_path)
+        if existing.vapid_private_pem is None:  # written before Web Push existed
+            save_keyring(existing.with_vapid_key(), keyring_path)
+            _print(f"keyring: {keyring_path} (kept; added a Web Push VAPID key)")
+        else:
+            _print(f"keyring: {keyring_path} (kept)")
     else:
         save_keyring(generate_keyring(), keyring_path)
         _print(f"keyring: generated {keyring_path} (mode 0600) — back it up; without it the "

@@ -230,3 +230,24 @@ def test_zero_configuration_init_keeps_everything_private(tmp_path: Path) -> Non
     for f in files:
         assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, (f.name, oct(f.stat().st_mode))
     assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+
+
+def test_init_adds_a_vapid_key_to_an_older_keyring(tmp_path: Path) -> None:
+    """`wis init` on a keyring written before Web Push existed adds a VAPID key, keeping
+    every other key as it was."""
+    import json
+
+    env = clean_env(WIS_DATA_DIR=str(tmp_path / "var"), WIS_LOG_LEVEL="warning")
+    assert run_wis(env, "init").returncode == 0
+    path = tmp_path / "var" / "keyring.json"
+    doc = json.loads(path.read_text())
+    assert doc["vapid_private_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    del doc["vapid_private_pem"]
+    path.write_text(json.dumps(doc))
+    done = run_wis(env, "init")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "added a Web Push VAPID key" in done.stdout
+    again = json.loads(path.read_text())
+    assert again["vapid_private_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert {k: v for k, v in again.items() if k != "vapid_private_pem"} == doc
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

@@ -29,6 +29,7 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 _SMS_REPLACEMENTS = str.maketrans({
     "\u2013": "-", "\u2014": "-", "\u2212": "-",
@@ -65,8 +66,11 @@ def _texts(language: str) -> dict[str, str]:
     return _TEXTS.get(language, _TEXTS["sv"])
 
 
+_TYPOGRAPHY = frozenset(chr(code) for code in _SMS_REPLACEMENTS)
+
+
 def sms_normalise(text: str) -> str:
-    return text.translate(_SMS_REPLACEMENTS)
+    return text if _TYPOGRAPHY.isdisjoint(text) else text.translate(_SMS_REPLACEMENTS)
 
 
 def gsm7_transliterate(text: str) -> str:
@@ -87,23 +91,28 @@ def gsm7_transliterate(text: str) -> str:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
-
-
-def _unit_costs(text: str) -> tuple[str, list[int]]:
-    if is_gsm7(text):
-        return "gsm7", [2 if ch in GSM7_EXTENSION else 1 for ch in text]
-    return "ucs2", [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return set(text) <= GSM7_ALL
 
 
 def sms_shape(text: str) -> SmsShape:
     """Encoding, size and number of parts of `text` as one (possibly concatenated) SMS."""
-    encoding, costs = _unit_costs(text)
-    units = sum(costs)
+    chars = set(text)
+    if chars <= GSM7_ALL:
+        encoding, extension = "gsm7", chars & GSM7_EXTENSION
+        units = len(text) + sum(text.count(ch) for ch in extension)
+        pairs = bool(extension)
+    else:
+        encoding = "ucs2"
+        units = len(text.encode("utf-16-be")) // 2
+        pairs = units != len(text)
     if units <= SMS_SINGLE[encoding]:
         return SmsShape(encoding, units, 1)
-    per_part, parts, used = SMS_MULTI[encoding], 1, 0
-    for cost in costs:  # an escape or surrogate pair never straddles two parts
+    per_part = SMS_MULTI[encoding]
+    if not pairs:
+        return SmsShape(encoding, units, -(-units // per_part))
+    parts, used = 1, 0
+    for ch in text:  # an escape or surrogate pair never straddles two parts
+        cost = 2 if (ch in GSM7_EXTENSION if encoding == "gsm7" else ord(ch) > 0xFFFF) else 1
         if used + cost > per_part:
             parts, used = parts + 1, 0
         used += cost

@@ -62,6 +62,9 @@ class Keyring:
     signing: tuple[SigningKey, ...]
     audit_key: bytes
     source: str = field(default="memory", compare=False)
+    # Web Push (RFC 8292 VAPID): the server's P-256 key; browsers subscribe with its public key.
+    # None only for a keyring written before push existed (`wis init` adds one).
+    vapid_private_pem: bytes | None = None
 
     def level(self, level: Classification) -> LevelKeys:
         try:
@@ -89,6 +92,12 @@ class Keyring:
             levels[level] = LevelKeys(versions, new_version)
         return replace(self, levels=levels)
 
+    def with_vapid_key(self) -> Keyring:
+        """This keyring with a VAPID key, generating one if it has none."""
+        if self.vapid_private_pem is not None:
+            return self
+        return replace(self, vapid_private_pem=_new_signing_key().private_pem)
+
     def __repr__(self) -> str:  # never print key material
         versions = {lvl.value: keys.current for lvl, keys in self.levels.items()}
         return f"Keyring(source={self.source!r}, current={versions})"
@@ -96,7 +105,8 @@ class Keyring:
 
 def generate_keyring() -> Keyring:
     levels = {level: LevelKeys({1: secrets.token_bytes(32)}, 1) for level in Classification}
-    return Keyring(levels, (_new_signing_key(),), secrets.token_bytes(32), "generated")
+    return Keyring(levels, (_new_signing_key(),), secrets.token_bytes(32), "generated",
+                   _new_signing_key().private_pem)
 
 
 def _new_signing_key() -> SigningKey:
@@ -143,6 +153,8 @@ def to_document(keyring: Keyring) -> dict[str, object]:
         },
         "signing": [{"kid": k.kid, "private_pem": k.private_pem.decode()} for k in keyring.signing],
         "audit_key": _b64(keyring.audit_key),
+        **({"vapid_private_pem": keyring.vapid_private_pem.decode()}
+           if keyring.vapid_private_pem is not None else {}),
     }
 
 
@@ -170,11 +182,15 @@ def from_document(doc: Mapping[str, object], source: str) -> Keyring:
             for k in raw_signing
         )
         audit_key = _unb64(str(doc["audit_key"]), "audit key")
+        vapid = None
+        if doc.get("vapid_private_pem") is not None:
+            vapid = _signing_key("vapid", str(doc["vapid_private_pem"]).encode(),
+                                 "VAPID key").private_pem
     except KeyringError:
         raise
     except (KeyError, TypeError, ValueError, AssertionError, AttributeError):
         raise KeyringError("keyring document is incomplete or malformed") from None
-    return Keyring(levels, signing, audit_key, source)
+    return Keyring(levels, signing, audit_key, source, vapid)
 
 
 def save_keyring(keyring: Keyring, path: Path) -> None:
@@ -218,7 +234,8 @@ def keyring_from_env(env: Mapping[str, str]) -> Keyring | None:
 
     WIS_KEYRING_PUBLIC / _SEKRETESS / _HEMLIG: "1:<base64>,2:<base64>" (highest = current);
     WIS_KEYRING_SIGNING: one or more PEM EC P-256 private keys, in order, last = current;
-    WIS_KEYRING_AUDIT: base64 of 32 bytes.
+    WIS_KEYRING_AUDIT: base64 of 32 bytes;
+    WIS_KEYRING_VAPID (optional): PEM EC P-256 private key for Web Push.
     """
     if not any(name in env for name in ENV_KEY_NAMES):
         return None
@@ -249,7 +266,10 @@ def keyring_from_env(env: Mapping[str, str]) -> Keyring | None:
     audit = _unb64(env.get(ENV_PREFIX + "AUDIT", ""), ENV_PREFIX + "AUDIT")
     if len(audit) != 32:
         raise KeyringError(f"{ENV_PREFIX}AUDIT is not 256 bits")
-    return Keyring(levels, signing, audit, "env")
+    vapid_raw = env.get(ENV_PREFIX + "VAPID", "").strip()
+    vapid = (_signing_key("vapid", vapid_raw.encode(), f"{ENV_PREFIX}VAPID").private_pem
+             if vapid_raw else None)
+    return Keyring(levels, signing, audit, "env", vapid)
 
 
 def load_keyring(env: Mapping[str, str], path: Path) -> Keyring:
