@@ -221,7 +221,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                     for name, loop in hub.background_loops().items():
                         supervisor.supervise(name, loop)
                 if bus is not None and hub is not None:
-                    hub.outbox = bus.publish
+                    hub.cross_process = bus.publish
                     supervisor.supervise("realtime.bus", bus.run)
                 if housekeeping if housekeeping is not None else hub is not None:
                     supervisor.supervise("maintenance.prune",

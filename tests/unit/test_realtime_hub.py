@@ -243,7 +243,7 @@ async def test_refused_subscriptions_allocate_nothing_and_cost_the_same_as_missi
         await hub.subscribe(conn, "S", None)  # invisible
         await hub.subscribe(conn, "missing", None)
     await settle()
-    assert hub.followed() == [] and not hub._feeds and not hub._tasks  # nothing left behind
+    assert hub.followed() == [] and not hub.registry.feeds and not hub.tasks  # nothing left
     assert {f["code"] for f in probe.frames} == {"not_found"}  # type: ignore[misc]
     # Someone follows S: probing it must still look (and cost) exactly like a missing space.
     member = person("m", "A", C.PUBLIC)
@@ -257,5 +257,5 @@ async def test_refused_subscriptions_allocate_nothing_and_cost_the_same_as_missi
     assert probe.frames[-1] == {"type": "error", "code": "not_found",
                                 "message": "no such space", "space_id": "missing"}
     assert probe.frames[-2] == {**probe.frames[-1], "space_id": "S"}
-    assert hub.followed() == ["S"] and len(hub._feeds["S"].subscribers) == 1
+    assert hub.followed() == ["S"] and len(hub.registry.feeds["S"].subscribers) == 1
     await hub.stop()

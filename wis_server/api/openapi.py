@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .. import __version__
+from ..domain.events import kinds_markdown
 from ..domain.text import string_pattern
 from .endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_PATH_INT, MAX_QUERY_INT, Api
 from .schemas import Array, Nullable, Obj, Out, Schema
@@ -108,7 +109,10 @@ def build_openapi(api: Api) -> dict[str, Any]:
         "info": {"title": "WIS server API", "version": __version__,
                  "description": "Secure information sharing and situation pictures for crisis "
                                 "collaboration. Errors are RFC 9457 problem+json with a stable "
-                                "`code`. Classification values: public, sekretess, hemlig."},
+                                "`code`. Classification values: public, sekretess, hemlig.\n\n"
+                                "Real-time event kinds (websocket `event` frames, SSE and "
+                                "long-poll items; see docs/realtime.md):\n\n"
+                                + kinds_markdown()},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {

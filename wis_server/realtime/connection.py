@@ -9,13 +9,14 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from ..domain.model import Principal
+from .eager import start_eagerly
 from .ports import Frame, Sender
 
 log = structlog.get_logger("wis.realtime")
@@ -48,33 +49,6 @@ def control(type_: str, **fields: Any) -> Frame:
     """A non-event frame (ready, subscribed, revoked, error, pong)."""
     text = json.dumps({"type": type_, **fields}, separators=(",", ":"), ensure_ascii=False)
     return Frame(text, len(text.encode()), type_, fields.get("space_id"))
-
-
-class _Resume:
-    """Await a coroutine that has already been started and is waiting on `waiting` (what it
-    yielded): the enclosing task waits on that future, then the coroutine goes on."""
-
-    __slots__ = ("coro", "waiting")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coro, waiting = self.coro, self.waiting
-        while True:
-            try:
-                sent = yield waiting
-            except BaseException as error:  # e.g. cancellation, passed on to the coroutine
-                try:
-                    waiting = coro.throw(error)
-                except StopIteration:
-                    return
-                continue
-            try:
-                waiting = coro.send(sent)
-            except StopIteration:
-                return
 
 
 class Subscription:
@@ -154,22 +128,19 @@ class Connection:
         return True
 
     def _send_now(self, frame: Frame) -> bool:
-        """Run the send synchronously until it completes or has to wait (back-pressure); only
-        then does a task take over. Fan-out to N idle sockets thus costs no task switches."""
-        coro = self.sender.send(frame)
+        """Send at once, eagerly (eager.py); a task takes over only if the send must wait."""
         try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return True
+            rest = start_eagerly(self.sender.send(frame))
         except Exception:
             self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
             return False
-        self._writer = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+        if rest is not None:
+            self._writer = asyncio.get_running_loop().create_task(self._finish(rest))
         return True
 
-    async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    async def _finish(self, rest: Awaitable[None]) -> None:
         try:
-            await _Resume(coro, waiting)
+            await rest
         except asyncio.CancelledError:
             raise
         except Exception:

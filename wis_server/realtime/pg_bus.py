@@ -1,9 +1,9 @@
 """Cross-process wake-ups over PostgreSQL LISTEN/NOTIFY on one dedicated asyncpg connection.
 
-A notification carries only ids (`<node>|s|<space>|<seq>`, `<node>|u|<user>`, ...), never
-content; the event table stays the truth. The connection is health-checked; when it dies
-(e.g. `pg_terminate_backend`) it is re-opened with backoff and the hub is told to catch up on
-everything, since notifications sent meanwhile are lost.
+A notification carries only ids (`<node>|` + a signal of signals.py: `s|<space>|<seq>`,
+`u|<user>`, ...), never content; the event table stays the truth. The connection is
+health-checked; when it dies (e.g. `pg_terminate_backend`) it is re-opened with backoff and
+the hub is told to catch up on everything, since notifications sent meanwhile are lost.
 
 Nothing is dropped on the way out: access changes (`u|`, `a|`, `p|`, `m|`, rare) are kept in
 their own de-duplicated queue without a bound; space wake-ups are coalesced per space (the
@@ -21,11 +21,13 @@ from typing import Any
 import asyncpg
 import structlog
 
+from .signals import CATCH_UP_ALL, CatchUpAll, SpaceAdvanced, decode, encode
+
 log = structlog.get_logger("wis.realtime")
 
 CHANNEL = "wis_events"
 APPLICATION_NAME = "wis-realtime-listener"
-CATCH_UP = "*"
+CATCH_UP = encode(CATCH_UP_ALL)
 MAX_SPACES = 10_000
 
 
@@ -75,29 +77,27 @@ class PgBus:
 
     def publish(self, payload: str) -> None:
         """Queue a wake-up for the other processes (sent in the background, batched)."""
-        kind, _, rest = payload.partition("|")
-        if kind == "s":
-            space_id, _, seq = rest.rpartition("|")
-            try:
-                number = int(seq)
-            except ValueError:
-                return
+        signal = decode(payload)
+        if isinstance(signal, SpaceAdvanced):
+            space_id, number = signal.space_id, signal.seq
             if space_id in self._spaces:
                 self._spaces[space_id] = max(self._spaces[space_id], number)
             elif len(self._spaces) < MAX_SPACES:
                 self._spaces[space_id] = number
             else:
                 self._catch_up = True
-        elif payload == CATCH_UP:
+        elif isinstance(signal, CatchUpAll):
             self._catch_up = True
-        else:
+        elif signal is not None:
             self._access[payload] = None
+        else:
+            return
         self._outgoing.set()
 
     def pending(self) -> list[str]:
         """What the next batch will send (access changes first), without taking it."""
         spaces = [CATCH_UP] if self._catch_up else [
-            f"s|{space}|{seq}" for space, seq in self._spaces.items()]
+            encode(SpaceAdvanced(space, seq)) for space, seq in self._spaces.items()]
         return [*self._access, *spaces]
 
     def _take(self) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..domain.events import EventKind
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
 
@@ -23,11 +24,12 @@ class Change:
     now (Entry, SituationReport, Space) holding only the parts somebody present wanted, or None
     when nobody present may read it or it is gone. `personal` means the rendering depends on the
     recipient beyond the labels (space views carry `my_role`), so it is rendered per recipient.
+    `kind` is None for a kind this version does not know (written by a newer one): passed over.
     """
 
     space_id: str
     seq: int
-    kind: str
+    kind: EventKind | None
     ref_id: str
     labels: tuple[ItemLabel, ...] = ()
     item: object | None = None
@@ -42,7 +44,7 @@ class Read:
     actor_id: str
     space_id: str
     item_id: str
-    kind: str
+    kind: EventKind
     level: Classification
 
 

@@ -9,6 +9,7 @@ import structlog
 
 from ..classification.policy import Action, Reason, decide, default_audience
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
+from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..storage.audit import AuditRecord
@@ -136,7 +137,7 @@ class Entries:
                 key = await tx.entries.new_key(classification)
                 await remember(tx, principal.user_id, idempotency_key, print_, "entry",
                                entry_id, now)
-                seq = await tx.spaces.append_event(space.id, "entry.created", entry_id, now)
+                seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
                               principal.user_id, principal.actor_id, principal.display_name,
                               created_at=now)
@@ -175,7 +176,8 @@ class Entries:
             check_write(principal, space, Action.WRITE, label.classification, chosen)
             await check_audience_cleared(tx, [(label.classification, chosen)])
             await tx.entries.set_audience(entry_id, chosen)
-            seq = await tx.spaces.append_event(space.id, "entry.audience_changed", entry_id, now)
+            seq = await tx.spaces.append_event(
+                space.id, EventKind.ENTRY_AUDIENCE_CHANGED, entry_id, now)
             await tx.audit.append(AuditRecord(
                 "entry.audience_change", user_id=principal.user_id, actor_id=principal.actor_id,
                 target_type="entry", target_id=entry_id, space_id=space.id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..classification.policy import Action, decide, default_audience
 from ..domain.errors import Conflict, NotFound, ValidationFailed
+from ..domain.events import EventKind
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import Audience, ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..storage.audit import AuditRecord
@@ -101,7 +102,7 @@ class Reports:
                 version = await tx.reports.next_version(space.id, joint, owner)
                 report_id = str(uuid.uuid4())
                 seq = await tx.spaces.append_event(
-                    space.id, "situation_report.published", report_id, now)
+                    space.id, EventKind.REPORT_PUBLISHED, report_id, now)
                 report = SituationReport(
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
                     seq, principal.display_name, created_at=now)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from ..classification.policy import Action, Reason, decide, space_role
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
 from ..storage.audit import AuditRecord
@@ -71,7 +72,7 @@ class Spaces:
                               SpaceStatus.OPEN, principal.actor_id, principal.user_id,
                               tuple(participants), 0, now, now)
                 await tx.spaces.add(space, now)
-                seq = await tx.spaces.append_event(space.id, "space.created", space.id, now)
+                seq = await tx.spaces.append_event(space.id, EventKind.SPACE_CREATED, space.id, now)
                 await remember(tx, principal.user_id, idempotency_key, print_, "space",
                                space.id, now)
                 await tx.audit.append(AuditRecord(
@@ -130,7 +131,7 @@ class Spaces:
                 participants=tuple(participants) if participants is not None
                 else space.participants)
             await tx.spaces.update(changed, now)
-            seq = await tx.spaces.append_event(space.id, "space.updated", space.id, now)
+            seq = await tx.spaces.append_event(space.id, EventKind.SPACE_UPDATED, space.id, now)
             fields = [k for k, v in (("title", title), ("description", description),
                                      ("status", status), ("participants", participants))
                       if v is not None]

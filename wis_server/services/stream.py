@@ -7,17 +7,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from ..domain.events import ENTRY_EVENTS, REPORT_EVENTS, SPACE_EVENTS, EventKind
 from ..domain.model import Principal, Space
 from ..realtime.ports import Change, Read, Wanted
-from ..storage import stream_queries
 from ..storage.unit import Store
 from .audit import ItemRead, record_reads
 from .directory import load_principal
 from .ports import Clock, EventPublisher
-
-ENTRY = "entry."
-REPORT = "situation_report."
-SPACE = "space."
 
 
 class StreamSource:
@@ -33,7 +29,7 @@ class StreamSource:
 
     async def principals(self, user_ids: Sequence[str]) -> dict[str, Principal]:
         async with self.store.read() as tx:
-            return await stream_queries.principals(tx.conn, user_ids)
+            return await tx.users.principals(user_ids)
 
     async def space(self, space_id: str) -> Space | None:
         async with self.store.read() as tx:
@@ -41,7 +37,7 @@ class StreamSource:
 
     async def heads(self, space_ids: Sequence[str]) -> dict[str, int]:
         async with self.store.read() as tx:
-            return await stream_queries.space_heads(tx.conn, space_ids)
+            return await tx.spaces.heads(space_ids)
 
     async def changes(self, space_id: str, after: int, limit: int, wanted: Wanted
                       ) -> list[Change]:
@@ -51,29 +47,31 @@ class StreamSource:
             events = await tx.spaces.events_after(space_id, after, limit)
             if not events:
                 return []
-            entry_ids = [e.ref_id for e in events if e.kind.startswith(ENTRY)]
+            kinds = [EventKind.parse(e.kind) for e in events]
+            entry_ids = [e.ref_id for e, k in zip(events, kinds, strict=True)
+                         if k in ENTRY_EVENTS]
             entries = {e.id: e for e in await tx.entries.by_ids(entry_ids, wanted)
                        if e.space_id == space_id}
             reports = {}
-            for e in events:
-                if e.kind.startswith(REPORT) and e.ref_id not in reports:
+            for e, k in zip(events, kinds, strict=True):
+                if k in REPORT_EVENTS and e.ref_id not in reports:
                     reports[e.ref_id] = await tx.reports.by_id(
                         e.ref_id, lambda _report, label: wanted(label))
             space = await tx.spaces.get(space_id) if any(
-                e.kind.startswith(SPACE) for e in events) else None
+                k in SPACE_EVENTS for k in kinds) else None
         result = []
-        for e in events:
-            change = Change(space_id, e.seq, e.kind, e.ref_id)
-            if e.kind.startswith(ENTRY) and e.ref_id in entries:
+        for e, kind in zip(events, kinds, strict=True):
+            change = Change(space_id, e.seq, kind, e.ref_id)
+            if kind in ENTRY_EVENTS and e.ref_id in entries:
                 entry = entries[e.ref_id]
-                change = Change(space_id, e.seq, e.kind, e.ref_id, (entry.label,), entry)
-            elif e.kind.startswith(REPORT):
+                change = Change(space_id, e.seq, kind, e.ref_id, (entry.label,), entry)
+            elif kind in REPORT_EVENTS:
                 report = reports.get(e.ref_id)
                 if report is not None and report.space_id == space_id and report.sections:
                     labels = tuple(s.label(report.actor_id) for s in report.sections)
-                    change = Change(space_id, e.seq, e.kind, e.ref_id, labels, report)
-            elif e.kind.startswith(SPACE) and space is not None:
-                change = Change(space_id, e.seq, e.kind, e.ref_id, (), space, personal=True)
+                    change = Change(space_id, e.seq, kind, e.ref_id, labels, report)
+            elif kind in SPACE_EVENTS and space is not None:
+                change = Change(space_id, e.seq, kind, e.ref_id, (), space, personal=True)
             result.append(change)
         return result
 
@@ -82,7 +80,7 @@ class StreamSource:
         record for items first read in the window, a count for repeats."""
         grouped: dict[tuple[str, str], list[ItemRead]] = defaultdict(list)
         for read in reads:
-            kind = "situation_report" if read.kind.startswith(REPORT) else "entry"
+            kind = "situation_report" if read.kind in REPORT_EVENTS else "entry"
             grouped[(read.user_id, read.actor_id)].append(
                 ItemRead(kind, read.item_id, read.space_id, read.level))
         now = self.clock()

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import Conflict
 from ..domain.levels import Classification, ContactKind, Role
-from ..domain.model import Actor, ContactPoint, User
+from ..domain.model import Actor, ContactPoint, Principal, User
+from . import stream_queries
 from .tables import actors, refresh_tokens, users
 
 
@@ -130,6 +131,11 @@ class UserRepository:
             .where(users.c.id == user_id))).first()
         return (_user(row), Classification(row.actor_ceiling), int(row.session_epoch)) \
             if row else None
+
+    async def principals(self, user_ids: Sequence[str]) -> dict[str, Principal]:
+        """Many users with their actors' ceilings, in batched queries (the hub's periodic
+        re-validation of every connected user)."""
+        return await stream_queries.principals(self.conn, user_ids)
 
     async def end_sessions(self, user_id: str, now: datetime) -> None:
         """Every access token issued so far stops working (they carry the old epoch)."""

@@ -11,8 +11,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import FieldContext
+from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Space
+from . import stream_queries
 from .sealing import Sealer
 from .tables import space_events, space_participants, spaces
 
@@ -145,7 +147,8 @@ class SpaceRepository:
             result.append(_space(row, title, description, parts[row.id]))
         return result
 
-    async def append_event(self, space_id: str, kind: str, ref_id: str, now: datetime) -> int:
+    async def append_event(self, space_id: str, kind: EventKind, ref_id: str, now: datetime
+                           ) -> int:
         """Take the space's next seq (row lock on PostgreSQL) and record the event with it."""
         result = await self.conn.execute(
             update(spaces).where(spaces.c.id == space_id)
@@ -153,7 +156,7 @@ class SpaceRepository:
             .returning(spaces.c.last_seq))
         seq = int(result.scalar_one())
         await self.conn.execute(space_events.insert().values(
-            space_id=space_id, seq=seq, kind=kind, ref_id=ref_id, created_at=now))
+            space_id=space_id, seq=seq, kind=str(kind), ref_id=ref_id, created_at=now))
         return seq
 
     async def events_after(self, space_id: str, after: int, limit: int) -> list[SpaceEvent]:
@@ -167,3 +170,7 @@ class SpaceRepository:
         row = (await self.conn.execute(
             select(spaces.c.last_seq).where(spaces.c.id == space_id))).first()
         return int(row.last_seq) if row else 0
+
+    async def heads(self, space_ids: Sequence[str]) -> dict[str, int]:
+        """The last seq of many spaces, in batched queries (missing spaces are left out)."""
+        return await stream_queries.space_heads(self.conn, space_ids)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...classification.policy import space_role
 from ...domain.errors import AuthenticationFailed
+from ...domain.events import Subject
 from ...domain.model import Entry, Principal, SituationReport, Space
 from ...realtime.connection import (
     CLOSE_AUTH_FAILED,
@@ -52,29 +53,54 @@ MAX_CLIENT_MESSAGE = 4096
 log = structlog.get_logger("wis.realtime")
 
 
+def _entry_data(change: Change, principal: Principal, space: Space,
+                shown: tuple[bool, ...]) -> dict[str, Any] | None:
+    item = change.item
+    if not isinstance(item, Entry) or not (shown and shown[0]):
+        return None
+    return entry_view(item, space.is_exercise)
+
+
+def _report_data(change: Change, principal: Principal, space: Space,
+                 shown: tuple[bool, ...]) -> dict[str, Any] | None:
+    item = change.item
+    if not isinstance(item, SituationReport):
+        return None
+    sections = tuple(s for s, ok in zip(item.sections, shown, strict=True) if ok)
+    if not sections:
+        return None
+    return report_view(replace(item, sections=sections), space.is_exercise)
+
+
+def _space_data(change: Change, principal: Principal, space: Space,
+                shown: tuple[bool, ...]) -> dict[str, Any] | None:
+    item = change.item
+    if not isinstance(item, Space):
+        return None
+    role = space_role(principal, item)
+    if role is None:
+        return None
+    return space_view(SpaceView(item, role, item.updated_at), principal)
+
+
+_DATA: dict[Subject, Callable[[Change, Principal, Space, tuple[bool, ...]],
+                              dict[str, Any] | None]] = {
+    Subject.ENTRY: _entry_data, Subject.SITUATION_REPORT: _report_data,
+    Subject.SPACE: _space_data}
+"""How each logged kind's `data` is rendered, by what it is about."""
+
+
 def render_change(change: Change, principal: Principal, space: Space,
                   shown: tuple[bool, ...]) -> str | None:
     """The `event` frame's JSON text; `data` is the REST resource as this reader sees it."""
-    item = change.item
-    data: dict[str, Any]
-    if isinstance(item, Entry):
-        if not (shown and shown[0]):
-            return None
-        data = entry_view(item, space.is_exercise)
-    elif isinstance(item, SituationReport):
-        sections = tuple(s for s, ok in zip(item.sections, shown, strict=True) if ok)
-        if not sections:
-            return None
-        data = report_view(replace(item, sections=sections), space.is_exercise)
-    elif isinstance(item, Space):
-        role = space_role(principal, item)
-        if role is None:
-            return None
-        data = space_view(SpaceView(item, role, item.updated_at), principal)
-    else:
+    kind = change.kind
+    if kind is None or not kind.logged:
+        return None
+    data = _DATA[kind.subject](change, principal, space, shown)
+    if data is None:
         return None
     return json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
-                       "event": change.kind, "data": data},
+                       "event": kind.value, "data": data},
                       ensure_ascii=False, separators=(",", ":"))
 
 

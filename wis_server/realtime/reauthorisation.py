@@ -5,70 +5,55 @@ sign-out, password reset, disabling and refresh reuse bump the user's session ep
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterable
-from typing import Any
-
 import structlog
 
 from ..classification.policy import Action, decide
 from ..domain.model import Principal
-from .connection import CLOSE_AUTH_FAILED, CLOSE_FORBIDDEN, Connection, Subscription
+from .connection import CLOSE_AUTH_FAILED, CLOSE_FORBIDDEN, Connection
 from .feed import Feed
 from .ports import EventSource
+from .registry import Registry
+from .replay import Replay
+from .tasks import TaskSet
 
 log = structlog.get_logger("wis.realtime")
 READ_ = Action.READ
 
 
-class Reauthorisation(ABC):
-    """Mixed into the Hub; uses its registry of connections and feeds."""
+class Reauthorisation:
+    """Works on the registry it is given; resumes through the replay."""
 
-    source: EventSource
-    connections: set[Connection]
-    _by_user: dict[str, set[Connection]]
-    _feeds: dict[str, Feed]
-    reauthorisations: int = 0  # connections re-decided (a test counts them)
+    def __init__(self, source: EventSource, registry: Registry, replay: Replay,
+                 tasks: TaskSet) -> None:
+        self.source = source
+        self.registry = registry
+        self.replay = replay
+        self.tasks = tasks
+        self.count = 0  # connections re-decided (a test counts them)
 
-    @abstractmethod
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        ...
-
-    @abstractmethod
-    def _intern(self, principal: Principal) -> Principal:
-        ...
-
-    @abstractmethod
-    def _catch_up(self, feed: Feed, sub: Subscription) -> None:
-        ...
-
-    @abstractmethod
-    def _revoke(self, sub: Subscription) -> None:
-        ...
-
-    def _access(self, user_id: str | None, actor_id: str | None, space_id: str | None) -> None:
-        conns: Iterable[Connection] = ()
+    def access_changed(self, user_id: str | None, actor_id: str | None,
+                       space_id: str | None) -> None:
+        conns: list[Connection] = []
         if user_id:
-            conns = list(self._by_user.get(user_id, ()))
+            conns = self.registry.of_user(user_id)
         if actor_id:
-            conns = [*conns, *(c for c in self.connections
-                               if c.principal.actor_id == actor_id)]
+            conns = [*conns, *self.registry.of_actors({actor_id})]
         for conn in conns:
-            self._reauthorise(conn)
-        if space_id and space_id in self._feeds:
-            feed = self._feeds[space_id]
+            self.reauthorise(conn)
+        feed = self.registry.feeds.get(space_id) if space_id else None
+        if feed is not None:
             feed.paused += 1
             feed.resumed.clear()
-            self._spawn(self._reload_space(feed))
+            self.tasks.spawn(self._reload_space(feed))
 
-    def _reauthorise(self, conn: Connection) -> None:
+    def reauthorise(self, conn: Connection) -> None:
         """Hold the connection's deliveries until its principal is reloaded, then re-decide."""
-        self.reauthorisations += 1
+        self.count += 1
         for sub in conn.subscriptions.values():
             sub.epoch += 1
             sub.live = False
         conn.auth_generation += 1
-        self._spawn(self._reload_principal(conn, conn.auth_generation))
+        self.tasks.spawn(self._reload_principal(conn, conn.auth_generation))
 
     async def _reload_principal(self, conn: Connection, generation: int) -> None:
         try:
@@ -85,15 +70,15 @@ class Reauthorisation(ABC):
         self._apply_principal(conn, principal)
 
     def _apply_principal(self, conn: Connection, principal: Principal) -> None:
-        conn.principal = principal = self._intern(principal)
+        conn.principal = principal = self.registry.intern(principal)
         for sub in list(conn.subscriptions.values()):
-            feed = self._feeds.get(sub.space_id)
+            feed = self.registry.feeds.get(sub.space_id)
             if feed is None:
                 continue
             if decide(principal, READ_, feed.space):
-                self._catch_up(feed, sub)
+                self.replay.catch_up(feed, sub)
             else:
-                self._revoke(sub)
+                self.registry.revoke(sub)
 
     async def _reload_space(self, feed: Feed) -> None:
         try:
@@ -107,7 +92,7 @@ class Reauthorisation(ABC):
             feed.space = space
         for sub in list(feed.subscribers.values()):
             if space is None or not decide(sub.connection.principal, READ_, feed.space):
-                self._revoke(sub)
+                self.registry.revoke(sub)
         feed.paused -= 1
         if not feed.paused:
             feed.resumed.set()
@@ -116,15 +101,15 @@ class Reauthorisation(ABC):
 
     async def revalidate_all(self) -> None:
         """Reload every connected principal (covers a lost cross-process notification)."""
-        users = sorted(self._by_user)
+        users = sorted(self.registry.by_user)
         if not users:
             return
         fresh = await self.source.principals(users)
         for user_id in users:
             principal = fresh.get(user_id)
-            for conn in list(self._by_user.get(user_id, ())):
+            for conn in self.registry.of_user(user_id):
                 if not _ended(conn, principal) and principal != conn.principal:
-                    self._reauthorise(conn)
+                    self.reauthorise(conn)
 
 
 def _ended(conn: Connection, principal: Principal | None) -> bool:

@@ -1,0 +1,104 @@
+"""Every kind of event the system emits, by name: the space log's kinds, the frames derived from
+them per reader, and the per-user notices. The strings are the wire values (never renamed);
+docs/realtime.md and the OpenAPI description list exactly these (a test checks both)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Subject(StrEnum):
+    """What an event is about (the part of its kind before the dot)."""
+
+    SPACE = "space"
+    ENTRY = "entry"
+    SITUATION_REPORT = "situation_report"
+    MEMBERSHIP = "membership"
+
+
+class EventKind(StrEnum):
+    SPACE_CREATED = "space.created"
+    SPACE_UPDATED = "space.updated"
+    ENTRY_CREATED = "entry.created"
+    ENTRY_AUDIENCE_CHANGED = "entry.audience_changed"
+    ENTRY_WITHDRAWN = "entry.withdrawn"
+    REPORT_PUBLISHED = "situation_report.published"
+    MEMBERSHIP_ADDED = "membership.added"
+    MEMBERSHIP_REMOVED = "membership.removed"
+
+    @property
+    def subject(self) -> Subject:
+        return Subject(self.value.partition(".")[0])
+
+    @property
+    def logged(self) -> bool:
+        """Written to a space's event log (the others are derived when sending)."""
+        return self in LOGGED
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+    @classmethod
+    def parse(cls, value: str) -> EventKind | None:
+        """The kind of a stored or received string; None for one this version does not know
+        (written by a newer one): it is passed over, never guessed at."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+LOGGED = frozenset({EventKind.SPACE_CREATED, EventKind.SPACE_UPDATED, EventKind.ENTRY_CREATED,
+                    EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED})
+"""The kinds a service appends to a space's event log (in the transaction of the change)."""
+
+ENTRY_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.ENTRY)
+ENTRY_CHANGES = ENTRY_EVENTS - {EventKind.ENTRY_CREATED}
+"""Changes to an existing entry, after which a reader who may not read it gets
+`entry.withdrawn` (the screen must drop it)."""
+REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_REPORT)
+SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
+PER_USER = frozenset({EventKind.MEMBERSHIP_ADDED, EventKind.MEMBERSHIP_REMOVED})
+"""Sent to every connection of the users concerned, as the frame's `type` (not as an `event`
+of a followed space)."""
+
+_DESCRIPTIONS: dict[EventKind, str] = {
+    EventKind.SPACE_CREATED:
+        "the space (`GET /spaces/{id}` shape, with this reader's `my_role`).",
+    EventKind.SPACE_UPDATED:
+        "the space (`GET /spaces/{id}` shape, with this reader's `my_role`). One that removes "
+        "the reader's actor yields `revoked` instead.",
+    EventKind.ENTRY_CREATED: "the entry (`GET …/entries/{id}` shape).",
+    EventKind.ENTRY_AUDIENCE_CHANGED:
+        "the entry **as it is now**. When an audience grows, readers who were just let in "
+        "receive this event carrying the whole entry (clients upsert by `id`).",
+    EventKind.ENTRY_WITHDRAWN:
+        "`{\"id\": \"<entry id>\"}` and nothing else: sent instead of an entry change to every "
+        "reader of the space who may **not** read the entry after the change (audience "
+        "narrowed, level raised). Clients remove the item at once. The replay after a "
+        "reconnect (`after=N`) yields the same frame for entries withdrawn while offline, as "
+        "does long-poll. Trade-off: a reader who never saw the entry also gets the frame; it "
+        "reveals only the id of an entry that changed (the seq gap already shows that "
+        "something happened), never content, level or audience.",
+    EventKind.REPORT_PUBLISHED:
+        "the report with only the sections this reader may read "
+        "(`GET …/situation-reports/{version}` shape); not sent at all if no section is "
+        "readable.",
+    EventKind.MEMBERSHIP_ADDED:
+        "frame `{\"type\":\"membership.added\",\"space_id\":…}`, per user on every connection "
+        "(followed or not): your actor now takes part in the space (sent after deciding you "
+        "may read it).",
+    EventKind.MEMBERSHIP_REMOVED:
+        "frame `{\"type\":\"membership.removed\",\"space_id\":…}`, per user: your actor no "
+        "longer takes part in the space (followed subscriptions also get `revoked`).",
+}
+
+
+def kinds_markdown() -> str:
+    """The list of kinds for docs/realtime.md and the OpenAPI description (one source)."""
+    return "\n".join(f"- `{kind.value}` → {kind.description}" for kind in EventKind)
+
+
+if __name__ == "__main__":  # regenerate the list in docs/realtime.md
+    print(kinds_markdown())

@@ -1,0 +1,85 @@
+"""One change as one reader sees it: the access decision per labelled part, then the frame
+(rendered once per distinct view, not per socket), or the id-only withdrawal frame."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..classification.policy import Action, decide
+from ..domain.events import ENTRY_CHANGES, EventKind
+from ..domain.levels import Classification
+from ..domain.model import ItemLabel, Principal, Space
+from .ports import Change, Frame, Render, Wanted
+
+READ_ = Action.READ
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One change as one principal sees it: the frame to send (None: nothing visible)."""
+
+    frame: Frame | None
+    shown: tuple[bool, ...]
+    classified: bool
+
+
+def may_read(principal: Principal, space: Space) -> Wanted:
+    def wanted(label: ItemLabel) -> bool:
+        return decide(principal, READ_, space, label).allowed
+
+    return wanted
+
+
+def withdrawable(change: Change) -> bool:
+    """A change to an existing entry (read right or level changed, …), after which a reader
+    who may not read it must drop it from the screen."""
+    return change.kind in ENTRY_CHANGES
+
+
+def withdrawn_frame(change: Change) -> Frame:
+    kind = EventKind.ENTRY_WITHDRAWN
+    text = json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
+                       "event": kind.value, "data": {"id": change.ref_id}},
+                      separators=(",", ":"))
+    return Frame(text, len(text.encode()), "event", change.space_id, change.seq, kind)
+
+
+class Views:
+    """Decides and renders; `frames` caches the frames of one change by what is shown."""
+
+    __slots__ = ("render",)
+
+    def __init__(self, render: Render) -> None:
+        self.render = render
+
+    def view(self, space: Space, change: Change, principal: Principal,
+             frames: dict[tuple[bool, ...], Frame | None]) -> View:
+        shown = tuple(decide(principal, READ_, space, label).allowed
+                      for label in change.labels)
+        if withdrawable(change) and (change.item is None or not any(shown)):
+            # A change to an entry this reader may not read (any more): only its id, so a
+            # screen that shows it removes it at once (docs/realtime.md, entry.withdrawn).
+            key = (False,)
+            if key not in frames:
+                frames[key] = withdrawn_frame(change)
+            return View(frames[key], shown, False)
+        if shown and not any(shown):
+            return View(None, shown, False)
+        if change.personal:
+            frame = self.frame(change, principal, space, shown)
+        elif shown in frames:
+            frame = frames[shown]
+        else:
+            frame = frames[shown] = self.frame(change, principal, space, shown)
+        classified = any(ok and label.classification is not Classification.PUBLIC
+                         for label, ok in zip(change.labels, shown, strict=True))
+        return View(frame, shown, classified)
+
+    def frame(self, change: Change, principal: Principal, space: Space,
+              shown: tuple[bool, ...]) -> Frame | None:
+        text = self.render(change, principal, space, shown)
+        if text is None:
+            return None
+        return Frame(text, len(text.encode()), "event", change.space_id, change.seq,
+                     change.kind)
