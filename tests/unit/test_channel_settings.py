@@ -73,11 +73,14 @@ def test_sms_parsed_and_validated() -> None:
     sms = parse_channel_settings(SMS).sms
     assert sms is not None and sms.api_url == "https://api.46elks.example"
     assert sms.password.reveal() == "sms-Hunter2-secret" and "Hunter2" not in repr(sms)
+    assert parse_channel_settings({**SMS, "WIS_SMS_FROM": "+46766861004"}).sms is not None
     for change, message in [({"WIS_PUBLIC_URL": ""}, "WIS_PUBLIC_URL is required"),
                             ({"WIS_SMS_WEBHOOK_SECRET": "short"}, "at least 16"),
                             ({"WIS_SMS_WEBHOOK_SECRET": "a/b" * 8}, "at least 16"),
                             ({"WIS_SMS_API_URL": "ftp://x"}, "http"),
-                            ({"WIS_SMS_API_PASSWORD": ""}, "WIS_SMS_API_PASSWORD")]:
+                            ({"WIS_SMS_API_PASSWORD": ""}, "WIS_SMS_API_PASSWORD"),
+                            ({"WIS_SMS_FROM": "0701234567"}, "E.164"),
+                            ({"WIS_SMS_FROM": "Länsstyrelsen"}, "E.164")]:
         with pytest.raises(ConfigError, match=message):
             parse_channel_settings({**SMS, **change})
 

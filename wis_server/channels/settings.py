@@ -6,6 +6,7 @@ passwords are `Secret`s that never print.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class Secret:
         return hash(("Secret", self._value))
 
 
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SENDER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,10}$")
 REAL_CHANNELS = (ChannelKind.EMAIL, ChannelKind.SMS, ChannelKind.PUSH)
 
 
@@ -149,9 +152,13 @@ def _sms(env: Mapping[str, str], public_url: str) -> SmsSettings:
     if len(secret) < 16 or not all(ch.isalnum() or ch in "-_" for ch in secret):
         raise ConfigError("WIS_SMS_WEBHOOK_SECRET must be at least 16 characters of "
                           "A-Z, a-z, 0-9, - and _ (it is part of a URL)")
+    sender = _required(env, "WIS_SMS_FROM", why)
+    if not (_E164.match(sender) or _SENDER_ID.match(sender)):
+        raise ConfigError("WIS_SMS_FROM must be an E.164 number (+46766861004) or a text sender "
+                          "id of 3-11 letters and digits starting with a letter")
     return SmsSettings(api_url, _required(env, "WIS_SMS_API_USER", why),
-                       Secret(_required(env, "WIS_SMS_API_PASSWORD", why)),
-                       _required(env, "WIS_SMS_FROM", why), Secret(secret))
+                       Secret(_required(env, "WIS_SMS_API_PASSWORD", why)), sender,
+                       Secret(secret))
 
 
 def _push(env: Mapping[str, str], public_url: str) -> PushSettings:
