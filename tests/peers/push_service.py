@@ -1,6 +1,7 @@
 """The npm package `web-push-testing` (a push service that verifies the VAPID JWT against the
 subscription's applicationServerKey and decrypts aes128gcm), run as a child process of the
-test on a free port. Installed into tests/peers/node_modules by `npm ci` (.ci/run, make test)."""
+test on a free port of 127.0.0.1 (push_service.js starts the package's own server there).
+Installed into tests/peers/node_modules by `npm ci` (`make peers`, run by .ci/run and make test)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import Any
 import httpx
 
 PEERS = Path(__file__).resolve().parent
-SERVER_JS = PEERS / "node_modules" / "web-push-testing" / "src" / "bin" / "server.js"
+PACKAGE = PEERS / "node_modules" / "web-push-testing"
+SERVER_JS = PEERS / "push_service.js"  # the package's server, bound to 127.0.0.1 only
 
 
 def _free_port() -> int:
@@ -32,16 +34,16 @@ class PushService:
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self, tries: int = 5) -> PushService:
         node = shutil.which("node")
-        if node is None or not SERVER_JS.exists():
+        if node is None or not PACKAGE.exists():
             raise RuntimeError("web-push-testing is not installed: run `npm ci` in tests/peers "
                                "(Node >= 20), as .ci/run and `make test` do")
         for _ in range(tries):  # a port taken between the probe and node's bind: try another
             self.port = _free_port()
-            self.process = subprocess.Popen([node, str(SERVER_JS), str(self.port)],
+            self.process = subprocess.Popen([node, str(SERVER_JS), str(self.port)], cwd=PEERS,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                             env={**os.environ, "NODE_ENV": "test"})
             if self._wait_ready(30):
