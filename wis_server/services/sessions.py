@@ -97,22 +97,25 @@ class Sessions:
             async with self.store.read() as tx:
                 principal = await load_principal(tx, found[0].id)
         async with self.store.write() as tx:
+            # Row writes first, audit appends last (its lock is taken last everywhere): a
+            # failed attempt that locked the audit chain before the user's row would deadlock
+            # with a concurrent successful one (row, then chain) on PostgreSQL.
             if principal is None or not principal.active:
                 self.throttle.failed(reservation)
                 user = found[0] if found else None
+                if user is not None:
+                    await tx.users.record_failed_sign_in(user.id, now)
                 await tx.audit.append(AuditRecord(
                     "auth.sign_in", outcome="denied",
                     user_id=user.id if user else None, actor_id=user.actor_id if user else None,
                     detail={"reason": "inactive" if principal else "bad credentials"}), now)
-                if user is not None:
-                    await tx.users.record_failed_sign_in(user.id, now)
-                    if self.throttle.alert(reservation):
-                        await tx.audit.append(AuditRecord(
-                            "auth.guessing_suspected", outcome="denied",
-                            actor_id=user.actor_id, target_type="user", target_id=user.id,
-                            detail={"failures": reservation.user_failures + 1,
-                                    "window_s": int(self.throttle.rules["user"].window_s)}),
-                            now)
+                if user is not None and self.throttle.alert(reservation):
+                    await tx.audit.append(AuditRecord(
+                        "auth.guessing_suspected", outcome="denied",
+                        actor_id=user.actor_id, target_type="user", target_id=user.id,
+                        detail={"failures": reservation.user_failures + 1,
+                                "window_s": int(self.throttle.rules["user"].window_s)}),
+                        now)
             else:
                 self.throttle.succeeded(reservation)
                 await tx.users.record_sign_in(principal.user_id)
