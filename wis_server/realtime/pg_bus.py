@@ -69,10 +69,17 @@ class PgBus:
         self._task = asyncio.create_task(self.run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            # Cancel until it is done: one cancellation can be lost on the way (Python 3.11's
+            # `asyncio.wait_for` drops one that arrives just after the awaited call finished,
+            # and an awaited library may do the same); waiting for a task that carries on
+            # would hang the shutdown for ever. Each round is bounded; the task is ours.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                task.result()
         await self._drop()
 
     def publish(self, payload: str) -> None:
@@ -169,12 +176,16 @@ class PgBus:
                 batch = self._take()
                 if batch:
                     try:
-                        await asyncio.wait_for(conn.execute(
-                            "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
-                            CHANNEL, batch), 10)
+                        # asyncio.timeout, not wait_for: no inner task, so a cancellation
+                        # (stop) can never be taken for a finished call and dropped
+                        async with asyncio.timeout(10):
+                            await conn.execute(
+                                "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
+                                CHANNEL, batch)
                     except BaseException:
                         self._requeue(batch)  # sent on the next connection, never lost
                         raise
             if loop.time() >= next_check:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), self.health_s)
+                async with asyncio.timeout(self.health_s):
+                    await conn.fetchval("SELECT 1")
                 next_check = loop.time() + self.health_s
