@@ -47,7 +47,7 @@ def build_email(rendered: Rendered, to: str, mail_from: str, delivery_id: str,
     mail = EmailMessage()
     mail["From"] = mail_from
     mail["To"] = to
-    mail["Subject"] = rendered.subject
+    mail["Subject"] = " ".join(rendered.subject.split())  # one line, whatever it was given
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = message_id(delivery_id, mail_from)
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
