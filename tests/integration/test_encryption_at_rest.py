@@ -256,4 +256,4 @@ def test_keyring_document_never_contains_a_database_url() -> None:
     from wis_server.classification.keys import generate_keyring
 
     doc = to_document(generate_keyring())
-    assert set(doc) == {"format", "levels", "signing", "audit_key"}
+    assert set(doc) == {"format", "levels", "signing", "audit_key", "vapid_private_pem"}
