@@ -5,10 +5,11 @@ loop in one TaskGroup. The API lifespan, the CLI and any worker command all use 
 ```
 runtime(settings, keyring?, render?)
   ├─ Database ─ EnvelopeCipher(keyring) ─ Store
-  ├─ Services (typed: directory, sessions, spaces, entries, reports, audit)
+  ├─ Services (typed: directory, sessions, spaces, entries, reports, audit, callouts)
   ├─ Hub + PgBus           only when serving (the API passes `render`; the CLI does not)
   └─ TaskGroup ─ Supervisor.supervise(name, loop)
         realtime.catch_up · realtime.revalidate · realtime.bus · maintenance.prune
+        callouts.escalation (due escalation steps and deadlines, on the injected clock)
         (channels.dispatcher: registered here once the channels package lands)
         a loop that raises is logged (its type, never its message), counted and restarted
         after a capped exponential backoff; shutdown cancels them all and waits for them.
@@ -28,11 +29,16 @@ import structlog
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
 from .config import Settings
+from .domain.callouts import EscalationPolicy
 from .realtime.connection import Limits
 from .realtime.hub import Hub
 from .realtime.pg_bus import PgBus
 from .realtime.ports import Render
 from .services.audit import AuditTrail
+from .services.callout_links import LinkSigner
+from .services.callout_lists import CalloutLists
+from .services.callout_outbox import StoreOutbox
+from .services.callouts import Callouts, run_escalations
 from .services.directory import Directory
 from .services.entries import Entries
 from .services.maintenance import run_periodically
@@ -64,6 +70,13 @@ class Services:
     entries: Entries
     reports: Reports
     audit: AuditTrail
+    callouts: Callouts
+    callout_lists: CalloutLists
+
+
+def public_url(settings: Settings) -> str:
+    """The server's external base URL (links in messages); by default its own address."""
+    return settings.public_url or f"http://{settings.host}:{settings.port}"
 
 
 def build_services(store: Store, settings: Settings, clock: Clock,
@@ -77,6 +90,10 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         entries=Entries(store, clock, publisher),
         reports=Reports(store, clock, publisher),
         audit=AuditTrail(store, clock),
+        callouts=Callouts(store, clock, publisher, StoreOutbox(),
+                          LinkSigner(store.audit_key, public_url(settings)),
+                          EscalationPolicy(step=timedelta(seconds=settings.callout_step_s))),
+        callout_lists=CalloutLists(store, clock),
     )
 
 
@@ -226,6 +243,10 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                 if housekeeping if housekeeping is not None else hub is not None:
                     supervisor.supervise("maintenance.prune",
                                          lambda: run_periodically(store, clock))
+                if hub is not None and settings.callout_tick_s > 0:
+                    # 0 turns this process's loop off (another process runs it).
+                    supervisor.supervise("callouts.escalation", lambda: run_escalations(
+                        services.callouts, settings.callout_tick_s))
                 # The channels outbox dispatcher registers here the same way:
                 #   supervisor.supervise("channels.dispatcher", dispatcher.run)
                 yield rt

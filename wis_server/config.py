@@ -41,10 +41,15 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     stream_max_per_user: int = 8
     stream_max_per_address: int = 16
+    public_url: str = ""
+    sms_webhook_secret: str = field(default="", repr=False)
+    callout_step_s: int = 600
+    callout_tick_s: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "env"}
+        shown = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.name not in ("env", "sms_webhook_secret")}
         shown["database_url"] = redact_url(self.database_url)
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -82,6 +87,10 @@ _ENV = {
     "WIS_TRUSTED_PROXIES": ("trusted_proxies", "list"),
     "WIS_STREAM_MAX_PER_USER": ("stream_max_per_user", int),
     "WIS_STREAM_MAX_PER_ADDRESS": ("stream_max_per_address", int),
+    "WIS_PUBLIC_URL": ("public_url", str),
+    "WIS_SMS_WEBHOOK_SECRET": ("sms_webhook_secret", str),
+    "WIS_CALLOUT_STEP_S": ("callout_step_s", int),
+    "WIS_CALLOUT_TICK_S": ("callout_tick_s", float),
 }
 
 
@@ -139,6 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise ConfigError("WIS_TRUSTED_PROXIES takes IP addresses and CIDR networks "
                               "(never *)") from None
+    if not 30 <= int(values.get("callout_step_s", 600)) <= 24 * 3600:  # type: ignore[call-overload]
+        raise ConfigError("WIS_CALLOUT_STEP_S must be between 30 and 86400 seconds")
     settings = Settings(**values, env=env)  # type: ignore[arg-type]
     if settings.log_format not in ("json", "console"):
         raise ConfigError("WIS_LOG_FORMAT must be json or console")

@@ -17,7 +17,8 @@ from wis_server.classification.keys import Keyring
 from wis_server.domain.errors import Conflict
 from wis_server.domain.levels import Classification
 
-SERVING_LOOPS = {"realtime.catch_up", "realtime.revalidate", "maintenance.prune"}
+SERVING_LOOPS = {"realtime.catch_up", "realtime.revalidate", "maintenance.prune",
+                 "callouts.escalation"}
 
 
 async def test_a_serving_runtime_supervises_every_loop_and_stops_them(

@@ -26,7 +26,7 @@ from .endpoint import Api
 from .middleware import HttpMiddleware, TrustedProxies
 from .openapi import build_openapi
 from .problems import http_error_handler, wis_error_handler
-from .routes import auth, directory, events, spaces, stream, system
+from .routes import auth, callout_pages, callouts, directory, events, spaces, stream, system
 from .tokens import TokenService
 
 _API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/readyz")
@@ -51,7 +51,7 @@ def _fallback(web_dir: Path) -> ASGIApp:
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, directory, spaces, events, system):
+    for module in (auth, directory, spaces, events, callouts, callout_pages, system):
         module.register(api)
     return api
 

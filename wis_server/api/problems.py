@@ -13,7 +13,7 @@ from ..domain.errors import TooManyAttempts, WisError
 PROBLEM_BASE = "https://wis-server.example/problems/"
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Payload too large",
     415: "Unsupported media type", 422: "Unprocessable content", 429: "Too many requests",
     500: "Internal server error", 503: "Service unavailable",
 }

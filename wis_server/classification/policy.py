@@ -24,6 +24,7 @@ class Action(str, Enum):
     MANAGE_USERS = "manage_users"      # of the actor named by `target_actor_id`
     MANAGE_ACTORS = "manage_actors"
     READ_AUDIT = "read_audit"          # of the actor named by `target_actor_id` (None = all)
+    CALL_OUT = "call_out"              # summon actors to a conference (aktivering) from a space
 
 
 class Reason(StrEnum):
@@ -136,10 +137,12 @@ def decide(
             return _deny(Reason.NOT_OWNING_ACTOR)
         return _ALLOW if role is SpaceRole.EDITOR else _deny(Reason.SPACE_ROLE_BELOW_EDITOR)
 
-    if action in (Action.WRITE, Action.PUBLISH_JOINT):
+    if action in (Action.WRITE, Action.PUBLISH_JOINT, Action.CALL_OUT):
         if space.status is not SpaceStatus.OPEN:
             return _deny(Reason.SPACE_CLOSED)
-        needed = SpaceRole.EDITOR if action is Action.PUBLISH_JOINT else SpaceRole.SPOKESPERSON
+        # Calling actors out (and escalating, adding to a call-out) is an editor's act.
+        needed = SpaceRole.EDITOR if action in (Action.PUBLISH_JOINT, Action.CALL_OUT) \
+            else SpaceRole.SPOKESPERSON
         if role.rank < needed.rank:
             return _deny(_BELOW[needed])
         if action is Action.PUBLISH_JOINT and principal.actor_id != space.owner_actor_id:

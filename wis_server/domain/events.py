@@ -14,6 +14,7 @@ class Subject(StrEnum):
     ENTRY = "entry"
     SITUATION_REPORT = "situation_report"
     MEMBERSHIP = "membership"
+    CALLOUT = "callout"
 
 
 class EventKind(StrEnum):
@@ -25,6 +26,8 @@ class EventKind(StrEnum):
     REPORT_PUBLISHED = "situation_report.published"
     MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_REMOVED = "membership.removed"
+    CALLOUT_CREATED = "callout.created"
+    CALLOUT_UPDATED = "callout.updated"
 
     @property
     def subject(self) -> Subject:
@@ -50,7 +53,8 @@ class EventKind(StrEnum):
 
 
 LOGGED = frozenset({EventKind.SPACE_CREATED, EventKind.SPACE_UPDATED, EventKind.ENTRY_CREATED,
-                    EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED})
+                    EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED,
+                    EventKind.CALLOUT_CREATED, EventKind.CALLOUT_UPDATED})
 """The kinds a service appends to a space's event log (in the transaction of the change)."""
 
 ENTRY_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.ENTRY)
@@ -59,6 +63,7 @@ ENTRY_CHANGES = ENTRY_EVENTS - {EventKind.ENTRY_CREATED}
 `entry.withdrawn` (the screen must drop it)."""
 REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_REPORT)
 SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
+CALLOUT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CALLOUT)
 PER_USER = frozenset({EventKind.MEMBERSHIP_ADDED, EventKind.MEMBERSHIP_REMOVED})
 """Sent to every connection of the users concerned, as the frame's `type` (not as an `event`
 of a followed space)."""
@@ -92,6 +97,12 @@ _DESCRIPTIONS: dict[EventKind, str] = {
     EventKind.MEMBERSHIP_REMOVED:
         "frame `{\"type\":\"membership.removed\",\"space_id\":…}`, per user: your actor no "
         "longer takes part in the space (followed subscriptions also get `revoked`).",
+    EventKind.CALLOUT_CREATED:
+        "the call-out (`GET /callouts/{id}` shape: per summoned actor its state, when, by "
+        "whom, over which channel, time to acknowledge); only to readers who may read it.",
+    EventKind.CALLOUT_UPDATED:
+        "the call-out as it is now, after an acknowledgement, a decline, a delivery receipt, "
+        "an escalation step, the deadline, an added actor or its closing.",
 }
 
 

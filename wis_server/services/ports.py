@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..domain.model import Space
+    from ..domain.outbox import OutboxDraft
+    from ..storage.unit import Tx
 
 Clock = Callable[[], datetime]
 
@@ -40,3 +45,12 @@ class NullPublisher:
     def membership_changed(self, space_id: str, added: Sequence[str],
                            removed: Sequence[str]) -> None:
         return None
+
+
+
+class Outbox(Protocol):
+    """Writes an outbox message and its deliveries in the caller's transaction (the
+    dispatcher sends them later). `space` lets it refuse exercise recipients outside."""
+
+    async def enqueue(self, tx: Tx, draft: OutboxDraft, now: datetime,
+                      space: Space | None = None) -> str: ...

@@ -7,8 +7,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ..domain.events import ENTRY_EVENTS, REPORT_EVENTS, SPACE_EVENTS, EventKind
-from ..domain.model import Principal, Space
+from ..domain.callouts import Callout
+from ..domain.events import (
+    CALLOUT_EVENTS,
+    ENTRY_EVENTS,
+    REPORT_EVENTS,
+    SPACE_EVENTS,
+    EventKind,
+)
+from ..domain.model import ItemLabel, Principal, Space
 from ..realtime.ports import Change, Read, Wanted
 from ..storage.unit import Store
 from .audit import ItemRead, record_reads
@@ -59,6 +66,19 @@ class StreamSource:
                         e.ref_id, lambda _report, label: wanted(label))
             space = await tx.spaces.get(space_id) if any(
                 k in SPACE_EVENTS for k in kinds) else None
+            callout_ids = [e.ref_id for e, k in zip(events, kinds, strict=True)
+                           if k in CALLOUT_EVENTS]
+            callouts: dict[str, tuple[ItemLabel, Callout]] = {}
+            if callout_ids:
+                # Decrypted only if someone present may read it.
+                readable: dict[str, ItemLabel] = {}
+                for c in await tx.callouts.by_ids(callout_ids, content=False):
+                    label = ItemLabel(c.classification, c.audience, c.owner_actor_id)
+                    if c.space_id == space_id and wanted(label):
+                        readable[c.id] = label
+                if readable:
+                    callouts = {c.id: (readable[c.id], c) for c in
+                                await tx.callouts.by_ids(list(readable))}
         result = []
         for e, kind in zip(events, kinds, strict=True):
             change = Change(space_id, e.seq, kind, e.ref_id)
@@ -70,6 +90,9 @@ class StreamSource:
                 if report is not None and report.space_id == space_id and report.sections:
                     labels = tuple(s.label(report.actor_id) for s in report.sections)
                     change = Change(space_id, e.seq, kind, e.ref_id, labels, report)
+            elif kind in CALLOUT_EVENTS and e.ref_id in callouts:
+                label, callout = callouts[e.ref_id]
+                change = Change(space_id, e.seq, kind, e.ref_id, (label,), callout)
             elif kind in SPACE_EVENTS and space is not None:
                 change = Change(space_id, e.seq, kind, e.ref_id, (), space, personal=True)
             result.append(change)
@@ -80,7 +103,8 @@ class StreamSource:
         record for items first read in the window, a count for repeats."""
         grouped: dict[tuple[str, str], list[ItemRead]] = defaultdict(list)
         for read in reads:
-            kind = "situation_report" if read.kind in REPORT_EVENTS else "entry"
+            kind = "situation_report" if read.kind in REPORT_EVENTS else \
+                "callout" if read.kind in CALLOUT_EVENTS else "entry"
             grouped[(read.user_id, read.actor_id)].append(
                 ItemRead(kind, read.item_id, read.space_id, read.level))
         now = self.clock()

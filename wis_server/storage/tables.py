@@ -321,3 +321,76 @@ deliveries = Table(
 )
 
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+
+# Call-outs (aktivering, issue 10.3). The message and the conference details (dial-in, PIN)
+# are content, sealed at the call-out's level; the ladder's state stays plain so the
+# escalation loop finds what is due (`next_due_at`) without decrypting anything.
+callouts = Table(
+    "callouts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False, index=True),
+    Column("owner_actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("exercise", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("message_ct", LargeBinary, nullable=False),
+    Column("conference_ct", LargeBinary, nullable=False),  # {"start_at","dial_in","pin"}
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deadline_at", UtcDateTime, nullable=False),
+    Column("next_due_at", UtcDateTime, nullable=True, index=True),
+)
+
+# One row per summoned actor: where its escalation ladder stands and who answered, when, how.
+callout_targets = Table(
+    "callout_targets", metadata,
+    Column("callout_id", ID, ForeignKey("callouts.id"), nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("stage_at", UtcDateTime, nullable=True),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("answered_by", ID, nullable=True),
+    Column("answer_contact_id", ID, nullable=True),
+    Column("answer_channel", String(16), nullable=True),
+    Column("overdue_at", UtcDateTime, nullable=True),
+    Column("missing_reported_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("callout_id", "actor_id"),
+)
+
+# The summoned actors' contact points as they were when called, each with its short code
+# (one per call-out and contact point; an SMS reply "OK <code>" from that number answers).
+callout_contacts = Table(
+    "callout_contacts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("callout_id", ID, ForeignKey("callouts.id"), nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("code", String(8), nullable=False),
+    Column("notified_at", UtcDateTime, nullable=True),
+    Column("notified_count", Integer, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("callout_id", "code"),
+)
+
+# Saved call-out lists (aktiveringslistor) per owning actor: which actors to summon.
+callout_lists = Table(
+    "callout_lists", metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_actor_id", ID, ForeignKey("actors.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("actor_ids", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("owner_actor_id", "name"),
+)
+
+Index("ix_callout_contacts_callout", callout_contacts.c.callout_id, callout_contacts.c.actor_id)
+Index("ix_callout_contacts_code", callout_contacts.c.code, callout_contacts.c.address)

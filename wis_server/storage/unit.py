@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, derive_key
 from .audit import AuditRepository
+from .callouts import CalloutRepository
 from .database import Database
 from .directory import ActorRepository, RefreshTokenRepository, UserRepository
 from .entries import EntryRepository
@@ -32,6 +33,7 @@ class Tx:
         self.spaces = SpaceRepository(conn, sealer)
         self.entries = EntryRepository(conn, sealer)
         self.reports = ReportRepository(conn, sealer)
+        self.callouts = CalloutRepository(conn, sealer)
         self.audit = AuditRepository(conn, audit_key)
         self.idempotency = IdempotencyRepository(conn, digest_key)
         self.outbox = OutboxRepository(conn, sealer)

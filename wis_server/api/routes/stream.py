@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...classification.policy import space_role
+from ...domain.callouts import Callout
 from ...domain.errors import AuthenticationFailed
 from ...domain.events import Subject
 from ...domain.model import Entry, Principal, SituationReport, Space
@@ -47,6 +48,7 @@ from ...realtime.ports import Change, Frame
 from ...services.spaces import SpaceView
 from ..tokens import check_session
 from ..views import entry_view, report_view, space_view
+from .callouts import callout_view
 
 AUTH_TIMEOUT_S = 10.0
 MAX_CLIENT_MESSAGE = 4096
@@ -83,10 +85,18 @@ def _space_data(change: Change, principal: Principal, space: Space,
     return space_view(SpaceView(item, role, item.updated_at), principal)
 
 
+def _callout_data(change: Change, principal: Principal, space: Space,
+                  shown: tuple[bool, ...]) -> dict[str, Any] | None:
+    item = change.item
+    if not isinstance(item, Callout) or not (shown and shown[0]):
+        return None
+    return callout_view(item)
+
+
 _DATA: dict[Subject, Callable[[Change, Principal, Space, tuple[bool, ...]],
                               dict[str, Any] | None]] = {
     Subject.ENTRY: _entry_data, Subject.SITUATION_REPORT: _report_data,
-    Subject.SPACE: _space_data}
+    Subject.SPACE: _space_data, Subject.CALLOUT: _callout_data}
 """How each logged kind's `data` is rendered, by what it is about."""
 
 
