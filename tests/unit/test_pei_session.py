@@ -356,3 +356,21 @@ def test_too_long_for_the_allowed_parts() -> None:
     session.send_text("d-13", "2011234", "x" * 2000, max_parts=3)
     assert session.events() == [s.SendFailed("d-13", "rakel_too_long", False)]
     assert session.data_to_send() == b""
+
+
+def test_a_report_may_overtake_the_ok_of_the_last_part() -> None:
+    session = ready_session(limit=b"+CMGS: (8-400)\r\nOK\r\n")
+    session.events()
+    session.send_text("d-14", "2011234", "ä" * 80)
+    refs = []
+    while data := session.data_to_send():
+        hexdata = data.rstrip(b"\x1a").split(b"\r\n")[1]
+        ref = bytes.fromhex(hexdata.decode())[2]
+        refs.append(ref)
+        # The destination's report for this part arrives before the terminal's OK.
+        session.receive_data(f"+CMGS: 1\r\n+CTSDSR: 12,2011234,0,{OWN},0,32\r\n"
+                             f"821000{ref:02X}\r\nOK\r\n".encode())
+    assert len(refs) == 2
+    events = session.events()
+    assert s.DeliveryReport("d-14", "delivered", 0) in events
+    assert any(isinstance(e, s.TextAccepted) for e in events)

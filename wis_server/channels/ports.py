@@ -57,6 +57,9 @@ class Message:
     topic: str | None = None
     ttl_s: int = 24 * 3600
     urgency: str = "normal"  # push: very-low | low | normal | high
+    # The level of what `rendered` says (channel_policy.carried_level: a pointer is public).
+    # An adapter with a ceiling (Rakel) refuses a message above it; None: not stated.
+    level: Classification | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,9 +100,23 @@ class Outgoing:
     language: str
 
 
-def may_carry(channel: ChannelKind, level: Classification) -> bool:
+def ceiling_of(channel: ChannelKind, ceiling: Classification | None = None) -> Classification:
+    """The channel's ceiling, lowered (never raised) by an adapter's own, e.g. a Rakel gateway
+    not approved for `sekretess` (WIS_RAKEL_SEKRETESS=false) carries only `public`."""
+    base = CHANNEL_CEILING[channel]
+    return base if ceiling is None else min(base, ceiling)
+
+
+def may_carry(channel: ChannelKind, level: Classification,
+              ceiling: Classification | None = None) -> bool:
     """Whether `channel` may carry the content of an item at `level` (else: pointer only)."""
-    return level <= CHANNEL_CEILING[channel]
+    return level <= ceiling_of(channel, ceiling)
+
+
+def carried_level(outgoing: Outgoing) -> Classification:
+    """The level of what `outgoing` actually says: a content-free pointer says nothing
+    classified, so it is public; otherwise the item's level."""
+    return Classification.PUBLIC if outgoing.pointer else outgoing.level
 
 
 def pointer_text(level: Classification, space_title: str | None, language: str = "sv") -> str:
@@ -112,9 +126,11 @@ def pointer_text(level: Classification, space_title: str | None, language: str =
     return _POINTER[lang].format(level=LEVEL_LABEL[level])
 
 
-def apply(channel: ChannelKind, content: MessageContent) -> Outgoing:
-    """The message `channel` may carry for `content` (full text, or a content-free pointer)."""
-    if may_carry(channel, content.level):
+def apply(channel: ChannelKind, content: MessageContent, *,
+          ceiling: Classification | None = None) -> Outgoing:
+    """The message `channel` may carry for `content` (full text, or a content-free pointer).
+    `ceiling` is the adapter's `capabilities.max_level` when it is below the channel's."""
+    if may_carry(channel, content.level, ceiling):
         return Outgoing(channel, content.level, False, content.body, content.title,
                         content.author, content.space_title, content.link, content.code,
                         content.exercise, content.language)

@@ -243,11 +243,6 @@ class PeiSession:
         for done in [k for k, a in self._awaiting.items() if a.expires <= now]:
             del self._awaiting[done]
 
-    @property
-    def busy(self) -> bool:
-        """Whether an outbound message is still being handed to the terminal."""
-        return bool(self._outgoing) and any(o.accepted < o.parts for o in self._outgoing.values())
-
     # -- the gateway's side --
 
     def send_text(self, handle: Hashable, destination: str, text: str, *,
@@ -265,6 +260,9 @@ class PeiSession:
         self._next_ref = (encoded.refs[-1] + 1) & 0xFF or 1
         self._outgoing[handle] = _Outgoing(handle, dest, len(encoded.pdus), encoded.refs,
                                            report=not group)
+        if not group:  # from now on: a report may overtake the last part's OK
+            self._awaiting[(dest, encoded.refs[0])] = _Awaiting(
+                handle, set(encoded.refs), self._clock() + REPORT_TTL_S)
         for i, (pdu, ref) in enumerate(zip(encoded.pdus, encoded.refs, strict=True)):
             data = codec.cmgs(str(dest), pdu)
             self._queue.append(_Command(data.split(codec.CR)[0].decode(), data, "text", handle,
@@ -313,7 +311,12 @@ class PeiSession:
         for handle in list(self._outgoing):
             outgoing = self._outgoing.pop(handle)
             if outgoing.accepted < outgoing.parts:
+                self._forget_reports(handle)
                 self._events.append(SendFailed(handle, code, True))
+
+    def _forget_reports(self, handle: Hashable) -> None:
+        for key in [k for k, a in self._awaiting.items() if a.handle == handle]:
+            del self._awaiting[key]
 
     def _item(self, item: codec.PeiItem) -> None:
         if isinstance(item, codec.Noise):
@@ -395,9 +398,6 @@ class PeiSession:
             outgoing.accepted += 1
             if outgoing.accepted == outgoing.parts:
                 del self._outgoing[command.handle]
-                if outgoing.report:
-                    self._awaiting[(outgoing.destination, outgoing.refs[0])] = _Awaiting(
-                        command.handle, set(outgoing.refs), self._clock() + REPORT_TTL_S)
                 self._events.append(TextAccepted(command.handle, outgoing.refs,
                                                  outgoing.parts))
 
@@ -421,6 +421,7 @@ class PeiSession:
         handle = command.handle
         if handle in self._outgoing:
             del self._outgoing[handle]
+            self._forget_reports(handle)
             for queued in [c for c in self._queue if c.handle == handle]:
                 self._queue.remove(queued)
             if command.purpose == "select":
