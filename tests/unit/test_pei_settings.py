@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wis_server.channels.rakel.gateway import MAX_LENGTH, parse_address
 from wis_server.channels.errors import InvalidAddress
+from wis_server.channels.rakel.gateway import MAX_LENGTH, parse_address
 from wis_server.channels.rakel.settings import RakelSettings, parse_rakel_settings
 from wis_server.config import ConfigError
 
