@@ -14,6 +14,10 @@
         ▼
     provider ──▶ delivery reports / replies ─▶ channels.sms_webhooks (pure parsing)
 
+`channels.compose.compose(channel, content, delivery_id=..., to=...)` does the policy and the
+rendering in one call (an adapter's declared max_level can only lower the policy's ceiling);
+use it rather than calling render on unchecked content.
+
 The port (channels.ports.Channel), for the dispatcher built on top of it:
 
     kind: ChannelKind
