@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from common import postgres_url_from_env, scratch_postgres  # noqa: E402
+from common import postgres_url_from_env, scratch_postgres
 
 
 async def run(url: str, work: Path, args: argparse.Namespace, engine: str) -> None:
