@@ -60,3 +60,19 @@ def test_addresses() -> None:
 
 def test_capability_is_three_parts_at_the_conservative_limit() -> None:
     assert MAX_LENGTH == 3 * (1184 // 8 - 4 - 6)
+
+
+def test_rakel_contact_points_hold_an_ssi() -> None:
+    from wis_server.domain.errors import ValidationFailed
+    from wis_server.domain.levels import ContactKind
+    from wis_server.domain.model import ContactPoint
+    from wis_server.services.input_rules import normalise_contact_point
+
+    issi = normalise_contact_point(ContactPoint(ContactKind.RAKEL_ISSI, " 02011234 ", 1, "TiB"))
+    assert issi.value == "2011234"
+    gssi = normalise_contact_point(ContactPoint(ContactKind.RAKEL_GSSI, "9001", 2, "Talgrupp"))
+    assert (gssi.kind.value, gssi.value) == ("rakel_gssi", "9001")
+    for bad in ("", "0", "16777216", "+46 70", "90 01"):
+        with pytest.raises(ValidationFailed) as refused:
+            normalise_contact_point(ContactPoint(ContactKind.RAKEL_ISSI, bad, 1, ""))
+        assert refused.value.code == "invalid_rakel_ssi"

@@ -98,7 +98,8 @@ class ContactKind(str, Enum):
     PHONE = "phone"
     SMS = "sms"
     EMAIL = "email"
-    RAKEL_ISSI = "rakel_issi"
+    RAKEL_ISSI = "rakel_issi"  # a Rakel terminal (individual SSI)
+    RAKEL_GSSI = "rakel_gssi"  # a Rakel talkgroup (group SSI)
 
 
 class ReportSectionKey(str, Enum):

@@ -71,4 +71,10 @@ def normalise_contact_point(point: ContactPoint) -> ContactPoint:
                                    code="invalid_phone", field="contact_points")
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         return ContactPoint(point.kind, e164, point.priority, point.label)
+    if point.kind in (ContactKind.RAKEL_ISSI, ContactKind.RAKEL_GSSI):
+        value = point.value.strip()
+        if not value.isdigit() or not 0 < int(value) <= 0xFFFFFF:
+            raise ValidationFailed("not a Rakel SSI (a number from 1 to 16777215)",
+                                   code="invalid_rakel_ssi", field="contact_points")
+        return ContactPoint(point.kind, str(int(value)), point.priority, point.label)
     return point

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { LEVELS, levelsUpTo } from '../classification.js';
 import { badgeNoCount } from './common.js';
 
-const CP_KINDS = ['phone', 'sms', 'email', 'rakel_issi'];
+const CP_KINDS = ['phone', 'sms', 'email', 'rakel_issi', 'rakel_gssi'];
 
 export function adminView() {
   const el = h('section.admin-view');
