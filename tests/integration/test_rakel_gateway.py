@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from wis_server.channels.errors import InvalidAddress, PermanentError, TransientError
-from wis_server.channels.ports import Message, Rendered
+from wis_server.channels.ports import Channel, Message, Rendered
 from wis_server.channels.rakel import gateway as g
 from wis_server.channels.rakel.settings import RakelSettings
 from wis_server.channels.rakel.simulator import SimulatedNetwork, SimulatedRadio
@@ -169,6 +169,21 @@ async def test_sds_arriving_in_the_middle_of_a_command(rig: Rig) -> None:
     assert receipt.delivery_id == "del-5"
     event = await rig.next_event(g.InboundSds)
     assert event.text == "Brand i Ödeshög"
+
+
+async def test_serial_noise_is_counted_and_the_line_keeps_working(rig: Rig) -> None:
+    assert isinstance(rig.gateway, Channel)  # the dispatcher's port
+    rig.radio.inject_noise(b"\xff\x00\xfe\r\n+CTSDSR: 12,2011234,0,2010001,0,32\r\nZZ\r\n"
+                           b"\x1b[0m\r\n")
+    rig.radio.inject_text(ALICE, "Efter bruset: ÅÄÖ")
+    event = await rig.next_event(g.InboundSds)
+    assert event.text == "Efter bruset: ÅÄÖ"
+    health = rig.gateway.health()
+    assert health.noise >= 2 and health.state == "ready"
+    view = health.as_dict()
+    assert view["connected"] is True and isinstance(view["last_sds_in_at"], str)
+    await rig.gateway.send(message("del-19", str(ALICE), "Hörs"))
+    assert await rig.inbox(ALICE) == ["Hörs"]
 
 
 async def test_inbound_status_message(rig: Rig) -> None:

@@ -61,6 +61,19 @@ class RakelHealth:
     noise: int
     inbound_dropped: int
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, for /readyz details and the admins' channel view."""
+        return {"state": self.state, "connected": self.connected,
+                "queue_length": self.queue_length, "queue_capacity": self.queue_capacity,
+                "last_sds_in_at": _iso(self.last_sds_in_at),
+                "last_sds_out_at": _iso(self.last_sds_out_at), "reconnects": self.reconnects,
+                "last_fault": self.last_fault, "max_bits": self.max_bits, "noise": self.noise,
+                "inbound_dropped": self.inbound_dropped}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class InboundSds:
@@ -200,7 +213,9 @@ class RakelGateway:
     # -- inbound and health --
 
     async def inbound(self) -> AsyncIterator[RakelEvent]:
-        """Inbound SDS, status messages and delivery updates, in arrival order."""
+        """Inbound SDS, status messages and delivery updates, in arrival order. One consumer:
+        two iterators would share (split) the events. A consumer that falls behind by more
+        than `inbound_capacity` events loses the newest (counted in health().inbound_dropped)."""
         while True:
             yield await self._inbound.get()
 
@@ -219,7 +234,8 @@ class RakelGateway:
 
     async def run(self) -> None:
         """Connect, initialise, serve; on any loss reconnect with backoff. Runs until
-        cancelled or closed."""
+        cancelled or closed; if it raises, the supervisor may simply call it again."""
+        self._requeue_current()  # a previous run that raised left its message half-sent
         backoff = BACKOFF_MIN_S
         while not self._closed:
             await self._set_state("connecting")
@@ -261,12 +277,17 @@ class RakelGateway:
 
     async def _down(self, reason: str | None) -> None:
         self._last_fault = reason
-        if self._current is not None:  # never written completely: it goes out again first
+        self._requeue_current()
+        await self._set_state("closed" if self._closed else "down")
+
+    def _requeue_current(self) -> None:
+        """The message being handed over when the line went: it goes out again first (the
+        same delivery id: at-least-once)."""
+        if self._current is not None:
             job, self._current = self._current, None
             if not job.future.done():
                 job.started = False
                 self._jobs.appendleft(job)
-        await self._set_state("closed" if self._closed else "down")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         session = pei.PeiSession(own_issi=self._settings.issi, clock=self._clock,

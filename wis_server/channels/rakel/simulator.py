@@ -166,6 +166,10 @@ class SimulatedRadio:
                 self._write(urc)
         return list(encoded.pdus)
 
+    def inject_noise(self, data: bytes) -> None:
+        """Serial noise on the line (a loose connector, a baud-rate glitch)."""
+        self._write(data)
+
     def inject_status(self, sender: int, value: int) -> None:
         self._write(self._ctsdsr(13, sender, self.issi, sds.encode_status(value)))
 
