@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from wis_server.channels.compose import compose
 from wis_server.channels.errors import InvalidAddress, PermanentError, TransientError
 from wis_server.channels.ports import Channel, Message, Rendered
 from wis_server.channels.rakel import gateway as g
@@ -273,6 +274,19 @@ async def test_hemlig_never_leaves_and_sekretess_only_when_approved(rig: Rig) ->
     (text,) = await rig.inbox(ALICE)
     assert "Bunker" not in text and "Ledningsplats" not in text
     assert text.startswith("Ny information i WIS (HEMLIG)") and "OK 7Q4K" in text
+
+
+async def test_compose_states_the_carried_level_and_the_gateway_honours_it(rig: Rig) -> None:
+    hemlig = MessageContent(level=Classification.HEMLIG, body="Skyddad plats: Bunker 7")
+    pointer = compose(rig.gateway, hemlig, delivery_id="del-20", to=str(ALICE))
+    assert pointer.level is Classification.PUBLIC and "Bunker" not in pointer.rendered.text
+    await rig.gateway.send(pointer)
+    sekretess = MessageContent(level=Classification.SEKRETESS, body="Patient flyttad")
+    withheld = compose(rig.gateway, sekretess, delivery_id="del-21", to=str(ALICE))
+    assert withheld.level is Classification.PUBLIC  # this gateway is not approved: pointer
+    await rig.gateway.send(withheld)
+    texts = await rig.inbox(ALICE, 2)
+    assert all("Bunker" not in t and "Patient" not in t for t in texts)
 
 
 @pytest.mark.parametrize("rig", [{"sekretess": True}], indirect=True)
