@@ -187,6 +187,25 @@ async def test_serial_noise_is_counted_and_the_line_keeps_working(rig: Rig) -> N
     assert await rig.inbox(ALICE) == ["Hörs"]
 
 
+async def test_outbound_status_message(rig: Rig) -> None:
+    receipt = await rig.gateway.send_status("st-1", f"issi:{ALICE}", 0x800B)
+    assert receipt.delivery_id == "st-1"
+    terminal = rig.network.terminals[ALICE]
+    while not terminal.statuses:
+        rig.network.delivered.clear()
+        await asyncio.wait_for(rig.network.delivered.wait(), BOUND)
+    assert terminal.statuses == [0x800B]
+    # Texts still go out as SDS-TL afterwards: the terminal is switched back first.
+    await rig.gateway.send(message("del-22", str(ALICE), "Efter status"))
+    assert await rig.inbox(ALICE) == ["Efter status"]
+    i = rig.radio.commands.index("AT+CTSDS=13,0")
+    assert rig.radio.commands[i + 1:i + 4] == [
+        f"AT+CMGS={ALICE},16", "AT+CTSDS=12,0,0,0,0", rig.radio.commands[i + 3]]
+    assert rig.radio.commands[i + 3].startswith(f"AT+CMGS={ALICE},")
+    with pytest.raises(PermanentError):
+        await rig.gateway.send_status("st-2", str(ALICE), 0x10000)
+
+
 async def test_inbound_status_message(rig: Rig) -> None:
     rig.radio.inject_status(ALICE, 0x8002)
     event = await rig.next_event(g.InboundStatus)

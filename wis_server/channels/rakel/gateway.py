@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from ...classification.channel_policy import CHANNEL_CEILING, ChannelKind
 from ...domain.levels import Classification
 from ..errors import ChannelUnavailable, InvalidAddress, PermanentError, TransientError
-from ..ports import Capabilities, Message, Receipt
+from ..ports import Capabilities, Message, Receipt, Rendered
 from . import sds
 from . import session as pei
 from .settings import RakelSettings
@@ -115,6 +115,7 @@ class _Job:
     future: asyncio.Future[Receipt]
     handle: int = 0
     started: bool = False
+    status: int | None = None  # a 16-bit status message instead of the text
 
 
 def parse_address(to: str) -> tuple[str, bool]:
@@ -178,10 +179,26 @@ class RakelGateway:
         if not isinstance(message.to, str):
             raise InvalidAddress("not an ISSI or GSSI", code="invalid_rakel_address")
         ssi, group = parse_address(message.to)
+        return await self._submit(_Job(message, ssi, group,
+                                       asyncio.get_running_loop().create_future()))
+
+    async def send_status(self, delivery_id: str, to: str, value: int) -> Receipt:
+        """A status message (16 bits; what each value means is agreed per organisation, e.g.
+        an alerting status of a status plan) to an ISSI or a GSSI."""
+        if not 0 <= value <= 0xFFFF:
+            raise PermanentError("a status is 16 bits", code="rakel_bad_status")
+        ssi, group = parse_address(to)
+        message = Message(delivery_id, to, Rendered("", ""), level=Classification.PUBLIC)
+        return await self._submit(_Job(message, ssi, group,
+                                       asyncio.get_running_loop().create_future(),
+                                       status=value))
+
+    async def _submit(self, job: _Job) -> Receipt:
+        if self._closed:
+            raise ChannelUnavailable("Rakel gateway closed", code="rakel_closed")
         if len(self._jobs) >= self._settings.queue_size:
             raise TransientError("Rakel send queue full", code="rakel_queue_full",
                                  retry_after_s=5.0)
-        job = _Job(message, ssi, group, asyncio.get_running_loop().create_future())
         self._jobs.append(job)
         self._wake.set()
         try:
@@ -342,7 +359,10 @@ class RakelGateway:
         self._delivery_of[job.handle] = job.message.delivery_id
         while len(self._delivery_of) > 4096:
             self._delivery_of.popitem(last=False)
-        session.send_text(job.handle, job.ssi, job.message.rendered.text, group=job.group)
+        if job.status is not None:
+            session.send_status(job.handle, job.ssi, job.status)
+        else:
+            session.send_text(job.handle, job.ssi, job.message.rendered.text, group=job.group)
 
     async def _handle(self, events: list[pei.Event]) -> str | None:
         fault: str | None = None
