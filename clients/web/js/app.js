@@ -10,6 +10,7 @@ import { spacesView } from './views/spaces.js';
 import { spaceView } from './views/space.js';
 import { reportView } from './views/report.js';
 import { adminView } from './views/admin.js';
+import { calloutsView } from './views/callouts.js';
 
 const main = document.getElementById('main');
 const store = createStore();
@@ -43,6 +44,7 @@ if (tabs) tabs.onmessage = (ev) => onTabSignal(ev.data);
 
 const routes = [
   [/^#\/spaces\/([^/]+)\/report(?:\/(joint|actor)(?:\/([^/]+))?)?$/, (m) => reportView({ spaceId: decodeURIComponent(m[1]), scope: m[2] || 'joint', actorId: m[3] ? decodeURIComponent(m[3]) : null })],
+  [/^#\/spaces\/([^/]+)\/callouts$/, (m) => calloutsView({ spaceId: decodeURIComponent(m[1]) })],
   [/^#\/spaces\/new$/, () => spacesView({ create: true })],
   [/^#\/spaces\/([^/]+)$/, (m) => spaceView({ spaceId: decodeURIComponent(m[1]) })],
   [/^#\/admin$/, () => adminView({})],

@@ -139,6 +139,7 @@ export function spaceView({ spaceId }) {
         space.participants.map((p) => ctxRef.store.actorName(p.actor_id, true)).join(', ')),
       h('p.space-links',
         h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/report` }, t('situation_report')),
+        ' ', h('a.btn', { href: `#/spaces/${encodeURIComponent(space.id)}/callouts` }, t('callouts')),
         space.can_administer ? h(`button.btn${space.status === 'open' ? '.btn-danger-outline' : '.btn-quiet'}`, { type: 'button', id: 'toggle-status', onclick: toggleStatus },
           space.status === 'open' ? t('close_space') : t('reopen_space')) : null),
       space.can_administer && space.status === 'open' ? participantsEditor() : null,
