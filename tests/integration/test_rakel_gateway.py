@@ -80,7 +80,8 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
     radio.plug()
     settings = RakelSettings(device=str(tmp_path / "pei0"), issi=str(OWN),
                              sekretess=options.get("sekretess", False),
-                             command_timeout_s=options.get("command_timeout_s", 10.0))
+                             command_timeout_s=options.get("command_timeout_s", 10.0),
+                             refresh_s=options.get("refresh_s", 300.0))
     gateway = g.RakelGateway(settings)
     task = asyncio.create_task(gateway.run())
     try:
@@ -244,6 +245,28 @@ async def test_terminal_that_stops_answering_is_reconnected_and_the_message_rese
     receipt = await asyncio.wait_for(sending, BOUND)
     assert receipt.delivery_id == "del-7"
     assert "Hallå" in await rig.inbox(ALICE)
+
+
+@pytest.mark.parametrize("rig", [{"refresh_s": 0.2}], indirect=True)
+async def test_terminal_restart_behind_an_unbroken_line_is_repaired_by_the_idle_refresh(
+        rig: Rig) -> None:
+    rig.radio.restart()  # forgets AT+CTSP: incoming SDS would stay in the terminal
+    assert not rig.radio.routed
+    await asyncio.wait_for(rig.radio.routed_event.wait(), BOUND)
+    rig.radio.inject_text(ALICE, "Är ni kvar?")
+    event = await rig.next_event(g.InboundSds)
+    assert event.text == "Är ni kvar?"
+    assert rig.radio.commands.count("AT+CTSP=1,3,130") >= 2  # routed again ...
+    assert rig.gateway.health().reconnects == 0  # ... on the same, unbroken line
+
+
+@pytest.mark.parametrize("rig", [{"refresh_s": 0.2, "command_timeout_s": 1.0}], indirect=True)
+async def test_a_dead_idle_terminal_is_noticed_without_traffic(rig: Rig) -> None:
+    rig.radio.mute = True
+    await asyncio.wait_for(rig.gateway.wait_state("down"), BOUND)
+    assert rig.gateway.health().last_fault == "terminal did not answer in time"
+    rig.radio.mute = False
+    await asyncio.wait_for(rig.gateway.wait_state("ready"), BOUND)
 
 
 async def test_refused_by_the_terminal(rig: Rig) -> None:

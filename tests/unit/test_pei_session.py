@@ -374,3 +374,15 @@ def test_a_report_may_overtake_the_ok_of_the_last_part() -> None:
     events = session.events()
     assert s.DeliveryReport("d-14", "delivered", 0) in events
     assert any(isinstance(e, s.TextAccepted) for e in events)
+
+
+def test_refresh_reruns_the_init_sequence_on_the_same_line() -> None:
+    session = ready_session()
+    session.events()
+    assert session.idle
+    session.refresh()
+    for command, _ in s.INIT_COMMANDS:
+        assert written_lines(session) == [command.encode()]
+        session.receive_data(CMGS_TEST if command == "AT+CMGS=?" else b"OK\r\n")
+    assert session.events() == [s.Ready(1184)]
+    assert session.ready and session.idle

@@ -60,6 +60,7 @@ class RakelHealth:
     max_bits: int
     noise: int
     inbound_dropped: int
+    initialisations: int = 0  # completed init sequences (each connect, each idle refresh)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for /readyz details and the admins' channel view."""
@@ -68,7 +69,8 @@ class RakelHealth:
                 "last_sds_in_at": _iso(self.last_sds_in_at),
                 "last_sds_out_at": _iso(self.last_sds_out_at), "reconnects": self.reconnects,
                 "last_fault": self.last_fault, "max_bits": self.max_bits, "noise": self.noise,
-                "inbound_dropped": self.inbound_dropped}
+                "inbound_dropped": self.inbound_dropped,
+                "initialisations": self.initialisations}
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -154,6 +156,7 @@ class RakelGateway:
         self._max_bits = pei.DEFAULT_MAX_BITS
         self._noise = 0
         self._dropped = 0
+        self._refreshes = 0
         self._closed = False
         self._state_changed = asyncio.Condition()
 
@@ -240,7 +243,7 @@ class RakelGateway:
         return RakelHealth(self._state, self._connected, len(self._jobs) + (
             1 if self._current is not None else 0), self._settings.queue_size, self._last_in,
             self._last_out, self._reconnects, self._last_fault, self._max_bits, self._noise,
-            self._dropped)
+            self._dropped, self._refreshes)
 
     async def wait_state(self, state: str) -> None:
         """Until the gateway reaches `state` (tests and the admin view's "reconnect now")."""
@@ -311,6 +314,7 @@ class RakelGateway:
                                  command_timeout_s=self._settings.command_timeout_s)
         session.start()
         await self._set_state("initialising")
+        refreshed = self._clock()
         read: asyncio.Task[bytes] | None = None
         try:
             while not self._closed:
@@ -328,10 +332,17 @@ class RakelGateway:
                 if session.ready and self._current is None and self._jobs:
                     self._start_next(session)
                     continue
+                refresh_at = refreshed + self._settings.refresh_s
+                if session.ready and session.idle and self._clock() >= refresh_at:
+                    refreshed = self._clock()
+                    session.refresh()
+                    continue
                 if read is None:
                     read = asyncio.ensure_future(reader.read(READ_CHUNK))
                 wake = asyncio.ensure_future(self._wake.wait())
                 deadline = session.next_deadline()
+                if deadline is None and session.ready:
+                    deadline = refresh_at
                 timeout = None if deadline is None else max(0.0, deadline - self._clock())
                 done, _ = await asyncio.wait({read, wake}, timeout=timeout,
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -371,6 +382,7 @@ class RakelGateway:
                 fault = event.reason
             elif isinstance(event, pei.Ready):
                 self._max_bits = event.max_bits
+                self._refreshes += 1
             elif isinstance(event, pei.TextAccepted):
                 self._accepted(event)
             elif isinstance(event, pei.SendFailed):

@@ -213,6 +213,20 @@ class PeiSession:
             self._queue.append(_Command(text, codec.command(text), "init", required=required))
         self._pump()
 
+    @property
+    def idle(self) -> bool:
+        return self._current is None and not self._queue
+
+    def refresh(self) -> None:
+        """Run the init sequence again on the same connection: a liveness probe while idle
+        (a dead terminal is noticed without traffic) and a repair of a terminal that restarted
+        behind an unbroken line and forgot its routing (AT+CTSP) — all idempotent."""
+        if self.failed:
+            return
+        for text, required in INIT_COMMANDS:
+            self._queue.append(_Command(text, codec.command(text), "init", required=required))
+        self._pump()
+
     def receive_data(self, data: bytes) -> None:
         for item in self._reader.feed(data):
             try:

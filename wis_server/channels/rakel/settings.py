@@ -24,6 +24,7 @@ class RakelSettings:
     queue_size: int = 200
     command_timeout_s: float = 10.0
     send_timeout_s: float = 120.0
+    refresh_s: float = 300.0  # re-run the init sequence when idle this long (liveness, repair)
 
     @property
     def tcp(self) -> tuple[str, int] | None:

@@ -110,6 +110,8 @@ class SimulatedRadio:
         self._service = 12
         self._instance = 0
         self._out = bytearray()
+        self.routed = True  # AT+CTSP received since the last (re)start: SDS reach the PEI
+        self.routed_event = asyncio.Event()
         self.plugged = asyncio.Event()
         self.opened = asyncio.Event()  # the gateway sent its first byte on this pty
         self.accepted = asyncio.Event()  # set whenever an AT+CMGS is accepted
@@ -159,12 +161,22 @@ class SimulatedRadio:
         encoded = sds.encode_texts(text, ref, max_bits or self.max_bits, report=request)
         urcs = [self._ctsdsr(12, sender, destination or self.issi, pdu)
                 for pdu in encoded.pdus]
+        if not self.routed:
+            return list(encoded.pdus)  # kept in the terminal: the PEI never sees it
         for urc in urcs:
             if mid_command:
                 self.mid_command.append(urc)
             else:
                 self._write(urc)
         return list(encoded.pdus)
+
+    def restart(self) -> None:
+        """The terminal reboots behind an unbroken line: boot noise, and it forgets the
+        PEI routing, so incoming SDS stay in the terminal until AT+CTSP is sent again."""
+        self.routed = False
+        self.routed_event.clear()
+        self._service = 12
+        self._write(b"\x00\xff\r\n")
 
     def inject_noise(self, data: bytes) -> None:
         """Serial noise on the line (a loose connector, a baud-rate glitch)."""
@@ -264,7 +276,11 @@ class SimulatedRadio:
             return
         if upper == "AT+CMGS=?":
             self._answer(f"\r\n+CMGS: (0-16777215),(8-{self.max_bits})\r\n\r\nOK\r\n".encode())
-        elif upper in ("AT", "ATE0", "ATE1", "AT+CTOM=0") or upper.startswith("AT+CTSP="):
+        elif upper.startswith("AT+CTSP="):
+            self.routed = True
+            self.routed_event.set()
+            self._answer(b"\r\nOK\r\n")
+        elif upper in ("AT", "ATE0", "ATE1", "AT+CTOM=0"):
             self._answer(b"\r\nOK\r\n")
         elif upper.startswith("AT+CTSDS="):
             service = upper[9:].split(",")[0]
