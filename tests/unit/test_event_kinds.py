@@ -14,6 +14,7 @@ from wis_server.domain.events import (
     ENTRY_CHANGES,
     LOGGED,
     PER_USER,
+    WITHDRAWALS,
     EventKind,
     Subject,
     kinds_markdown,
@@ -52,6 +53,7 @@ def test_the_web_client_uses_only_kinds_the_server_emits() -> None:
 
 def test_kinds_group_as_the_hub_and_the_renderer_need() -> None:
     assert all(kind.logged for kind in LOGGED)
+    assert WITHDRAWALS.isdisjoint(LOGGED)  # derived per reader, never in the log
     assert ENTRY_CHANGES == {EventKind.ENTRY_AUDIENCE_CHANGED}
     assert PER_USER == {k for k in EventKind if k.subject is Subject.MEMBERSHIP}
     assert {k.subject for k in LOGGED} == set(_DATA)  # every logged kind renders

@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     ENTRY_AUDIENCE_CHANGED = "entry.audience_changed"
     ENTRY_WITHDRAWN = "entry.withdrawn"
     REPORT_PUBLISHED = "situation_report.published"
+    REPORT_SECTION_WITHDRAWN = "situation_report.section_withdrawn"
     MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_REMOVED = "membership.removed"
     CALLOUT_CREATED = "callout.created"
@@ -64,6 +65,8 @@ ENTRY_CHANGES = ENTRY_EVENTS - {EventKind.ENTRY_CREATED}
 REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_REPORT)
 SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
 CALLOUT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CALLOUT)
+WITHDRAWALS = frozenset({EventKind.ENTRY_WITHDRAWN, EventKind.REPORT_SECTION_WITHDRAWN})
+"""Id-only frames sent instead of content a reader may no longer read (derived, not logged)."""
 PER_USER = frozenset({EventKind.MEMBERSHIP_ADDED, EventKind.MEMBERSHIP_REMOVED})
 """Sent to every connection of the users concerned, as the frame's `type` (not as an `event`
 of a followed space)."""
@@ -85,11 +88,20 @@ _DESCRIPTIONS: dict[EventKind, str] = {
         "reconnect (`after=N`) yields the same frame for entries withdrawn while offline, as "
         "does long-poll. Trade-off: a reader who never saw the entry also gets the frame; it "
         "reveals only the id of an entry that changed (the seq gap already shows that "
-        "something happened), never content, level or audience.",
+        "something happened), never content, level or audience. Also sent, with `\"seq\": "
+        "null` (it is no event of the log: resume positions stay as they are), when the "
+        "reader's own rights narrow while the space stays readable (clearance or the actor's "
+        "ceiling lowered): one frame per entry they could read before and cannot now, before "
+        "anything else under the new rights.",
     EventKind.REPORT_PUBLISHED:
         "the report with only the sections this reader may read "
         "(`GET …/situation-reports/{version}` shape); not sent at all if no section is "
         "readable.",
+    EventKind.REPORT_SECTION_WITHDRAWN:
+        "`{\"id\": \"<report id>\", \"key\": \"<section key>\"}`, `\"seq\": null`: when the "
+        "reader's own rights narrow while the space stays readable, one frame per section of "
+        "a current situation report (the newest version, joint or an actor's) they could "
+        "read before and cannot now. Clients drop the section (or reload the report).",
     EventKind.MEMBERSHIP_ADDED:
         "frame `{\"type\":\"membership.added\",\"space_id\":…}`, per user on every connection "
         "(followed or not): your actor now takes part in the space (sent after deciding you "

@@ -48,6 +48,16 @@ class Read:
     level: Classification
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A readable part of a space that may be on a reader's screen, by label (nothing
+    decrypted): an entry (`key` None) or a section of a current situation report."""
+
+    item_id: str
+    label: ItemLabel
+    key: str | None = None
+
+
 class EventSource(Protocol):
     """The event table and the directory, as the hub needs them."""
 
@@ -63,6 +73,10 @@ class EventSource(Protocol):
                       ) -> list[Change]: ...
 
     async def record_reads(self, reads: Sequence[Read]) -> None: ...
+
+    async def parts(self, space_id: str) -> list[Part]:
+        """Every entry and every section of the newest report versions, by label."""
+        ...
 
 
 class Render(Protocol):

@@ -1,7 +1,9 @@
 """Live re-authorisation: when rights change, open subscriptions are held, re-decided with
 the principal / space reloaded from storage, and then resumed from where they were (or
 revoked, or the socket closed with 4003 for a disabled account, 4001 for an ended session:
-sign-out, password reset, disabling and refresh reuse bump the user's session epoch)."""
+sign-out, password reset, disabling and refresh reuse bump the user's session epoch). A reader
+whose own rights narrowed while the space stays readable first gets an id-only frame for each
+entry / report section they can no longer read."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from ..classification.policy import Action, decide
 from ..domain.model import Principal
 from .connection import CLOSE_AUTH_FAILED, CLOSE_FORBIDDEN, Connection
 from .feed import Feed
-from .ports import EventSource
+from .ports import EventSource, Part
 from .registry import Registry
 from .replay import Replay
 from .tasks import TaskSet
+from .views import lost, may_have_narrowed, narrowing_frame
 
 log = structlog.get_logger("wis.realtime")
 READ_ = Action.READ
@@ -67,15 +70,45 @@ class Reauthorisation:
         if _ended(conn, principal):
             return
         assert principal is not None
-        self._apply_principal(conn, principal)
+        try:
+            withdrawn = await self._withdrawn(conn, principal)
+        except Exception:
+            log.exception("reading what a narrowed reader lost failed")
+            conn.close_soon(1011, "internal error; reconnect")
+            return
+        if conn.closed or conn.auth_generation != generation:
+            return
+        self._apply_principal(conn, principal, withdrawn)
 
-    def _apply_principal(self, conn: Connection, principal: Principal) -> None:
+    async def _withdrawn(self, conn: Connection, principal: Principal
+                         ) -> dict[str, list[Part]]:
+        """Per followed space the reader may still read: the parts (entries, current report
+        sections) they could read before and cannot now. Read while the subscriptions are
+        held, so the id-only frames go out before anything under the new rights."""
+        before = conn.principal
+        if not may_have_narrowed(before, principal):
+            return {}
+        withdrawn: dict[str, list[Part]] = {}
+        for space_id in list(conn.subscriptions):
+            feed = self.registry.feeds.get(space_id)
+            if feed is None or not decide(principal, READ_, feed.space):
+                continue  # revoked below: the whole space goes
+            parts = await self.source.parts(space_id)
+            gone = lost(before, principal, feed.space, parts)
+            if gone:
+                withdrawn[space_id] = gone
+        return withdrawn
+
+    def _apply_principal(self, conn: Connection, principal: Principal,
+                         withdrawn: dict[str, list[Part]] | None = None) -> None:
         conn.principal = principal = self.registry.intern(principal)
         for sub in list(conn.subscriptions.values()):
             feed = self.registry.feeds.get(sub.space_id)
             if feed is None:
                 continue
             if decide(principal, READ_, feed.space):
+                for part in (withdrawn or {}).get(sub.space_id, ()):
+                    conn.push(narrowing_frame(sub.space_id, part))
                 self.replay.catch_up(feed, sub)
             else:
                 self.registry.revoke(sub)

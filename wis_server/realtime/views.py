@@ -10,7 +10,7 @@ from ..classification.policy import Action, decide
 from ..domain.events import ENTRY_CHANGES, EventKind
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
-from .ports import Change, Frame, Render, Wanted
+from .ports import Change, Frame, Part, Render, Wanted
 
 READ_ = Action.READ
 
@@ -43,6 +43,31 @@ def withdrawn_frame(change: Change) -> Frame:
                        "event": kind.value, "data": {"id": change.ref_id}},
                       separators=(",", ":"))
     return Frame(text, len(text.encode()), "event", change.space_id, change.seq, kind)
+
+
+def narrowing_frame(space_id: str, part: Part) -> Frame:
+    """The id-only frame for a part the reader could read before their rights narrowed and
+    cannot now; `seq` null: it is no event of the log, so resume positions stay put."""
+    if part.key is None:
+        kind, data = EventKind.ENTRY_WITHDRAWN, {"id": part.item_id}
+    else:
+        kind, data = EventKind.REPORT_SECTION_WITHDRAWN, {"id": part.item_id, "key": part.key}
+    text = json.dumps({"type": "event", "space_id": space_id, "seq": None,
+                       "event": kind.value, "data": data}, separators=(",", ":"))
+    return Frame(text, len(text.encode()), "event", space_id, None, kind)
+
+
+def lost(before: Principal, after: Principal, space: Space, parts: list[Part]) -> list[Part]:
+    """The parts `before` could read and `after` cannot (same space, labels as they are)."""
+    return [part for part in parts
+            if decide(before, READ_, space, part.label).allowed
+            and not decide(after, READ_, space, part.label).allowed]
+
+
+def may_have_narrowed(before: Principal, after: Principal) -> bool:
+    """Could `after` read less than `before`? (Only then are the space's labels read.)"""
+    return (after.effective_clearance < before.effective_clearance
+            or after.actor_id != before.actor_id or after.role != before.role)
 
 
 class Views:

@@ -16,7 +16,7 @@ from ..domain.events import (
     EventKind,
 )
 from ..domain.model import ItemLabel, Principal, Space
-from ..realtime.ports import Change, Read, Wanted
+from ..realtime.ports import Change, Part, Read, Wanted
 from ..storage.unit import Store
 from .audit import ItemRead, record_reads
 from .directory import load_principal
@@ -97,6 +97,14 @@ class StreamSource:
                 change = Change(space_id, e.seq, kind, e.ref_id, (), space, personal=True)
             result.append(change)
         return result
+
+    async def parts(self, space_id: str) -> list[Part]:
+        """Labels only: what a reader whose rights narrowed may have on screen."""
+        async with self.store.read() as tx:
+            entries = await tx.entries.labels_in_space(space_id)
+            sections = await tx.reports.current_section_labels(space_id)
+        return [*(Part(entry_id, label) for entry_id, label in entries),
+                *(Part(report_id, label, key.value) for report_id, key, label in sections)]
 
     async def record_reads(self, reads: Sequence[Read]) -> None:
         """Coalesced like a REST read (services.audit.record_reads): per user, a chained

@@ -143,6 +143,19 @@ class EntryRepository:
             None if r.audience_all else audiences.get(r.id, frozenset()), r.author_actor_id))
             for r in rows}
 
+    async def labels_in_space(self, space_id: str) -> list[tuple[str, ItemLabel]]:
+        """Every entry of the space with its label, decrypting nothing (to find what a
+        reader whose rights narrowed can no longer read)."""
+        rows = (await self.conn.execute(select(
+            entries.c.id, entries.c.classification, entries.c.audience_all,
+            entries.c.author_actor_id,
+        ).where(entries.c.space_id == space_id).order_by(entries.c.seq))).all()
+        audiences = await read_audiences(self.conn, [r.id for r in rows if not r.audience_all])
+        return [(r.id, ItemLabel(
+            Classification(r.classification),
+            None if r.audience_all else audiences.get(r.id, frozenset()), r.author_actor_id))
+            for r in rows]
+
     async def get(self, space_id: str, entry_id: str, visible: Visible,
                   corrupt: list[str] | None = None) -> Entry | None:
         found = await self._load(

@@ -165,6 +165,32 @@ class ReportRepository:
                 ItemLabel(Classification(r.classification), audience, owner_actor_id))
         return labels
 
+    async def current_section_labels(self, space_id: str
+                                     ) -> list[tuple[str, ReportSectionKey, ItemLabel]]:
+        """(report id, key, label) of each section of the newest version of every report of
+        the space (joint and per actor), decrypting nothing."""
+        newest: dict[tuple[str, str], tuple[int, str]] = {}
+        for r in await self.conn.execute(
+                select(situation_reports.c.id, situation_reports.c.scope,
+                       situation_reports.c.actor_id, situation_reports.c.version)
+                .where(situation_reports.c.space_id == space_id)):
+            key = (r.scope, r.actor_id)
+            if key not in newest or r.version > newest[key][0]:
+                newest[key] = (r.version, r.id)
+        owners = {report_id: actor_id for (_, actor_id), (_, report_id) in newest.items()}
+        if not owners:
+            return []
+        rows = (await self.conn.execute(
+            select(report_sections.c.id, report_sections.c.report_id, report_sections.c.key,
+                   report_sections.c.classification, report_sections.c.audience_all)
+            .where(report_sections.c.report_id.in_(list(owners)))
+            .order_by(report_sections.c.report_id, report_sections.c.position))).all()
+        audiences = await read_audiences(self.conn, [r.id for r in rows if not r.audience_all])
+        return [(r.report_id, ReportSectionKey(r.key), ItemLabel(
+            Classification(r.classification),
+            None if r.audience_all else audiences.get(r.id, frozenset()), owners[r.report_id]))
+            for r in rows]
+
     async def actors_with_reports(self, space_id: str) -> list[str]:
         rows = await self.conn.execute(
             select(situation_reports.c.actor_id).distinct().where(

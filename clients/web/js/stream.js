@@ -1,7 +1,7 @@
 // Live stream: one websocket to /api/v1/stream, auth as the first frame (never a token in the URL),
 // subscriptions resumed with after=<last seen seq>, events deduplicated by seq, reconnect with
-// jittered exponential backoff. Falls back to polling GET entries?after= when the socket cannot be
-// used, and keeps retrying the socket in the background.
+// jittered exponential backoff. Falls back to polling GET events?after= (the same frames, withdrawals
+// included) when the socket cannot be used, and keeps retrying the socket in the background.
 //
 //   connect ─► open ─► {"type":"auth"} ─► ready ─► subscribe(space, after=lastSeq) ─► events
 //      ▲                                                               │ close/err/offline
@@ -267,11 +267,20 @@ export class Stream {
     if (!this.subs.has(sid)) return;
     const from = this.resumeFrom.get(sid) ?? 0;
     try {
-      const res = await api(`/spaces/${encodeURIComponent(sid)}/entries${qs({ after: from, order: 'asc', limit: 500 })}`);
-      for (const e of res.items || []) this._deliver({ space_id: sid, seq: e.seq, event: 'entry.created', data: e });
-      const top = Math.max(head ?? 0, typeof res.head === 'number' ? res.head : 0);
-      if (this.subs.has(sid) && top > (this.subs.get(sid) ?? 0)) this.subs.set(sid, top);
+      // the space's event frames (the long-poll endpoint, not waiting), not the entry list:
+      // they carry withdrawals (entry.withdrawn) and changes to entries already shown, too
+      const res = await api(`/spaces/${encodeURIComponent(sid)}/events${qs({ after: from, limit: 500 })}`);
+      for (const f of res.items || []) this._deliver(f);
+      this._advance(sid, res, head);
     } catch (_) { /* next reconnect or poll tries again */ }
+  }
+
+  /** Move the resume point past what a REST page examined (up to the head when it was the last page). */
+  _advance(sid, res, head) {
+    if (!this.subs.has(sid)) return;
+    const examined = typeof res.next_after === 'number' ? res.next_after : 0;
+    const top = typeof res.head === 'number' && examined >= res.head ? Math.max(head ?? 0, res.head) : examined;
+    if (top > (this.subs.get(sid) ?? 0)) this.subs.set(sid, top);
   }
 
   // --- polling fallback -------------------------------------------------------------
@@ -292,13 +301,12 @@ export class Stream {
     let ok = true;
     for (const [sid, after] of [...this.subs]) {
       try {
-        const res = await api(`/spaces/${encodeURIComponent(sid)}/entries${qs({ after, order: 'asc', limit: 200 })}`);
-        for (const e of res.items || []) {
-          this._deliver({ space_id: sid, seq: e.seq, event: 'entry.created', data: e });
-        }
-        if (typeof res.head === 'number' && res.head > (this.subs.get(sid) ?? 0) && this.subs.has(sid)) {
-          this.subs.set(sid, res.head);
-          this.onEvent?.({ type: 'poll-head', space_id: sid, head: res.head });
+        const res = await api(`/spaces/${encodeURIComponent(sid)}/events${qs({ after, limit: 200 })}`);
+        for (const f of res.items || []) this._deliver(f); // entry.withdrawn included
+        const before = this.subs.get(sid) ?? 0;
+        this._advance(sid, res);
+        if ((this.subs.get(sid) ?? 0) > before) {
+          this.onEvent?.({ type: 'poll-head', space_id: sid, head: this.subs.get(sid) });
         }
       } catch (e) {
         ok = false;

@@ -80,7 +80,10 @@ class SseSender:
 
     async def send(self, frame: Frame) -> None:
         if frame.type == "event":
-            await self.queue.put(f"id: {frame.seq}\ndata: {frame.text}\n\n")
+            # A frame that is no event of the log (seq null: a withdrawal after the reader's
+            # rights narrowed) carries no id, so Last-Event-ID stays the last real seq.
+            head = "" if frame.seq is None else f"id: {frame.seq}\n"
+            await self.queue.put(f"{head}data: {frame.text}\n\n")
             return
         await self.queue.put(f"event: {frame.type}\ndata: {frame.text}\n\n")
         if frame.type in ("revoked", "error"):

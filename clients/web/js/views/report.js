@@ -248,6 +248,15 @@ export function reportView({ spaceId, scope, actorId }) {
       } else if (wasClosed && space.status !== 'closed') { notice.replaceChildren(); render(); }
       return;
     }
+    if (ev.type === 'event' && ev.event === 'situation_report.section_withdrawn' && ev.data) {
+      // the reader's rights narrowed: the section leaves the screen at once (the server sends
+      // only the report id and the section key)
+      if (shown && shown.id === ev.data.id) {
+        shown = { ...shown, sections: (shown.sections || []).filter((s) => s.key !== ev.data.key) };
+        if (!editing) render();
+      }
+      return;
+    }
     if (ev.type !== 'event' || ev.event !== 'situation_report.published' || !ev.data) return;
     const r = ev.data;
     const mine = r.scope === scope && (scope === 'joint' || r.actor_id === actorId);
