@@ -585,3 +585,27 @@ async def test_the_supervised_loop_escalates_on_the_injected_clock(
         assert _actor(frames[0]["data"], b)["state"] == "escalated"
         assert len(_sent_to(w, "tib@b.example")) == 1
         assert w.app.state.runtime.supervisor.status()["callouts.escalation"].restarts == 0
+
+
+async def test_delivery_receipt_and_permanent_failure_from_the_dispatcher(
+        cw: CalloutWorld) -> None:
+    """What the dispatcher reports back for a call-out delivery (by its recipient_ref, the
+    contact point): delivered moves the actor to `delivered`; a permanent failure is an alarm
+    to that actor's admins, never silence."""
+    w = cw
+    space_id = await _space(w)
+    doc = await _callout(w, space_id, ("B",))
+    first = _actor(doc, w.actors["B"])["contact_points"][0]
+    callouts = w.app.state.services.callouts
+    w.clock.advance(timedelta(seconds=20))
+    await callouts.record_delivery(first["id"])
+    got = _actor(await _get(w, doc["id"]), w.actors["B"])
+    assert got["state"] == "delivered"
+    assert got["contact_points"][0]["delivered_at"] == iso(w.clock.now)
+    await callouts.record_delivery(first["id"])  # a repeated receipt changes nothing
+    before = len(w.outbox.queued)
+    await callouts.record_failure(got["contact_points"][1]["id"])
+    alarm = w.outbox.queued[before].message
+    assert alarm.kind == "contact_point.alarm" and "permanent fel" in alarm.body
+    assert [r.user_id for r in alarm.recipients] == [w["b_admin"].user_id]
+    assert "Storm" not in alarm.body  # no call-out content in an alarm

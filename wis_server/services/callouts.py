@@ -512,39 +512,57 @@ class Callouts:
             return "closed"
         return result.state
 
-    async def alarm_stop(self, number: str, now: datetime, reason: str = "stop") -> None:
-        """A STOP reply or a permanent failure: the actors whose contact point this is are
-        told through their admins (audit record + outbox message to each admin)."""
+    async def alarm_stop(self, number: str, now: datetime) -> None:
+        """A STOP reply: the actors whose contact point this number is are told through
+        their admins (audit record + outbox message to each admin) — never silence."""
         async with self.store.write() as tx:
-            owners = []
-            for actor in await tx.actors.all():
-                if any(p.kind is not ContactKind.EMAIL and normalise_number(p.value) == number
-                       for p in actor.contact_points):
-                    owners.append(actor)
+            owners = [actor for actor in await tx.actors.all()
+                      if any(p.kind is not ContactKind.EMAIL
+                             and normalise_number(p.value) == number
+                             for p in actor.contact_points)]
             for actor in owners:
-                admins = [u for u in await tx.users.of_actor(actor.id)
-                          if u.active and u.role is Role.ACTOR_ADMIN]
-                await tx.audit.append(AuditRecord(
-                    "contact_point.alarm", outcome="error", actor_id=actor.id,
-                    target_type="actor", target_id=actor.id,
-                    detail={"reason": reason, "admins": len(admins)}), now)
-                log.warning("contact point alarm", actor_id=actor.id, reason=reason)
-                if admins:
-                    body = (f"LARM: en kontaktväg för {actor.name} svarade STOP och kan sluta "
-                            "ta emot aktiveringar. Kontrollera kontaktvägarna i WIS."
-                            if reason == "stop" else
-                            f"LARM: en kontaktväg för {actor.name} går inte att nå "
-                            "(permanent fel). Kontrollera kontaktvägarna i WIS.")
-                    await self.outbox.enqueue(tx, OutboxDraft(
-                        kind="contact_point.alarm", classification=Classification.PUBLIC,
-                        subject="LARM: kontaktväg", body=body,
-                        expires_at=now + timedelta(days=1), ref_id=actor.id,
-                        author_actor_id=actor.id,
-                        recipients=tuple(_personal(u.id, actor.id) for u in admins)), now)
+                await self._alarm(tx, actor.id, actor.name, "stop", now)
             if not owners:
                 await tx.audit.append(AuditRecord(
                     "contact_point.alarm", outcome="error", target_type="sms",
-                    detail={"reason": reason, "known": False}), now)
+                    detail={"reason": "stop", "known": False}), now)
+
+    async def record_failure(self, contact_id: str) -> None:
+        """The dispatcher gave up on a call-out message for good (a permanent failure): an
+        alarm to the contact point's actor's admins — the ladder goes on to the next."""
+        now = self.clock()
+        async with self.store.write() as tx:
+            ref = await tx.callouts.contact_ref(contact_id)
+            if ref is None:
+                return
+            callout = await tx.callouts.get(ref.callout_id, content=False)
+            contact = callout.contact(contact_id) if callout else None
+            if contact is None:
+                return
+            actor = await tx.actors.get(contact.actor_id)
+            await self._alarm(tx, contact.actor_id, actor.name if actor else "",
+                              "permanent_failure", now, callout_id=ref.callout_id)
+
+    async def _alarm(self, tx: Tx, actor_id: str, actor_name: str, reason: str,
+                     now: datetime, callout_id: str | None = None) -> None:
+        admins = [u for u in await tx.users.of_actor(actor_id)
+                  if u.active and u.role is Role.ACTOR_ADMIN]
+        await tx.audit.append(AuditRecord(
+            "contact_point.alarm", outcome="error", actor_id=actor_id, target_type="actor",
+            target_id=actor_id, detail={"reason": reason, "admins": len(admins),
+                                        "callout": callout_id}), now)
+        log.warning("contact point alarm", actor_id=actor_id, reason=reason)
+        if not admins:
+            return
+        body = (f"LARM: en kontaktväg för {actor_name} svarade STOP och kan sluta ta emot "
+                "aktiveringar. Kontrollera kontaktvägarna i WIS." if reason == "stop" else
+                f"LARM: en kontaktväg för {actor_name} gick inte att nå (permanent fel) vid "
+                "en aktivering. Kontrollera kontaktvägarna i WIS.")
+        await self.outbox.enqueue(tx, OutboxDraft(
+            kind="contact_point.alarm", classification=Classification.PUBLIC,
+            subject="LARM: kontaktväg", body=body, expires_at=now + timedelta(days=1),
+            ref_id=actor_id, author_actor_id=actor_id,
+            recipients=tuple(_personal(u.id, actor_id) for u in admins)), now)
 
     async def record_delivery(self, contact_id: str) -> None:
         """The dispatcher's delivery receipt for a call-out message (notified → delivered)."""
