@@ -10,6 +10,7 @@ runtime(settings, keyring?, render?)
   └─ TaskGroup ─ Supervisor.supervise(name, loop)
         realtime.catch_up · realtime.revalidate · realtime.bus · maintenance.prune
         callouts.escalation (due escalation steps and deadlines, on the injected clock)
+        channels.rakel (the Rakel gateway's run(), when WIS_RAKEL_DEVICE is set)
         (channels.dispatcher: registered here once the channels package lands)
         a loop that raises is logged (its type, never its message), counted and restarted
         after a capped exponential backoff; shutdown cancels them all and waits for them.
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import structlog
 
+from .channels.rakel.gateway import RakelGateway
+from .channels.rakel.settings import parse_rakel_settings
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
 from .config import Settings
@@ -181,6 +184,7 @@ class Runtime:
     hub: Hub | None  # None when not serving (one-shot commands)
     bus: PgBus | None  # None on SQLite or when not serving
     supervisor: Supervisor
+    rakel: RakelGateway | None = None  # when serving and WIS_RAKEL_DEVICE is set
 
     def supervise(self, name: str, loop: Loop) -> None:
         """Run `loop` under supervision until the runtime exits (e.g. a channel dispatcher's
@@ -227,11 +231,13 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
             downstream if hub is None else TeePublisher(hub, downstream), passwords)
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
+        rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None
+        rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
         failure: BaseException | None = None
         async with asyncio.TaskGroup() as group:
             supervisor = Supervisor(group)
             rt = Runtime(settings, clock, keyring, database, cipher, store, services, hub, bus,
-                         supervisor)
+                         supervisor, rakel)
             try:
                 if hub is not None:
                     await hub.start()
@@ -247,6 +253,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                     # 0 turns this process's loop off (another process runs it).
                     supervisor.supervise("callouts.escalation", lambda: run_escalations(
                         services.callouts, settings.callout_tick_s))
+                if rakel is not None:
+                    supervisor.supervise("channels.rakel", rakel.run)
                 # The channels outbox dispatcher registers here the same way:
                 #   supervisor.supervise("channels.dispatcher", dispatcher.run)
                 yield rt
@@ -254,6 +262,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                 failure = error
             finally:
                 supervisor.stop()
+                if rakel is not None:
+                    await rakel.aclose()
                 if hub is not None:
                     await hub.stop()
         if failure is not None:

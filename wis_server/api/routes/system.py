@@ -28,9 +28,13 @@ def register(api: Api) -> None:
         ok = database and keyring
         loops = {name: {"running": s.running, "restarts": s.restarts}
                  for name, s in state.runtime.supervisor.status().items()}
+        # A channel that is down does not make the server unready (it still serves the
+        # web); its health is shown for the operators.
+        rakel = state.runtime.rakel
+        channels = {} if rakel is None else {"rakel": rakel.health().as_dict()}
         return JSONResponse({"status": "ready" if ok else "not ready",
                              "checks": {"database": database, "keyring": keyring},
-                             "background": loops},
+                             "background": loops, "channels": channels},
                             status_code=200 if ok else 503)
 
     @api.op("GET", "/api/v1/audit", summary="The audit trail: your actor's (actor admins) or "
