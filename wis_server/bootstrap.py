@@ -11,7 +11,7 @@ runtime(settings, keyring?, render?)
         realtime.catch_up · realtime.revalidate · realtime.bus · maintenance.prune
         callouts.escalation (due escalation steps and deadlines, on the injected clock)
         channels.rakel (the Rakel gateway's run(), when WIS_RAKEL_DEVICE is set)
-        (channels.dispatcher: registered here once the channels package lands)
+        channels.dispatcher (when serving and a channel is enabled: WIS_CHANNELS)
         a loop that raises is logged (its type, never its message), counted and restarted
         after a capped exponential backoff; shutdown cancels them all and waits for them.
 ```"""
@@ -32,7 +32,9 @@ from .channels.rakel.settings import parse_rakel_settings
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
 from .config import Settings
+from .dispatch import Dispatch, build_dispatch, close_channels
 from .domain.callouts import EscalationPolicy
+from .domain.notifications import Channel
 from .realtime.connection import Limits
 from .realtime.hub import Hub
 from .realtime.pg_bus import PgBus
@@ -45,6 +47,9 @@ from .services.callouts import Callouts, run_escalations
 from .services.directory import Directory
 from .services.entries import Entries
 from .services.maintenance import run_periodically
+from .services.notices import Notices
+from .services.notifications import NotificationSettings
+from .services.outbox import OutboxService, Wake, no_wake
 from .services.passwords import Passwords
 from .services.ports import Clock, EventPublisher, NullPublisher, system_clock
 from .services.reports import Reports
@@ -73,6 +78,9 @@ class Services:
     entries: Entries
     reports: Reports
     audit: AuditTrail
+    notices: Notices
+    notifications: NotificationSettings
+    outbox: OutboxService
     callouts: Callouts
     callout_lists: CalloutLists
 
@@ -83,20 +91,28 @@ def public_url(settings: Settings) -> str:
 
 
 def build_services(store: Store, settings: Settings, clock: Clock,
-                   publisher: EventPublisher, passwords: Passwords | None = None) -> Services:
+                   publisher: EventPublisher, passwords: Passwords | None = None, *,
+                   outbox: OutboxService | None = None, wake: Wake = no_wake,
+                   channels: frozenset[Channel] = frozenset()) -> Services:
+    """`outbox`, `wake` and `channels` come from the dispatcher (dispatch.build_dispatch):
+    notices queue only for enabled channels and wake the dispatcher after commit."""
     passwords = passwords or Passwords()
+    entries = Entries(store, clock, publisher)
     return Services(
         directory=Directory(store, passwords, clock, publisher),
         sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
                           timedelta(seconds=settings.refresh_token_ttl_s), publisher),
         spaces=Spaces(store, clock, publisher),
-        entries=Entries(store, clock, publisher),
+        entries=entries,
         reports=Reports(store, clock, publisher),
         audit=AuditTrail(store, clock),
         callouts=Callouts(store, clock, publisher, StoreOutbox(),
                           LinkSigner(store.audit_key, public_url(settings)),
                           EscalationPolicy(step=timedelta(seconds=settings.callout_step_s))),
         callout_lists=CalloutLists(store, clock),
+        notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake),
+        notifications=NotificationSettings(store, clock),
+        outbox=outbox or OutboxService(store, clock),
     )
 
 
@@ -184,6 +200,7 @@ class Runtime:
     hub: Hub | None  # None when not serving (one-shot commands)
     bus: PgBus | None  # None on SQLite or when not serving
     supervisor: Supervisor
+    dispatch: Dispatch  # the outbox dispatcher and the enabled channels
     rakel: RakelGateway | None = None  # when serving and WIS_RAKEL_DEVICE is set
 
     def supervise(self, name: str, loop: Loop) -> None:
@@ -216,6 +233,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
     Without either, it is the runtime of a one-shot command: no loops, nothing listening."""
     keyring = keyring if keyring is not None else keyring_for(settings)
     database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    dispatch: Dispatch | None = None
     try:
         cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
         store = Store(database, cipher, keyring.audit_key)
@@ -226,9 +244,11 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                           max_per_user=settings.stream_max_per_user,
                           max_per_address=settings.stream_max_per_address),
             poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
+        dispatch = build_dispatch(store, settings, clock)
         services = build_services(
             store, settings, clock,
-            downstream if hub is None else TeePublisher(hub, downstream), passwords)
+            downstream if hub is None else TeePublisher(hub, downstream), passwords,
+            outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled)
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
         rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None
@@ -237,7 +257,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         async with asyncio.TaskGroup() as group:
             supervisor = Supervisor(group)
             rt = Runtime(settings, clock, keyring, database, cipher, store, services, hub, bus,
-                         supervisor, rakel)
+                         supervisor, dispatch, rakel)
             try:
                 if hub is not None:
                     await hub.start()
@@ -255,8 +275,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                         services.callouts, settings.callout_tick_s))
                 if rakel is not None:
                     supervisor.supervise("channels.rakel", rakel.run)
-                # The channels outbox dispatcher registers here the same way:
-                #   supervisor.supervise("channels.dispatcher", dispatcher.run)
+                if hub is not None and dispatch.channels:
+                    supervisor.supervise("channels.dispatcher", dispatch.dispatcher.run)
                 yield rt
             except BaseException as error:  # raised below as itself, not in an ExceptionGroup
                 failure = error
@@ -269,4 +289,6 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         if failure is not None:
             raise failure
     finally:
+        if dispatch is not None:
+            await close_channels(dispatch)
         await database.dispose()

@@ -45,7 +45,7 @@ def test_the_web_client_uses_only_kinds_the_server_emits() -> None:
     used: set[str] = set()
     for path in (ROOT / "clients" / "web" / "js").rglob("*.js"):
         used |= set(re.findall(
-            r"""['"]((?:space|entry|situation_report|membership)\.[a-z_]+)['"]""",
+            r"""['"]((?:space|entry|situation_report|membership|notice)\.[a-z_]+)['"]""",
             path.read_text(encoding="utf-8")))
     assert used, "the web client names event kinds"
     assert used <= {k.value for k in EventKind}, used - {k.value for k in EventKind}
@@ -58,5 +58,5 @@ def test_kinds_group_as_the_hub_and_the_renderer_need() -> None:
     assert PER_USER == {k for k in EventKind if k.subject is Subject.MEMBERSHIP}
     assert {k.subject for k in LOGGED} == set(_DATA)  # every logged kind renders
     assert EventKind.parse("entry.created") is EventKind.ENTRY_CREATED
-    assert EventKind.parse("notice.created") is None  # a newer version's kind: passed over
+    assert EventKind.parse("future.created") is None  # a newer version's kind: passed over
     assert EventKind.ENTRY_CREATED == "entry.created"  # the wire value, unchanged

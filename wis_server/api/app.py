@@ -26,7 +26,17 @@ from .endpoint import Api
 from .middleware import HttpMiddleware, TrustedProxies
 from .openapi import build_openapi
 from .problems import http_error_handler, wis_error_handler
-from .routes import auth, callout_pages, callouts, directory, events, spaces, stream, system
+from .routes import (
+    auth,
+    callout_pages,
+    callouts,
+    directory,
+    events,
+    notifications,
+    spaces,
+    stream,
+    system,
+)
 from .tokens import TokenService
 
 _API_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/readyz")
@@ -51,7 +61,8 @@ def _fallback(web_dir: Path) -> ASGIApp:
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, directory, spaces, events, callouts, callout_pages, system):
+    for module in (auth, directory, spaces, events, notifications, callouts, callout_pages,
+                   system):
         module.register(api)
     return api
 
@@ -72,6 +83,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
             app.state.cipher = rt.cipher
             app.state.hub = rt.hub
             app.state.services = rt.services
+            app.state.memory_channels = rt.dispatch.memory
+            app.state.sms_webhook_secret = rt.dispatch.sms_webhook_secret
             yield
 
     routes: list[Any] = [*api.routes(), *stream.routes()]

@@ -112,9 +112,17 @@ class HttpMiddleware:
                  user_id=state.get("user_id"), actor_id=state.get("actor_id"))
 
 
+_SECRET_PATHS = ("/api/v1/channels/sms/delivery/", "/api/v1/channels/sms/inbound/")
+
+
 def _route_path(scope: Scope) -> str:
-    # Path only, never the query string (which may carry search terms).
-    return str(scope.get("path", ""))
+    # Path only, never the query string (which may carry search terms); a webhook's path
+    # secret is replaced, so logs never hold what authenticates the provider.
+    path = str(scope.get("path", ""))
+    for prefix in _SECRET_PATHS:
+        if path.startswith(prefix):
+            return prefix + "{secret}"
+    return path
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -15,6 +15,7 @@ class Subject(StrEnum):
     SITUATION_REPORT = "situation_report"
     MEMBERSHIP = "membership"
     CALLOUT = "callout"
+    NOTICE = "notice"
 
 
 class EventKind(StrEnum):
@@ -25,6 +26,7 @@ class EventKind(StrEnum):
     ENTRY_WITHDRAWN = "entry.withdrawn"
     REPORT_PUBLISHED = "situation_report.published"
     REPORT_SECTION_WITHDRAWN = "situation_report.section_withdrawn"
+    NOTICE_CREATED = "notice.created"
     MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_REMOVED = "membership.removed"
     CALLOUT_CREATED = "callout.created"
@@ -55,13 +57,16 @@ class EventKind(StrEnum):
 
 LOGGED = frozenset({EventKind.SPACE_CREATED, EventKind.SPACE_UPDATED, EventKind.ENTRY_CREATED,
                     EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED,
-                    EventKind.CALLOUT_CREATED, EventKind.CALLOUT_UPDATED})
+                    EventKind.NOTICE_CREATED, EventKind.CALLOUT_CREATED,
+                    EventKind.CALLOUT_UPDATED})
 """The kinds a service appends to a space's event log (in the transaction of the change)."""
 
 ENTRY_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.ENTRY)
 ENTRY_CHANGES = ENTRY_EVENTS - {EventKind.ENTRY_CREATED}
 """Changes to an existing entry, after which a reader who may not read it gets
 `entry.withdrawn` (the screen must drop it)."""
+ENTRY_ITEM_EVENTS = ENTRY_EVENTS | {EventKind.NOTICE_CREATED}
+"""Events whose `ref_id` is an entry (a notice is an entry of kind `notice`)."""
 REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_REPORT)
 SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
 CALLOUT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CALLOUT)
@@ -102,6 +107,9 @@ _DESCRIPTIONS: dict[EventKind, str] = {
         "reader's own rights narrow while the space stays readable, one frame per section of "
         "a current situation report (the newest version, joint or an actor's) they could "
         "read before and cannot now. Clients drop the section (or reload the report).",
+    EventKind.NOTICE_CREATED:
+        "the notice, an entry of kind `notice` (`GET …/entries/{id}` shape); it was also "
+        "delivered over e-mail/SMS/push to those who may read it and opted in.",
     EventKind.MEMBERSHIP_ADDED:
         "frame `{\"type\":\"membership.added\",\"space_id\":…}`, per user on every connection "
         "(followed or not): your actor now takes part in the space (sent after deciding you "

@@ -109,6 +109,7 @@ class Refusal:
     job: Job
     reason: str
     audit: bool = False  # an exercise recipient outside the exercise: on the trail
+    fail_over: bool = False  # no address on this channel: failed, so the next is tried
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from datetime import datetime
 from ..domain.model import Space
 from ..domain.outbox import OutboxDraft
 from ..storage.unit import Tx
+from .outbox import enqueue
 
 
 class StoreOutbox:
@@ -16,5 +17,5 @@ class StoreOutbox:
                       space: Space | None = None) -> str:
         if space is not None and space.is_exercise and not draft.exercise:
             raise ValueError("an exercise space's message must be marked as an exercise")
-        message_id, _queued = await tx.outbox.add(draft, now)
-        return message_id
+        # One way into the outbox: a recipient outside an exercise is refused and audited.
+        return await enqueue(tx, draft, now, space)

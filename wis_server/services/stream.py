@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from ..domain.callouts import Callout
 from ..domain.events import (
     CALLOUT_EVENTS,
-    ENTRY_EVENTS,
+    ENTRY_ITEM_EVENTS,
     REPORT_EVENTS,
     SPACE_EVENTS,
     EventKind,
@@ -56,7 +56,7 @@ class StreamSource:
                 return []
             kinds = [EventKind.parse(e.kind) for e in events]
             entry_ids = [e.ref_id for e, k in zip(events, kinds, strict=True)
-                         if k in ENTRY_EVENTS]
+                         if k in ENTRY_ITEM_EVENTS]
             entries = {e.id: e for e in await tx.entries.by_ids(entry_ids, wanted)
                        if e.space_id == space_id}
             reports = {}
@@ -82,7 +82,7 @@ class StreamSource:
         result = []
         for e, kind in zip(events, kinds, strict=True):
             change = Change(space_id, e.seq, kind, e.ref_id)
-            if kind in ENTRY_EVENTS and e.ref_id in entries:
+            if kind in ENTRY_ITEM_EVENTS and e.ref_id in entries:
                 entry = entries[e.ref_id]
                 change = Change(space_id, e.seq, kind, e.ref_id, (entry.label,), entry)
             elif kind in REPORT_EVENTS:

@@ -96,7 +96,8 @@ def _callout_data(change: Change, principal: Principal, space: Space,
 _DATA: dict[Subject, Callable[[Change, Principal, Space, tuple[bool, ...]],
                               dict[str, Any] | None]] = {
     Subject.ENTRY: _entry_data, Subject.SITUATION_REPORT: _report_data,
-    Subject.SPACE: _space_data, Subject.CALLOUT: _callout_data}
+    Subject.SPACE: _space_data, Subject.CALLOUT: _callout_data,
+    Subject.NOTICE: _entry_data}  # a notice is an entry
 """How each logged kind's `data` is rendered, by what it is about."""
 
 

@@ -350,7 +350,7 @@ export function spaceView({ spaceId }) {
       return;
     }
     if (ev.type !== 'event') return;
-    if (ev.event === 'entry.created') addEntry(ev.data, ctx, true);
+    if (ev.event === 'entry.created' || ev.event === 'notice.created') addEntry(ev.data, ctx, true);
     else if (ev.event === 'entry.audience_changed' && ev.data) {
       if (seen.has(ev.data.id)) replaceEntry(ev.data, ctx); else addEntry(ev.data, ctx, true);
     }

@@ -1,0 +1,180 @@
+"""Notices (informationsunderrättelser, issue 10.2): an entry of kind `notice` in the space's
+log, written in ONE transaction with its event (`notice.created`), audit record and outbox
+message. Recipients: every active user who may read it (`decide` per recipient — nobody is
+told that an item they may not read exists), has opted in to notices for the space, and has
+an address on an enabled channel; the sender is not told of their own notice."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from ..classification.policy import Action, decide, default_audience, space_role
+from ..domain.errors import Forbidden, NotFound
+from ..domain.events import EventKind
+from ..domain.levels import Classification, EntryKind, SpaceRole, SpaceType
+from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
+from ..domain.notifications import Channel, NotifyEvent
+from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft, Recipient
+from ..storage.audit import AuditRecord
+from ..storage.entries import EntryLabelFilter
+from ..storage.notifications import Candidate
+from ..storage.unit import Store, Tx
+from .entries import Entries, check_audience_cleared, check_write
+from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .outbox import Wake, enqueue, no_wake
+from .ports import Clock, EventPublisher
+from .spaces import visible_space
+
+NOTICE_SUBJECT = "Informationsunderrättelse"
+NOTICE_TTL = timedelta(hours=24)
+
+
+def space_link(space_id: str) -> str:
+    return f"/#/spaces/{space_id}"
+
+
+def plan(candidate: Candidate, enabled: frozenset[Channel], *, now: datetime,
+         activated: bool) -> Recipient | None:
+    """The recipient's channels in their order, those they have an address for; all push
+    subscriptions share a rank (every device rings), the next channel waits for them all."""
+    prefs = candidate.preferences
+    attempts: list[Attempt] = []
+    rank = 0
+    for channel in prefs.channels:
+        if channel not in enabled:
+            continue
+        if channel is Channel.PUSH:
+            if not candidate.push_ids:
+                continue
+            attempts += [Attempt(channel, Address(push_subscription=s), rank)
+                         for s in candidate.push_ids]
+        elif (channel is Channel.EMAIL and prefs.email) or \
+                (channel is Channel.SMS and prefs.phone):
+            attempts.append(Attempt(channel, Address(preference=channel), rank))
+        else:
+            continue
+        rank += 1
+    if not attempts:
+        return None
+    p = candidate.principal
+    return Recipient(tuple(attempts), user_id=p.user_id, actor_id=p.actor_id,
+                     not_before=prefs.not_before(now, activated=activated))
+
+
+async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEvent,
+                         enabled: frozenset[Channel], now: datetime, *,
+                         exclude: str | None = None) -> list[Recipient]:
+    """Who is told about an item: may read it (the one decision), opted in, reachable."""
+    actors = space.participant_ids if label.audience is None \
+        else label.audience & space.participant_ids
+    found = []
+    activated = space.type is SpaceType.DISRUPTION
+    for candidate in await tx.notifications.candidates(sorted(actors)):
+        if candidate.principal.user_id == exclude:
+            continue
+        if not decide(candidate.principal, Action.READ, space, label):
+            continue
+        if not candidate.preferences.wants(event, space.id):
+            continue
+        recipient = plan(candidate, enabled, now=now, activated=activated)
+        if recipient is not None:
+            found.append(recipient)
+    return found
+
+
+class Notices:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher,
+                 entries: Entries, *, enabled: frozenset[Channel] = frozenset(Channel),
+                 wake: Wake = no_wake, ttl: timedelta = NOTICE_TTL) -> None:
+        self.store = store
+        self.clock = clock
+        self.publisher = publisher
+        self.entries = entries
+        self.enabled = enabled
+        self.wake = wake
+        self.ttl = ttl
+
+    async def post(self, principal: Principal, space_id: str, *,
+                   classification: Classification, body: str,
+                   audience: Sequence[str] | None = None,
+                   idempotency_key: str | None = None) -> Entry:
+        print_ = fingerprint("notice.create", [space_id, classification.value, body,
+                                               sorted(audience) if audience is not None
+                                               else None])
+
+        async def attempt() -> Entry | str:
+            now = self.clock()
+            async with self.store.write() as tx:
+                space = await visible_space(tx, principal, space_id)
+                earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
+                if earlier is not None:
+                    return earlier
+                chosen: Audience = (frozenset(audience) | {principal.actor_id}
+                                    if audience is not None
+                                    else default_audience(classification, principal.actor_id))
+                check_write(principal, space, Action.WRITE, classification, chosen)
+                await check_audience_cleared(tx, [(classification, chosen)])
+                notice_id = str(uuid.uuid4())
+                label = ItemLabel(classification, chosen, principal.actor_id)
+                recipients = await recipients_for(tx, space, label, NotifyEvent.NOTICE,
+                                                  self.enabled, now,
+                                                  exclude=principal.user_id)
+                key = await tx.entries.new_key(classification)
+                await remember(tx, principal.user_id, idempotency_key, print_, "notice",
+                               notice_id, now)
+                await enqueue(tx, OutboxDraft(
+                    kind="notice", classification=classification, subject=NOTICE_SUBJECT,
+                    body=body, expires_at=now + self.ttl, space_id=space.id,
+                    ref_id=notice_id, audience=chosen, author_actor_id=principal.actor_id,
+                    exercise=space.is_exercise, link=space_link(space.id),
+                    created_by=principal.user_id, recipients=tuple(recipients)), now, space)
+                seq = await tx.spaces.append_event(space.id, EventKind.NOTICE_CREATED, notice_id,
+                                                 now)
+                notice = Entry(notice_id, space.id, seq, EntryKind.NOTICE, classification,
+                               body, chosen, principal.user_id, principal.actor_id,
+                               principal.display_name, created_at=now)
+                await tx.entries.add(notice, key)
+                await tx.audit.append(AuditRecord(
+                    "notice.create", user_id=principal.user_id, actor_id=principal.actor_id,
+                    target_type="entry", target_id=notice_id, space_id=space.id,
+                    detail={"seq": seq, "level": classification.value,
+                            "audience": sorted(chosen) if chosen is not None else "all",
+                            "recipients": len(recipients)}), now)
+            self.publisher.space_changed(space.id, seq)
+            self.wake()
+            return notice
+
+        outcome = await retrying_on_race(attempt)
+        if isinstance(outcome, Entry):
+            return outcome
+        return await self.entries.get(principal, space_id, outcome)
+
+    async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
+                   before: int | None = None, limit: int = 100, descending: bool = False
+                   ) -> tuple[list[Entry], int]:
+        return await self.entries.page(principal, space_id, after=after, before=before,
+                                       limit=limit, descending=descending,
+                                       labels=EntryLabelFilter(kind=EntryKind.NOTICE))
+
+    async def deliveries(self, principal: Principal, notice_id: str) -> list[DeliveryRecord]:
+        """The delivery ledger of a notice, for its sender and the space's editors (others
+        who may read the notice get 403; anybody else 404)."""
+        async with self.store.read() as tx:
+            found = (await tx.entries.labels([notice_id])).get(notice_id)
+            if found is None:
+                raise NotFound("no such notice")
+            space_id, label = found
+            space = await visible_space(tx, principal, space_id)
+            if not decide(principal, Action.READ, space, label):
+                raise NotFound("no such notice")
+            notice = await tx.entries.get(space.id, notice_id, lambda _label: True)
+            if notice is None or notice.kind is not EntryKind.NOTICE:
+                raise NotFound("no such notice")
+            if notice.author_id != principal.user_id \
+                    and space_role(principal, space) is not SpaceRole.EDITOR:
+                raise Forbidden("only the sender and the space's editors see the deliveries",
+                                code="not_notice_sender")
+            message_id = await tx.outbox.message_of(notice_id, "notice")
+            return await tx.outbox.deliveries_of([message_id] if message_id else [])
