@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/wis init
 	$(BIN)/wis demo --if-empty
-	$(BIN)/wis serve
+	WIS_CHANNELS=$${WIS_CHANNELS:-memory} $(BIN)/wis serve
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check wis_server tests bench

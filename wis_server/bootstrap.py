@@ -244,7 +244,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                           max_per_user=settings.stream_max_per_user,
                           max_per_address=settings.stream_max_per_address),
             poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
-        dispatch = build_dispatch(store, settings, clock)
+        dispatch = build_dispatch(store, settings, clock, keyring.vapid_private_pem)
         services = build_services(
             store, settings, clock,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,

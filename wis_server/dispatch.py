@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from .channels.dispatcher import Dispatcher, DispatchSettings
 from .channels.memory import MemoryChannel
 from .channels.ports import Channel
+from .channels.registry import build_channels
 from .channels.settings import parse_channel_settings
 from .classification.channel_policy import ChannelKind
-from .config import Settings
+from .config import ConfigError, Settings
 from .domain.notifications import Channel as NotifyChannel
 from .services.outbox import OutboxService
 from .services.ports import Clock
@@ -33,30 +34,29 @@ class Dispatch:
 
 
 def _env_float(settings: Settings, name: str, default: float) -> float:
-    raw = settings.env.get(name, "")
-    return float(raw) if raw else default
+    raw = settings.env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise ConfigError(f"{name} must be a number of seconds (0 < s <= 86400)")
+    return value
 
 
-def build_dispatch(store: Store, settings: Settings, clock: Clock) -> Dispatch:
+def build_dispatch(store: Store, settings: Settings, clock: Clock,
+                   vapid_private_pem: bytes | None = None) -> Dispatch:
     channel_settings = parse_channel_settings(settings.env)
-    memory: dict[ChannelKind, MemoryChannel] = {}
-    channels: dict[ChannelKind, Channel] = {}
-    if channel_settings.memory:
-        memory = {kind: MemoryChannel(kind) for kind in channel_settings.enabled}
-        channels = dict(memory)
-    else:
-        # The real adapters (channels.registry will build these once it lands).
-        if channel_settings.smtp is not None:
-            from .channels.smtp import SmtpChannel
-            channels[ChannelKind.EMAIL] = SmtpChannel(channel_settings.smtp)
-        if channel_settings.sms is not None:
-            from .channels.sms import SmsChannel
-            channels[ChannelKind.SMS] = SmsChannel(channel_settings.sms,
-                                                   channel_settings.public_url)
+    registry = build_channels(channel_settings, vapid_private_pem=vapid_private_pem)
+    channels: dict[ChannelKind, Channel] = {kind: registry.channels[kind] for kind in registry}
+    memory = {kind: channel for kind, channel in channels.items()
+              if isinstance(channel, MemoryChannel)} if channel_settings.memory else {}
     secret = channel_settings.sms.webhook_secret.reveal() if channel_settings.sms else \
         settings.env.get("WIS_SMS_WEBHOOK_SECRET", "")
     outbox = OutboxService(store, clock)
-    dispatcher = Dispatcher(outbox, channels, clock, DispatchSettings(
+    dispatcher = Dispatcher(outbox, registry, clock, DispatchSettings(
         lease_s=_env_float(settings, "WIS_OUTBOX_LEASE_S", 120.0),
         sweep_s=_env_float(settings, "WIS_OUTBOX_SWEEP_S", 5.0),
         public_url=channel_settings.public_url))
