@@ -289,30 +289,6 @@ async def test_memory_messages_are_shown_to_system_admins_only(nworld: World) ->
     assert assert_problem(r, 403)["code"] == "not_system_admin"
 
 
-async def test_push_subscriptions_are_checked(nworld: World) -> None:
-    w = nworld
-    good = {"endpoint": "https://push.example.com/abc",
-            "keys": {"p256dh": "BA" + "A" * 85, "auth": "A" * 22}}
-    r = await w.client.post("/api/v1/me/push-subscriptions", headers=w["a_reader"].auth,
-                            json=good)
-    assert r.status_code == 201, r.text
-    prefs = await w.client.get("/api/v1/me/notifications", headers=w["a_reader"].auth)
-    assert prefs.json()["push_subscriptions"] == 1
-    for endpoint in ("http://push.example.com/x", "https://10.0.0.1/x", "ftp://x/y"):
-        r = await w.client.post("/api/v1/me/push-subscriptions", headers=w["a_reader"].auth,
-                                json={**good, "endpoint": endpoint})
-        assert assert_problem(r, 422)["code"] == "invalid_push_endpoint", endpoint
-    r = await w.client.post("/api/v1/me/push-subscriptions", headers=w["a_reader"].auth,
-                            json={**good, "keys": {"p256dh": "AAAA", "auth": "A" * 22}})
-    assert assert_problem(r, 422)["code"] == "invalid_push_key"
-    r = await w.client.request("DELETE", "/api/v1/me/push-subscriptions",
-                               headers=w["a_reader"].auth, json={"endpoint": good["endpoint"]})
-    assert r.status_code == 204
-    r = await w.client.request("DELETE", "/api/v1/me/push-subscriptions",
-                               headers=w["a_reader"].auth, json={"endpoint": good["endpoint"]})
-    assert_problem(r, 404)
-
-
 async def _provider_ref(w: World, delivery_id: str) -> str:
     """The provider's id of a delivery, once the dispatcher has recorded the send (the
     recorder may hold the message a moment before the row says so)."""

@@ -1,4 +1,4 @@
-"""A user's own notification preferences and Web Push subscriptions (issue 10.1)."""
+"""A user's own notification preferences (issue 10.1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import ValidationFailed
 from ..domain.levels import ContactKind
 from ..domain.model import ContactPoint, Principal
 from ..domain.notifications import (
@@ -107,14 +107,3 @@ class NotificationSettings:
                 detail={"channels": [c.value for c in channels], "mode": mode.value,
                         "events": sorted(e.value for e in events)}), now)
         return replace(prefs)
-
-    async def subscribe_push(self, principal: Principal, endpoint: str,
-                             keys: dict[str, str]) -> str:
-        now = self.clock()
-        async with self.store.write() as tx:
-            return await tx.notifications.add_push(principal.user_id, endpoint, keys, now)
-
-    async def unsubscribe_push(self, principal: Principal, endpoint: str) -> None:
-        async with self.store.write() as tx:
-            if not await tx.notifications.remove_push(principal.user_id, endpoint):
-                raise NotFound("no such push subscription")

@@ -1,13 +1,10 @@
-"""Notification preferences, push subscriptions, notices, their delivery ledger, the SMS
+"""Notification preferences, notices, their delivery ledger, the SMS
 delivery-report webhook and (WIS_CHANNELS=memory only) the demo page of sent messages."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -58,14 +55,6 @@ PreferencesOut = Out("NotificationPreferences", {"type": "object", "properties":
     "quiet_hours": {"type": ["object", "null"]}, "email": _NS, "phone": _NS,
     "push_subscriptions": {"type": "integer", "minimum": 0}}})
 
-PushIn = Obj("PushSubscriptionIn", {
-    "endpoint": Str(1, 1000, "the push service URL (https)"),
-    "keys": Obj("PushKeys", {"p256dh": Str(1, 200), "auth": Str(1, 100)},
-                required=("p256dh", "auth")),
-    "expirationTime": Nullable(Str(0, 40))}, required=("endpoint", "keys"),
-    description="The browser's PushSubscription.toJSON()")
-PushDelete = Obj("PushSubscriptionDelete", {"endpoint": Str(1, 1000)}, required=("endpoint",))
-
 NoticeIn = Obj("NoticeCreate", {
     "classification": LEVEL, "body": Str(1, ENTRY_BODY_MAX, not_blank=True),
     "audience": Nullable(IDS)}, required=("classification", "body"),
@@ -79,9 +68,6 @@ DeliveryOut = Out("Delivery", {"type": "object", "properties": {
                                           "standby", "refused"]},
     "attempts": {"type": "integer"}, "error": _NS, "created_at": _S, "updated_at": _S,
     "sent_at": _NS, "delivered_at": _NS}})
-
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-
 
 def preferences_view(prefs: NotificationPreferences, push_count: int) -> dict[str, Any]:
     quiet = prefs.quiet_hours
@@ -102,38 +88,6 @@ def delivery_view(d: DeliveryRecord) -> dict[str, Any]:
             "attempts": d.attempts, "error": d.error, "created_at": ts(d.created_at),
             "updated_at": ts(d.updated_at), "sent_at": ts(d.sent_at),
             "delivered_at": ts(d.delivered_at)}
-
-
-def _b64url_len(value: str, field: str) -> int:
-    try:
-        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except (binascii.Error, ValueError):
-        raise ValidationFailed(f"{field} must be base64url", code="invalid_push_key",
-                               field=field) from None
-
-
-def check_push(endpoint: str, keys: dict[str, str]) -> None:
-    """An https endpoint (http only to this machine, for a local test push service) and the
-    RFC 8291 keys: a 65-byte P-256 point and a 16-byte secret."""
-    parts = urlsplit(endpoint)
-    host = (parts.hostname or "").lower()
-    local = host in _LOCAL_HOSTS
-    if parts.scheme != "https" and not (parts.scheme == "http" and local):
-        raise ValidationFailed("endpoint must be an https URL", code="invalid_push_endpoint",
-                               field="endpoint")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if not host or (ip is not None and not local and not ip.is_global):
-        raise ValidationFailed("endpoint must name a public push service",
-                               code="invalid_push_endpoint", field="endpoint")
-    if _b64url_len(keys["p256dh"], "keys.p256dh") != 65:
-        raise ValidationFailed("keys.p256dh must be a 65-byte P-256 public key",
-                               code="invalid_push_key", field="keys.p256dh")
-    if _b64url_len(keys["auth"], "keys.auth") != 16:
-        raise ValidationFailed("keys.auth must be a 16-byte secret", code="invalid_push_key",
-                               field="keys.auth")
 
 
 def _space_exercise_cache(call: Call) -> dict[str, bool]:
@@ -171,24 +125,6 @@ def register(api: Api) -> None:
             doc["spaces"] = {**doc["spaces"], "mode": doc["spaces"]["mode"].value}
         prefs = await service.put(call.principal, doc)
         return preferences_view(prefs, await service.push_count(call.principal))
-
-    @api.op("POST", "/api/v1/me/push-subscriptions", summary="Register this browser for Web "
-            "Push", tag="notifications", body=PushIn, status=201,
-            response=Out("PushSubscriptionCreated", {"type": "object", "properties": {
-                "id": _S}}), errors=(422,))
-    async def add_push(call: Call) -> Any:
-        b = call.body
-        check_push(b["endpoint"], b["keys"])
-        sub_id = await call.services.notifications.subscribe_push(
-            call.principal, b["endpoint"], dict(b["keys"]))
-        return {"id": sub_id}
-
-    @api.op("DELETE", "/api/v1/me/push-subscriptions", summary="Unregister a browser from Web "
-            "Push", tag="notifications", body=PushDelete, status=204, errors=(404, 422))
-    async def remove_push(call: Call) -> Any:
-        await call.services.notifications.unsubscribe_push(call.principal,
-                                                           call.body["endpoint"])
-        return Response(status_code=204)
 
     @api.op("POST", "/api/v1/spaces/{space_id}/notices", summary="Send a notice "
             "(informationsunderrättelse) to everyone who may read it and opted in",
