@@ -14,6 +14,7 @@ class Channel(str, Enum):
     EMAIL = "email"
     SMS = "sms"
     PUSH = "push"
+    RAKEL = "rakel"  # SDS through the Rakel gateway (call-outs to rakel_issi/rakel_gssi)
 
 
 class NotifyEvent(str, Enum):

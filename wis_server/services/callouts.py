@@ -69,8 +69,23 @@ class CalloutClosed(WisError):
 
 
 # The contact point kinds a message can go to today, and over which outbox channel; phone
-# (voice, DTMF) and Rakel (SDS) contact points join the ladder when their gateways do.
-CHANNEL_OF = {ContactKind.SMS: Channel.SMS, ContactKind.EMAIL: Channel.EMAIL}
+# (voice, DTMF) contact points join the ladder when their gateway does.
+CHANNEL_OF = {ContactKind.SMS: Channel.SMS, ContactKind.EMAIL: Channel.EMAIL,
+              ContactKind.RAKEL_ISSI: Channel.RAKEL, ContactKind.RAKEL_GSSI: Channel.RAKEL}
+NUMBER_KINDS = frozenset({ContactKind.PHONE, ContactKind.SMS})  # telephone numbers
+
+
+def contact_address(kind: ContactKind, value: str) -> str:
+    """A contact point's address as its channel takes it: a number in comparison form, an
+    e-mail address, or `issi:<ssi>` / `gssi:<ssi>` for the Rakel gateway (never a Rakel SSI
+    read as a telephone number)."""
+    if kind in NUMBER_KINDS:
+        return normalise_number(value)
+    if kind is ContactKind.RAKEL_ISSI:
+        return f"issi:{int(value)}"
+    if kind is ContactKind.RAKEL_GSSI:
+        return f"gssi:{int(value)}"
+    return value.strip()
 
 
 def carries_content(channel: Channel, level: Classification) -> bool:
@@ -251,8 +266,7 @@ class Callouts:
                             key=lambda p: p.priority)
             codes = _new_codes(len(points), taken)
             result += [Contact(str(uuid.uuid4()), actor_id, i, p.kind,
-                               normalise_number(p.value) if p.kind is not ContactKind.EMAIL
-                               else p.value.strip(), code, p.label)
+                               contact_address(p.kind, p.value), code, p.label)
                        for i, (p, code) in enumerate(zip(points, codes, strict=True))]
         return result
 
@@ -512,12 +526,45 @@ class Callouts:
             return "closed"
         return result.state
 
+    # --- Rakel SDS replies ---------------------------------------------------------------
+
+    async def rakel_reply(self, sender: str | None, destination: str, reply: Reply) -> str:
+        """An inbound SDS `OK <code>` / `NEJ <code>` (parsed like an SMS reply): the code must
+        belong to an open call-out's contact point of the sender's ISSI, or of the talkgroup
+        the reply was sent to. Returns what happened (a word, for the log)."""
+        now = self.clock()
+        if reply.kind not in (ReplyKind.ACKNOWLEDGE, ReplyKind.DECLINE) or not reply.code:
+            return "unknown"
+        addresses = [f"issi:{int(sender)}"] if sender and sender.isdigit() else []
+        if destination.isdigit():
+            addresses.append(f"gssi:{int(destination)}")
+        matches = []
+        async with self.store.read() as tx:
+            for address in addresses:
+                matches += await tx.callouts.by_code(reply.code, address)
+        if not matches:
+            async with self.store.write() as tx:
+                await tx.audit.append(AuditRecord(
+                    "callout.reply_unmatched", outcome="refused", target_type="rakel_sds",
+                    detail={"reason": "no open call-out with that code from that ISSI"}), now)
+            return "unmatched"
+        found = matches[0]
+        try:
+            result = await self.acknowledge(
+                found.callout_id, contact_id=found.contact_id, code=reply.code,
+                channel=AckChannel.RAKEL_SDS,
+                answer=Answer.ACKNOWLEDGE if reply.kind is ReplyKind.ACKNOWLEDGE
+                else Answer.DECLINE)
+        except CalloutClosed:
+            return "closed"
+        return result.state
+
     async def alarm_stop(self, number: str, now: datetime) -> None:
         """A STOP reply: the actors whose contact point this number is are told through
         their admins (audit record + outbox message to each admin) — never silence."""
         async with self.store.write() as tx:
             owners = [actor for actor in await tx.actors.all()
-                      if any(p.kind is not ContactKind.EMAIL
+                      if any(p.kind in NUMBER_KINDS
                              and normalise_number(p.value) == number
                              for p in actor.contact_points)]
             for actor in owners:
