@@ -29,6 +29,7 @@ import structlog
 
 from .channels.rakel.gateway import RakelGateway
 from .channels.rakel.settings import parse_rakel_settings
+from .channels.settings import parse_channel_settings
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
 from .config import Settings
@@ -52,6 +53,7 @@ from .services.notifications import NotificationSettings
 from .services.outbox import OutboxService, Wake, no_wake
 from .services.passwords import Passwords
 from .services.ports import Clock, EventPublisher, NullPublisher, system_clock
+from .services.push_subscriptions import PushSubscriptions
 from .services.reports import Reports
 from .services.sessions import Sessions
 from .services.spaces import Spaces
@@ -83,6 +85,7 @@ class Services:
     outbox: OutboxService
     callouts: Callouts
     callout_lists: CalloutLists
+    push: PushSubscriptions
 
 
 def public_url(settings: Settings) -> str:
@@ -93,11 +96,14 @@ def public_url(settings: Settings) -> str:
 def build_services(store: Store, settings: Settings, clock: Clock,
                    publisher: EventPublisher, passwords: Passwords | None = None, *,
                    outbox: OutboxService | None = None, wake: Wake = no_wake,
-                   channels: frozenset[Channel] = frozenset()) -> Services:
+                   channels: frozenset[Channel] = frozenset(),
+                   vapid_public_key: str | None = None) -> Services:
     """`outbox`, `wake` and `channels` come from the dispatcher (dispatch.build_dispatch):
-    notices queue only for enabled channels and wake the dispatcher after commit."""
+    notices queue only for enabled channels and wake the dispatcher after commit.
+    `vapid_public_key` is the keyring's: what browsers subscribe to Web Push with."""
     passwords = passwords or Passwords()
     entries = Entries(store, clock, publisher)
+    channel_settings = parse_channel_settings(settings.env)
     return Services(
         directory=Directory(store, passwords, clock, publisher),
         sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
@@ -113,6 +119,9 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake),
         notifications=NotificationSettings(store, clock),
         outbox=outbox or OutboxService(store, clock),
+        push=PushSubscriptions(store, clock, vapid_public_key=vapid_public_key,
+                               enabled=channel_settings.push_enabled,
+                               allow_loopback=channel_settings.push_allow_loopback),
     )
 
 
@@ -248,7 +257,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         services = build_services(
             store, settings, clock,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,
-            outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled)
+            outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled,
+            vapid_public_key=keyring.vapid_public_key)
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
         rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None

@@ -33,6 +33,7 @@ from .routes import (
     directory,
     events,
     notifications,
+    push,
     spaces,
     stream,
     system,
@@ -62,7 +63,7 @@ def _fallback(web_dir: Path) -> ASGIApp:
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, events, notifications, callouts, callout_pages,
-                   system):
+                   push, system):
         module.register(api)
     return api
 

@@ -108,6 +108,8 @@ class Api:
     def routes(self) -> list[Route]:
         by_path: dict[str, dict[str, Operation]] = {}
         for op in self.operations:
+            if op.method in by_path.get(op.path, {}):  # two modules claiming one operation
+                raise RuntimeError(f"{op.method} {op.path} is registered twice")
             by_path.setdefault(op.path, {})[op.method] = op
         return [Route(path, _dispatcher(ops), methods=list(ops)) for path, ops in by_path.items()]
 

@@ -50,5 +50,6 @@ def build_channels(settings: ChannelSettings, *, vapid_private_pem: bytes | None
             raise ConfigError("push is enabled but the keyring has no VAPID key: run `wis init` "
                               "(or set WIS_KEYRING_VAPID)")
         from .webpush import WebPushChannel
-        channels[ChannelKind.PUSH] = WebPushChannel(settings.push, vapid_private_pem)
+        channels[ChannelKind.PUSH] = WebPushChannel(
+            settings.push, vapid_private_pem, allow_http_endpoints=settings.push_allow_loopback)
     return ChannelRegistry(channels)

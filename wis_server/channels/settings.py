@@ -84,6 +84,22 @@ class ChannelSettings:
     smtp: SmtpSettings | None = None
     sms: SmsSettings | None = None
     push: PushSettings | None = None
+    # WIS_PUSH_ALLOW_LOOPBACK: accept (and send to) push endpoints on this machine, also over
+    # http — only for a local test push service; never in production (SSRF).
+    push_allow_loopback: bool = False
+
+    @property
+    def push_enabled(self) -> bool:
+        return ChannelKind.PUSH in self.enabled
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false")
 
 
 def _required(env: Mapping[str, str], name: str, why: str) -> str:
@@ -179,7 +195,8 @@ def parse_channel_settings(env: Mapping[str, str]) -> ChannelSettings:
     if public_url:
         public_url = _http_url("WIS_PUBLIC_URL", public_url)
     if raw == ["memory"]:
-        return ChannelSettings(REAL_CHANNELS, True, public_url or "http://127.0.0.1:8000")
+        return ChannelSettings(REAL_CHANNELS, True, public_url or "http://127.0.0.1:8000",
+                               push_allow_loopback=_flag(env, "WIS_PUSH_ALLOW_LOOPBACK"))
     if "memory" in raw:
         raise ConfigError("WIS_CHANNELS=memory cannot be combined with real channels")
     allowed = {kind.value: kind for kind in REAL_CHANNELS}
@@ -196,4 +213,5 @@ def parse_channel_settings(env: Mapping[str, str]) -> ChannelSettings:
         smtp=_smtp(env) if ChannelKind.EMAIL in enabled else None,
         sms=_sms(env, public_url) if ChannelKind.SMS in enabled else None,
         push=_push(env, public_url) if ChannelKind.PUSH in enabled else None,
+        push_allow_loopback=_flag(env, "WIS_PUSH_ALLOW_LOOPBACK"),
     )

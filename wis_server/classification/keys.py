@@ -98,6 +98,17 @@ class Keyring:
             return self
         return replace(self, vapid_private_pem=_new_signing_key().private_pem)
 
+    @property
+    def vapid_public_key(self) -> str | None:
+        """The VAPID public key as browsers take it (applicationServerKey): the uncompressed
+        P-256 point, base64url without padding."""
+        if self.vapid_private_pem is None:
+            return None
+        private = serialization.load_pem_private_key(self.vapid_private_pem, None)
+        point = private.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+
     def __repr__(self) -> str:  # never print key material
         versions = {lvl.value: keys.current for lvl, keys in self.levels.items()}
         return f"Keyring(source={self.source!r}, current={versions})"

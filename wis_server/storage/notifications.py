@@ -204,3 +204,26 @@ class NotificationRepository:
         rows = await self.conn.execute(select(push_subscriptions.c.id).where(
             push_subscriptions.c.user_id == user_id))
         return [r.id for r in rows]
+
+    async def push_list(self, user_id: str) -> list[PushSubscription]:
+        """The user's subscriptions, newest first (at most the per-user limit, so opening
+        each is cheap)."""
+        rows = (await self.conn.execute(select(push_subscriptions).where(
+            push_subscriptions.c.user_id == user_id).order_by(
+                push_subscriptions.c.created_at.desc(), push_subscriptions.c.id))).all()
+        keys = await self.sealer.keys(self.conn, [r.data_key_id for r in rows])
+        result = []
+        for row in rows:
+            doc = json.loads(self.sealer.open(keys[row.data_key_id],
+                                              _push_context(row.id, row.user_id),
+                                              row.subscription_ct))
+            result.append(PushSubscription(row.id, row.user_id, doc["endpoint"], doc["keys"],
+                                           row.created_at))
+        return result
+
+    async def push_owner(self, endpoint: str) -> str | None:
+        """Which user holds this endpoint, if any (the digest, never the endpoint, is
+        compared)."""
+        row = (await self.conn.execute(select(push_subscriptions.c.user_id).where(
+            push_subscriptions.c.endpoint_digest == self._digest(endpoint)))).first()
+        return None if row is None else str(row.user_id)
