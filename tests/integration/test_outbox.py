@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from wis_server.channels.dispatcher import Dispatcher, DispatchSettings
 from wis_server.channels.errors import InvalidAddress, SubscriptionGone, TransientError
@@ -24,6 +25,7 @@ from wis_server.domain.notifications import Channel, DeliveryStatus
 from wis_server.domain.outbox import Address, Attempt, OutboxDraft, Recipient
 from wis_server.services.outbox import OutboxService, enqueue
 from wis_server.storage.database import Database
+from wis_server.storage.tables import audit_log
 from wis_server.storage.unit import Store
 
 
@@ -244,6 +246,9 @@ async def test_a_push_subscription_that_is_gone_is_deleted_and_fails_over(rig: R
     assert statuses(await rig.deliveries(mid)) == ["failed", "sent"]
     async with rig.store.read() as tx:
         assert await tx.notifications.push_of_user(rig.user_id) == []
+        gone = (await tx.conn.execute(select(audit_log.c.action, audit_log.c.user_id).where(
+            audit_log.c.target_id == sub))).all()
+    assert [(g.action, g.user_id) for g in gone] == [("push.gone", rig.user_id)]
 
 
 async def test_delivery_reports_mark_delivered_or_fail_over(rig: Rig) -> None:

@@ -21,6 +21,7 @@ from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .directory import load_principal
 from .ports import Clock
+from .push_subscriptions import forget_gone_in
 
 log = structlog.get_logger("wis.outbox")
 
@@ -156,8 +157,8 @@ class OutboxService:
         sub_id = self._push_ids.pop(job.id, None)
         if sub_id is None:
             return
-        async with self.store.write() as tx:
-            await tx.notifications.drop_push(sub_id)
+        async with self.store.write() as tx:  # deleted and audited as push.gone
+            await forget_gone_in(tx, sub_id, now)
 
     async def next_due(self) -> datetime | None:
         async with self.store.read() as tx:

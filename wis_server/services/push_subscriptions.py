@@ -22,7 +22,7 @@ from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.model import Principal
 from ..storage.audit import AuditRecord
 from ..storage.notifications import PushSubscription
-from ..storage.unit import Store
+from ..storage.unit import Store, Tx
 from .ports import Clock
 
 MAX_PER_USER = 10
@@ -188,15 +188,20 @@ class PushSubscriptions:
 
     async def forget_gone(self, subscription_id: str) -> bool:
         """The push service answered 404/410 for this subscription: delete it (idempotent;
-        False if it was already gone). Called by the outbox dispatcher."""
-        now = self.clock()
+        False if it was already gone). The outbox dispatcher does the same in its own
+        transaction through `forget_gone_in`."""
         async with self.store.write() as tx:
-            port: PushStore = tx.notifications
-            sub = await port.push_subscription(subscription_id)
-            if sub is None:
-                return False
-            await port.drop_push(subscription_id)
-            await tx.audit.append(AuditRecord(
-                "push.gone", user_id=sub.user_id, target_type="push_subscription",
-                target_id=subscription_id, detail={"service": _origin(sub.endpoint)}), now)
-        return True
+            return await forget_gone_in(tx, subscription_id, self.clock())
+
+
+async def forget_gone_in(tx: Tx, subscription_id: str, now: datetime) -> bool:
+    """Delete a subscription the push service reports gone, on the audit trail."""
+    port: PushStore = tx.notifications
+    sub = await port.push_subscription(subscription_id)
+    if sub is None:
+        return False
+    await port.drop_push(subscription_id)
+    await tx.audit.append(AuditRecord(
+        "push.gone", user_id=sub.user_id, target_type="push_subscription",
+        target_id=subscription_id, detail={"service": _origin(sub.endpoint)}), now)
+    return True
