@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -150,7 +150,9 @@ def normalise_number(number: str) -> str:
 
 class Callouts:
     def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, outbox: Outbox,
-                 links: LinkSigner, policy: EscalationPolicy | None = None) -> None:
+                 links: LinkSigner, policy: EscalationPolicy | None = None,
+                 wake: Callable[[], None] = lambda: None) -> None:
+        self.wake = wake  # the dispatcher: new outbox rows are committed
         self.store = store
         self.clock = clock
         self.publisher = publisher
@@ -203,6 +205,7 @@ class Callouts:
                             "contact_points": len(contacts),
                             "deadline": done.deadline_at.isoformat()}), now)
             self.publisher.space_changed(space.id, seq)
+            self.wake()
             return callout_id
 
         callout_id = await retrying_on_race(attempt)
@@ -575,6 +578,7 @@ class Callouts:
                 await tx.audit.append(AuditRecord(
                     "contact_point.alarm", outcome="error", target_type="sms",
                     detail={"reason": "stop", "known": False}), now)
+        self.wake()
 
     async def record_failure(self, contact_id: str) -> None:
         """The dispatcher gave up on a call-out message for good (a permanent failure): an
@@ -591,6 +595,7 @@ class Callouts:
             actor = await tx.actors.get(contact.actor_id)
             await self._alarm(tx, contact.actor_id, actor.name if actor else "",
                               "permanent_failure", now, callout_id=ref.callout_id)
+        self.wake()
 
     async def _alarm(self, tx: Tx, actor_id: str, actor_name: str, reason: str,
                      now: datetime, callout_id: str | None = None) -> None:
@@ -722,6 +727,7 @@ class Callouts:
                 target_type="callout", target_id=callout_id, space_id=callout.space_id,
                 detail={"seq": seq, **detail}), now)
         self.publisher.space_changed(callout.space_id, seq)
+        self.wake()
 
     # --- the escalation loop -------------------------------------------------------------
 
@@ -761,6 +767,8 @@ class Callouts:
                 space_id=callout.space_id, actor_id=callout.owner_actor_id,
                 detail={"seq": seq, "steps": len(steps), "overdue": overdue}), now)
         self.publisher.space_changed(callout.space_id, seq)
+        if steps:
+            self.wake()
         return True
 
 
