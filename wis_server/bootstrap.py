@@ -36,6 +36,7 @@ from .config import Settings
 from .dispatch import Dispatch, build_dispatch, close_channels
 from .domain.callouts import EscalationPolicy
 from .domain.notifications import Channel
+from .domain.outbox import Job
 from .realtime.connection import Limits
 from .realtime.hub import Hub
 from .realtime.pg_bus import PgBus
@@ -219,6 +220,14 @@ class Runtime:
         self.supervisor.supervise(name, loop)
 
 
+def _callout_failure(services: Services) -> Callable[[Job], Awaitable[None]]:
+    """A call-out message that failed for good alarms the contact point's actor admins."""
+    async def failed(job: Job) -> None:
+        if job.kind == "callout" and job.recipient_ref:
+            await services.callouts.record_failure(job.recipient_ref)
+    return failed
+
+
 def keyring_for(settings: Settings) -> Keyring:
     """The keyring the settings name: WIS_KEYRING_* variables, else the keyring file."""
     return load_keyring(settings.env, Path(settings.keyring_file))
@@ -260,6 +269,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,
             outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled,
             vapid_public_key=keyring.vapid_public_key)
+        dispatch.outbox.failure_listeners.append(_callout_failure(services))
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
         rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -288,3 +289,24 @@ async def _ref(rig: Rig, delivery_id: str) -> str:
 def test_statuses_cover_the_contract() -> None:
     assert {"queued", "sent", "delivered", "failed", "expired"} <= {s.value for s in
                                                                     DeliveryStatus}
+
+
+async def test_a_final_failure_is_told_to_the_listeners_once(rig: Rig) -> None:
+    told: list[tuple[str, str | None]] = []
+
+    async def listener(job: Any) -> None:
+        told.append((job.id, job.recipient_ref))
+
+    async def broken(job: Any) -> None:
+        raise RuntimeError("a listener bug must not stop the dispatcher")
+
+    rig.outbox.failure_listeners += [broken, listener]
+    rig.channels[ChannelKind.SMS].fail_next(InvalidAddress("no such number"))
+    mid = await rig.enqueue(
+        Recipient((to(Channel.SMS, "+46700000000"),), actor_id=rig.actor_in, ref="cp-1"),
+        Recipient((to(Channel.SMS, "+46701111111"),), actor_id=rig.actor_in, ref="cp-2"))
+    while await rig.dispatcher.run_once():
+        pass
+    rows = {r.recipient_ref: r for r in await rig.deliveries(mid)}
+    failed = [ref for ref, r in rows.items() if r.status == "failed"]
+    assert len(failed) == 1 and told == [(rows[failed[0]].id, failed[0])]

@@ -5,7 +5,7 @@ was written is told nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -26,6 +26,8 @@ from .push_subscriptions import forget_gone_in
 log = structlog.get_logger("wis.outbox")
 
 Wake = Callable[[], None]
+FailureListener = Callable[[Job], Awaitable[None]]
+"""Told after a delivery failed for good (e.g. call-outs alarm the contact's actor admins)."""
 
 
 def no_wake() -> None:
@@ -67,6 +69,7 @@ class OutboxService:
         self.store = store
         self.clock = clock
         self._push_ids: dict[str, str] = {}  # delivery id -> subscription id, while sending
+        self.failure_listeners: list[FailureListener] = []
 
     async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int
                     ) -> list[Job]:
@@ -152,6 +155,12 @@ class OutboxService:
                             "channel": job.channel.value}), now)
         if queued:
             log.info("delivery failed over", delivery_id=job.id, next=len(queued))
+        if status is DeliveryStatus.FAILED:
+            for listener in self.failure_listeners:
+                try:
+                    await listener(job)
+                except Exception:  # a listener's failure must not stop the dispatcher
+                    log.exception("failure listener raised", delivery_id=job.id)
 
     async def gone(self, job: Job, now: datetime) -> None:
         sub_id = self._push_ids.pop(job.id, None)
