@@ -3,12 +3,16 @@ routed, and real responses validate against the documented schemas."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 from starlette.routing import Route
 
 from tests.conftest import World
+from wis_server.domain.codes import MEANING, STREAM_FRAME_CODES, STREAM_ONLY, Code
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
@@ -179,3 +183,21 @@ async def test_parameters_publish_what_the_server_enforces(world: World) -> None
             for param in op.get("parameters", ()):
                 if param["schema"]["type"] == "integer":
                     assert "maximum" in param["schema"], param
+
+
+async def test_every_error_code_is_documented(world: World) -> None:
+    """The registry is the documentation: every problem+json code is enumerated in the served
+    document with its meaning, every websocket error-frame code is in docs/realtime.md, and the
+    README points at both."""
+    doc = (await world.client.get("/openapi.json")).json()
+    code = doc["components"]["schemas"]["Problem"]["properties"]["code"]
+    problem_codes = [c for c in Code if c not in STREAM_ONLY]
+    assert code["enum"] == [c.value for c in problem_codes]
+    for c in problem_codes:
+        assert f"- `{c.value}`: {MEANING[c]}" in code["description"]
+    realtime = (ROOT / "docs" / "realtime.md").read_text(encoding="utf-8")
+    frames = next(line for line in realtime.splitlines() if '"type":"error"' in line)
+    for c in STREAM_FRAME_CODES:
+        assert f"`{c.value}`" in frames, c
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "wis_server/domain/codes.py" in readme and "/openapi.json" in readme

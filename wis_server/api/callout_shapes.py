@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.callouts import AckChannel, Answer, TargetState
+from ..domain.codes import Code
 from ..domain.levels import Classification, ContactKind
 from .schemas import Array, Choice, Int, Name, Nullable, Obj, Out, Str
 from .shapes import ID, LEVEL
 
-ACTOR_IDS = Array(ID, max_items=500, unique=True, min_items=1, too_short_code="no_actors")
+ACTOR_IDS = Array(ID, max_items=500, unique=True, min_items=1, too_short_code=Code.NO_ACTORS)
 TIME = Str(1, 40, "ISO 8601 time with a UTC offset or Z", fmt="date-time")
 
 ConferenceIn = Obj("Conference", {

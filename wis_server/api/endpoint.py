@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ..bootstrap import Services
 from ..classification.crypto import DecryptionFailed
+from ..domain.codes import Code
 from ..domain.errors import (
     AuthenticationFailed,
     Forbidden,
@@ -66,7 +67,7 @@ class Call:
             return None
         if not IDEMPOTENCY_KEY.fullmatch(key):
             raise ValidationFailed("Idempotency-Key must be 1-200 visible ASCII characters",
-                                   code="invalid_idempotency_key", field="Idempotency-Key")
+                                   code=Code.INVALID_IDEMPOTENCY_KEY, field="Idempotency-Key")
         return key
 
 
@@ -148,12 +149,12 @@ async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("missing bearer token", code="token_missing")
+        raise AuthenticationFailed("missing bearer token", code=Code.TOKEN_MISSING)
     state = request.app.state
     claims = state.tokens.verify(token.strip())
     principal = await state.services.directory.principal(claims.user_id)
     if principal is None or not principal.active:
-        raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+        raise AuthenticationFailed("account disabled or removed", code=Code.ACCOUNT_INACTIVE)
     check_session(claims, principal)
     request.state.user_id = principal.user_id
     request.state.actor_id = principal.actor_id
@@ -171,10 +172,10 @@ async def _read_body(request: Request, schema: Obj) -> dict[str, Any]:
         json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except DuplicateKey as error:
         raise ValidationFailed(f"field {error.args[0]!r} appears twice in the body",
-                               code="duplicate_field", field=str(error.args[0])) from None
+                               code=Code.DUPLICATE_FIELD, field=str(error.args[0])) from None
     except (ValueError, UnicodeError, RecursionError):
         raise ValidationFailed("the body is not valid JSON (or is nested too deeply)",
-                               code="malformed_json") from None
+                               code=Code.MALFORMED_JSON) from None
     return schema.validate(doc)
 
 
@@ -205,7 +206,7 @@ def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
     known = {q.name: q for q in spec}
     for name in request.query_params:
         if name not in known:
-            raise ValidationFailed(f"unknown query parameter {name!r}", code="unknown_parameter",
+            raise ValidationFailed(f"unknown query parameter {name!r}", code=Code.UNKNOWN_PARAMETER,
                                    field=name)
     result: dict[str, Any] = {}
     for q in spec:
@@ -216,18 +217,18 @@ def _parse_query(request: Request, spec: Sequence[Query]) -> dict[str, Any]:
             value: Any = parse_digits(raw)
             if value is None:
                 raise ValidationFailed(f"{q.name} must be a whole number in plain digits",
-                                       code="wrong_type", field=q.name)
+                                       code=Code.WRONG_TYPE, field=q.name)
             if (q.minimum is not None and value < q.minimum) or value > (
                     q.maximum if q.maximum is not None else MAX_QUERY_INT):
-                raise ValidationFailed(f"{q.name} is out of range", code="out_of_range",
+                raise ValidationFailed(f"{q.name} is out of range", code=Code.OUT_OF_RANGE,
                                        field=q.name)
         else:
             value = raw
             if "\x00" in value:
                 raise ValidationFailed(f"{q.name} must not contain NUL characters",
-                                       code="invalid_field", field=q.name)
+                                       code=Code.INVALID_FIELD, field=q.name)
             if q.enum and value not in q.enum:
                 raise ValidationFailed(f"{q.name} must be one of {', '.join(q.enum)}",
-                                       code="unknown_value", field=q.name)
+                                       code=Code.UNKNOWN_VALUE, field=q.name)
         result[q.name] = value
     return result

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..domain.codes import Code
 from .problems import problem
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,7 +56,7 @@ class HttpMiddleware:
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _send_problem(send, 413, "body_too_large",
+            await _send_problem(send, 413, Code.BODY_TOO_LARGE,
                                 f"request body over {self.max_body_bytes} bytes", request_id)
             self._log(scope, 413, started, request_id)
             return
@@ -93,13 +94,13 @@ class HttpMiddleware:
         except BodyTooLarge:
             if not response_started:
                 status = 413
-                await _send_problem(send, 413, "body_too_large",
+                await _send_problem(send, 413, Code.BODY_TOO_LARGE,
                                     f"request body over {self.max_body_bytes} bytes", request_id)
         except Exception:
             log.exception("unhandled error", request_id=request_id, path=path)
             if not response_started:
                 status = 500
-                await _send_problem(send, 500, "internal_error",
+                await _send_problem(send, 500, Code.INTERNAL_ERROR,
                                     "an internal error occurred; it has been logged", request_id)
         finally:
             self._log(scope, status, started, request_id)
@@ -135,7 +136,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_problem(send: Send, status: int, code: str, detail: str, request_id: str
+async def _send_problem(send: Send, status: int, code: Code, detail: str, request_id: str
                         ) -> None:
     response = problem(status, code, detail)
     headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]

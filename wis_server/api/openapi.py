@@ -6,17 +6,23 @@ import re
 from typing import Any
 
 from .. import __version__
+from ..domain.codes import MEANING, STREAM_ONLY, Code
 from ..domain.events import kinds_markdown
 from ..domain.text import string_pattern
 from .endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_PATH_INT, MAX_QUERY_INT, Api
 from .schemas import Array, Nullable, Obj, Out, Schema
 from .shapes import OUTPUTS
 
+_PROBLEM_CODES = [c for c in Code if c not in STREAM_ONLY]
 _PROBLEM = {
     "type": "object",
     "properties": {"type": {"type": "string"}, "title": {"type": "string"},
                    "status": {"type": "integer"}, "detail": {"type": "string"},
-                   "code": {"type": "string", "description": "stable machine-readable code"},
+                   "code": {"type": "string", "enum": [c.value for c in _PROBLEM_CODES],
+                            "description": "stable machine-readable code (the registry in "
+                            "wis_server/domain/codes.py); `detail` is English for "
+                            "developers, clients show their own text per code:\n" + "\n".join(
+                                f"- `{c.value}`: {MEANING[c]}" for c in _PROBLEM_CODES)},
                    "field": {"type": "string"}},
     "required": ["type", "title", "status", "detail", "code"],
 }

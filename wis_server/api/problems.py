@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..domain.codes import Code
 from ..domain.errors import TooManyAttempts, WisError
 
 PROBLEM_BASE = "https://wis-server.example/problems/"
@@ -23,7 +24,7 @@ class ProblemResponse(JSONResponse):
     media_type = "application/problem+json"
 
 
-def problem(status: int, code: str, detail: str, *, field: str | None = None,
+def problem(status: int, code: Code, detail: str, *, field: str | None = None,
             headers: dict[str, str] | None = None) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code, "title": _TITLES.get(status, "Error"), "status": status,
@@ -44,13 +45,13 @@ async def wis_error_handler(request: Request, exc: Exception) -> Response:
     return problem(exc.status, exc.code, exc.message, field=exc.field, headers=headers)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request",
-               413: "body_too_large"}
+_HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED, 400: Code.BAD_REQUEST,
+               413: Code.BODY_TOO_LARGE}
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = _HTTP_CODES.get(exc.status_code, Code.HTTP_ERROR)
     detail = exc.detail if exc.status_code != 404 else "no such resource"
     return problem(exc.status_code, code, str(detail),
                    headers=dict(exc.headers) if exc.headers else None)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..domain.codes import Code
 from ..domain.errors import ValidationFailed
 from ..domain.text import first_forbidden_in_name, is_blank, string_pattern
 
@@ -21,7 +22,7 @@ class Schema(ABC):
     def openapi(self) -> dict[str, Any]: ...
 
 
-def _fail(path: str, message: str, code: str = "invalid_field") -> ValidationFailed:
+def _fail(path: str, message: str, code: Code = Code.INVALID_FIELD) -> ValidationFailed:
     return ValidationFailed(f"{path or 'body'}: {message}", code=code, field=path or None)
 
 
@@ -37,25 +38,25 @@ class Str(Schema):
     fmt: str | None = None
     not_blank: bool = False
     name: bool = False
-    too_short_code: str = "too_short"
+    too_short_code: Code = Code.TOO_SHORT
 
     def validate(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
-            raise _fail(path, "must be a string", "wrong_type")
+            raise _fail(path, "must be a string", Code.WRONG_TYPE)
         if len(value) < self.min_length:
             raise _fail(path, f"must have at least {self.min_length} characters",
                         self.too_short_code)
         if len(value) > self.max_length:
-            raise _fail(path, f"must have at most {self.max_length} characters", "too_long")
+            raise _fail(path, f"must have at most {self.max_length} characters", Code.TOO_LONG)
         if "\x00" in value:
             raise _fail(path, "must not contain NUL characters")
         if self.name:
             bad = first_forbidden_in_name(value)
             if bad is not None:
                 raise _fail(path, f"must not contain invisible or control characters "
-                                  f"(U+{ord(bad):04X})", "invisible_character")
+                                  f"(U+{ord(bad):04X})", Code.INVISIBLE_CHARACTER)
         if self.not_blank and is_blank(value):
-            raise _fail(path, "must not be empty or only spaces", "blank")
+            raise _fail(path, "must not be empty or only spaces", Code.BLANK)
         return value
 
     def openapi(self) -> dict[str, Any]:
@@ -86,12 +87,12 @@ class Choice(Schema):
 
     def validate(self, value: Any, path: str) -> Enum:
         if not isinstance(value, str):
-            raise _fail(path, "must be a string", "wrong_type")
+            raise _fail(path, "must be a string", Code.WRONG_TYPE)
         try:
             return self.enum(value)
         except ValueError:
             allowed = ", ".join(e.value for e in self.enum)
-            raise _fail(path, f"must be one of: {allowed}", "unknown_value") from None
+            raise _fail(path, f"must be one of: {allowed}", Code.UNKNOWN_VALUE) from None
 
     def openapi(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"type": "string", "enum": [e.value for e in self.enum]}
@@ -110,11 +111,11 @@ class Int(Schema):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, "must be an integer", "wrong_type")
+            raise _fail(path, "must be an integer", Code.WRONG_TYPE)
         if self.minimum is not None and value < self.minimum:
-            raise _fail(path, f"must be at least {self.minimum}", "out_of_range")
+            raise _fail(path, f"must be at least {self.minimum}", Code.OUT_OF_RANGE)
         if self.maximum is not None and value > self.maximum:
-            raise _fail(path, f"must be at most {self.maximum}", "out_of_range")
+            raise _fail(path, f"must be at most {self.maximum}", Code.OUT_OF_RANGE)
         return value
 
     def openapi(self) -> dict[str, Any]:
@@ -130,7 +131,7 @@ class Int(Schema):
 class Bool(Schema):
     def validate(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
-            raise _fail(path, "must be true or false", "wrong_type")
+            raise _fail(path, "must be true or false", Code.WRONG_TYPE)
         return value
 
     def openapi(self) -> dict[str, Any]:
@@ -143,18 +144,18 @@ class Array(Schema):
     max_items: int = 1000
     unique: bool = False
     min_items: int = 0
-    too_short_code: str = "too_short"
+    too_short_code: Code = Code.TOO_SHORT
 
     def validate(self, value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):
-            raise _fail(path, "must be an array", "wrong_type")
+            raise _fail(path, "must be an array", Code.WRONG_TYPE)
         if len(value) < self.min_items:
             raise _fail(path, f"must have at least {self.min_items} items", self.too_short_code)
         if len(value) > self.max_items:
-            raise _fail(path, f"must have at most {self.max_items} items", "too_long")
+            raise _fail(path, f"must have at most {self.max_items} items", Code.TOO_LONG)
         result = [self.items.validate(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if self.unique and len({repr(v) for v in result}) != len(result):
-            raise _fail(path, "must not repeat an item", "duplicate_item")
+            raise _fail(path, "must not repeat an item", Code.DUPLICATE_ITEM)
         return result
 
     def openapi(self) -> dict[str, Any]:
@@ -196,15 +197,15 @@ class Obj(Schema):
 
     def validate(self, value: Any, path: str = "") -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _fail(path, "must be a JSON object", "wrong_type")
+            raise _fail(path, "must be a JSON object", Code.WRONG_TYPE)
         unknown = sorted(set(value) - set(self.fields))
         if unknown:
             where = f"{path}.{unknown[0]}" if path else unknown[0]
-            raise ValidationFailed(f"unknown field {where!r}", code="unknown_field", field=where)
+            raise ValidationFailed(f"unknown field {where!r}", code=Code.UNKNOWN_FIELD, field=where)
         for name in self.required:
             if name not in value:
                 where = f"{path}.{name}" if path else name
-                raise ValidationFailed(f"{where} is required", code="missing_field", field=where)
+                raise ValidationFailed(f"{where} is required", code=Code.MISSING_FIELD, field=where)
         return {
             name: self.fields[name].validate(v, f"{path}.{name}" if path else name)
             for name, v in value.items()

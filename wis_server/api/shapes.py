@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from ..domain.codes import Code
 from ..domain.levels import (
     Classification,
     ContactKind,
@@ -30,7 +31,7 @@ ID = Str(min_length=1, max_length=36, description="identifier (UUID)")
 IDS = Array(ID, max_items=2000, unique=True)
 
 PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX, f"at least {PASSWORD_MIN} characters (else 422 "
-               "password_too_short)", too_short_code="password_too_short")
+               "password_too_short)", too_short_code=Code.PASSWORD_TOO_SHORT)
 TokenRequest = Obj("TokenRequest", {"username": Str(1, 80), "password": Str(1, 1024)},
                    required=("username", "password"))
 RefreshRequest = Obj("RefreshRequest", {"refresh_token": Str(1, 200)},
@@ -95,7 +96,7 @@ ReportCreate = Obj("ReportCreate", {
     "scope": Choice(ReportScope, "joint: the space's joint report (editors); actor: your "
                                  "actor's own (default)"),
     "sections": Array(SectionIn, max_items=len(ReportSectionKey), min_items=1,
-                      too_short_code="empty_report")},
+                      too_short_code=Code.EMPTY_REPORT)},
     required=("sections",))
 
 

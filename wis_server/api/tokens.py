@@ -22,6 +22,7 @@ from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 
 from ..classification.keys import Keyring, SigningKey
+from ..domain.codes import Code
 from ..domain.errors import AuthenticationFailed
 from ..domain.model import Principal
 
@@ -72,12 +73,12 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError:
-            raise AuthenticationFailed("malformed access token", code="token_invalid") from None
+            raise AuthenticationFailed("malformed access token", code=Code.TOKEN_INVALID) from None
         if header.get("alg") not in ALGORITHMS:
-            raise AuthenticationFailed("token algorithm not allowed", code="token_invalid")
+            raise AuthenticationFailed("token algorithm not allowed", code=Code.TOKEN_INVALID)
         key = self.keyring.signing_key(str(header.get("kid", "")))
         if key is None:
-            raise AuthenticationFailed("unknown token signing key", code="token_invalid")
+            raise AuthenticationFailed("unknown token signing key", code=Code.TOKEN_INVALID)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._verifier(key), algorithms=ALGORITHMS, audience=self.audience,
@@ -86,18 +87,18 @@ class TokenService:
                          "require_aud": True, "require_sub": True, "leeway": CLOCK_SKEW_S},
             )
         except ExpiredSignatureError:
-            raise AuthenticationFailed("access token expired", code="token_expired") from None
+            raise AuthenticationFailed("access token expired", code=Code.TOKEN_EXPIRED) from None
         except JOSEError:
-            raise AuthenticationFailed("access token invalid", code="token_invalid") from None
+            raise AuthenticationFailed("access token invalid", code=Code.TOKEN_INVALID) from None
         if claims.get("typ") != ACCESS_TYP or not isinstance(claims.get("act"), str):
-            raise AuthenticationFailed("not an access token", code="token_invalid")
+            raise AuthenticationFailed("not an access token", code=Code.TOKEN_INVALID)
         iat = claims.get("iat")
         if not isinstance(iat, int) or isinstance(iat, bool) or iat > time.time() + CLOCK_SKEW_S:
             raise AuthenticationFailed("access token issued in the future",
-                                       code="token_invalid")
+                                       code=Code.TOKEN_INVALID)
         epoch = claims.get("sep", 0)
         if not isinstance(epoch, int) or isinstance(epoch, bool):
-            raise AuthenticationFailed("access token invalid", code="token_invalid")
+            raise AuthenticationFailed("access token invalid", code=Code.TOKEN_INVALID)
         return AccessClaims(str(claims["sub"]), str(claims["act"]), int(claims["exp"]),
                             str(claims.get("jti", "")), epoch)
 
@@ -106,4 +107,4 @@ def check_session(claims: AccessClaims, principal: Principal) -> None:
     """The token belongs to the user's current sessions (not ended since it was issued)."""
     if claims.session_epoch != principal.session_epoch:
         raise AuthenticationFailed("this session has ended; sign in again",
-                                   code="session_revoked")
+                                   code=Code.SESSION_REVOKED)

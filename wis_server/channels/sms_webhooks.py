@@ -21,11 +21,13 @@ from enum import Enum
 
 import phonenumbers
 
+from ..domain.codes import Code
+
 
 class WebhookError(ValueError):
     """Bad webhook input; `code` is stable (the API answers problem+json 400 with it)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: Code) -> None:
         super().__init__(message)
         self.code = code
 
@@ -82,10 +84,10 @@ def _field(form: Mapping[str, str], name: str, *, required: bool = True) -> str:
     value = form.get(name)
     if value is None or value == "":
         if required:
-            raise WebhookError(f"missing field {name}", "sms_webhook_missing_field")
+            raise WebhookError(f"missing field {name}", Code.SMS_WEBHOOK_MISSING_FIELD)
         return ""
     if len(value) > _MAX_FIELD:
-        raise WebhookError(f"field {name} is too long", "sms_webhook_field_too_long")
+        raise WebhookError(f"field {name} is too long", Code.SMS_WEBHOOK_FIELD_TOO_LONG)
     return value
 
 
@@ -95,7 +97,7 @@ def _time(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise WebhookError("invalid timestamp", "sms_webhook_invalid_time") from None
+        raise WebhookError("invalid timestamp", Code.SMS_WEBHOOK_INVALID_TIME) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # the provider sends UTC
 
 
@@ -116,7 +118,7 @@ def parse_inbound(form: Mapping[str, str]) -> InboundSms:
     try:
         sender = normalise_number(sender)
     except ValueError:
-        raise WebhookError("from is not a phone number", "sms_webhook_invalid_number") from None
+        raise WebhookError("from is not a phone number", Code.SMS_WEBHOOK_INVALID_NUMBER) from None
     return InboundSms(
         provider_id=_field(form, "id", required=False),
         sender=sender,
@@ -134,11 +136,11 @@ def parse_delivery_report(form: Mapping[str, str],
     try:
         status = ReportStatus(status_text)
     except ValueError:
-        raise WebhookError("unknown delivery status", "sms_webhook_invalid_status") from None
+        raise WebhookError("unknown delivery status", Code.SMS_WEBHOOK_INVALID_STATUS) from None
     delivered_at = _time(_field(form, "delivered", required=False))
     delivery_id = (query or {}).get("delivery") or None
     if delivery_id is not None and len(delivery_id) > 200:
-        raise WebhookError("delivery reference is too long", "sms_webhook_field_too_long")
+        raise WebhookError("delivery reference is too long", Code.SMS_WEBHOOK_FIELD_TOO_LONG)
     return DeliveryReport(provider_id, status, delivered_at, delivery_id)
 
 

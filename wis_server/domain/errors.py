@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from .codes import Code
+
 
 class WisError(Exception):
     """Base error. `code` is stable and machine-readable; `status` is the HTTP analogue."""
 
-    code = "error"
+    code: Code = Code.ERROR
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: str, *, code: Code | None = None,
+                 field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -18,31 +21,31 @@ class WisError(Exception):
 
 
 class ValidationFailed(WisError):
-    code = "validation_failed"
+    code = Code.VALIDATION_FAILED
     status = 422
 
 
 class UnsupportedMediaType(WisError):
-    code = "unsupported_media_type"
+    code = Code.UNSUPPORTED_MEDIA_TYPE
     status = 415
 
 
 class NotFound(WisError):
     """Also what a caller gets for anything they may not see: invisible means invisible."""
 
-    code = "not_found"
+    code = Code.NOT_FOUND
     status = 404
 
 
 class Forbidden(WisError):
     """Only for things the caller can already see (e.g. their own space) but may not change."""
 
-    code = "forbidden"
+    code = Code.FORBIDDEN
     status = 403
 
 
 class Conflict(WisError):
-    code = "conflict"
+    code = Code.CONFLICT
     status = 409
 
 
@@ -50,17 +53,17 @@ class IntegrityFailure(WisError):
     """Stored content failed authentication (a tampered or damaged row): withheld, never
     guessed at. The caller could see the item, so saying so reveals nothing."""
 
-    code = "integrity_failure"
+    code = Code.INTEGRITY_FAILURE
     status = 409
 
 
 class AuthenticationFailed(WisError):
-    code = "authentication_failed"
+    code = Code.AUTHENTICATION_FAILED
     status = 401
 
 
 class TooManyAttempts(WisError):
-    code = "too_many_attempts"
+    code = Code.TOO_MANY_ATTEMPTS
     status = 429
 
     def __init__(self, message: str, *, retry_after: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from ..classification.policy import Action, decide
+from ..domain.codes import Code
 from ..domain.model import Principal
 from . import signals
 from .connection import CLOSE_GOING_AWAY, Connection, Limits, control
@@ -180,7 +181,7 @@ class Hub:
             return
         if space_id not in conn.subscriptions and \
                 len(conn.subscriptions) >= self.limits.max_subscriptions:
-            conn.push(control("error", code="too_many_subscriptions",
+            conn.push(control("error", code=Code.TOO_MANY_SUBSCRIPTIONS,
                               message="too many subscriptions on one connection"))
             return
         # Invisible means invisible: decide on a fresh read of the space before anything is
@@ -232,7 +233,7 @@ class Hub:
 
 
 def _not_found(space_id: str) -> Frame:
-    return control("error", code="not_found", message="no such space", space_id=space_id)
+    return control("error", code=Code.NOT_FOUND, message="no such space", space_id=space_id)
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:

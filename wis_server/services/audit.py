@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..classification.policy import Action, decide
+from ..domain.codes import Code
 from ..domain.errors import Forbidden
 from ..domain.levels import Classification, Role
 from ..domain.model import Principal, Space
@@ -131,7 +132,7 @@ class AuditTrail:
                 detail={"route": f"{method} {route}"}), self.clock())
 
     async def refused(self, principal: Principal, *, method: str, route: str, status: int,
-                      code: str) -> None:
+                      code: Code) -> None:
         """A signed-in user was refused (403) or told "not found" (404): on the trail, so an
         administrator can see someone probing ids — coalesced per user, route and status
         within a window (one chained record, then a count), and naming no id they tried."""
@@ -144,7 +145,7 @@ class AuditTrail:
             seq = await tx.audit.append(AuditRecord(
                 "access.refused", outcome="denied", user_id=principal.user_id,
                 actor_id=principal.actor_id,
-                detail={"status": status, "code": code, "route": f"{method} {route}"}), now)
+                detail={"status": status, "code": code.value, "route": f"{method} {route}"}), now)
             await tx.audit.add_marks(principal.user_id, [subject], bucket, seq, now)
 
     async def page(self, principal: Principal, *, actor_id: str | None, after: int, limit: int
@@ -157,7 +158,7 @@ class AuditTrail:
             actor_id = principal.actor_id
         if not decide(principal, Action.READ_AUDIT, target_actor_id=actor_id):
             raise Forbidden("only administrators read the audit trail (actor admins: their "
-                            "own actor's)", code="not_audit_reader")
+                            "own actor's)", code=Code.NOT_AUDIT_READER)
         async with self.store.read() as tx:
             records = await tx.audit.page(actor_id=actor_id, after=after,
                                           limit=max(1, min(limit, 1000)))

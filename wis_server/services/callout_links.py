@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from hashlib import sha256
 
 from ..classification.crypto import derive_key
+from ..domain.codes import Code
 from ..domain.errors import NotFound, WisError
 
 _MAC_BYTES = 16
 
 
 class LinkExpired(WisError):
-    code = "link_expired"
+    code = Code.LINK_EXPIRED
     status = 410
 
 
@@ -64,9 +65,9 @@ class LinkSigner:
                 raise ValueError
             payload, mac = _unb64(payload_text), _unb64(mac_text)
         except (ValueError, UnicodeError):
-            raise NotFound("no such link", code="link_invalid") from None
+            raise NotFound("no such link", code=Code.LINK_INVALID) from None
         if len(payload) != 21 or not hmac.compare_digest(mac, self._mac(payload)):
-            raise NotFound("no such link", code="link_invalid")
+            raise NotFound("no such link", code=Code.LINK_INVALID)
         expires_at = datetime.fromtimestamp(int.from_bytes(payload[16:], "big"), UTC)
         if now >= expires_at:
             raise LinkExpired("this acknowledgement link has expired")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from ..domain.codes import Code
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Role
 from ..domain.model import Principal
@@ -74,11 +75,11 @@ class CalloutLists:
         unknown = sorted(set(actor_ids) - known)
         if unknown:
             raise ValidationFailed(f"no such actors: {', '.join(unknown)}",
-                                   code="unknown_actor", field="actor_ids")
+                                   code=Code.UNKNOWN_ACTOR, field="actor_ids")
         same = await tx.callouts.list_named(principal.actor_id, name.strip())
         if same is not None and same.id != own_id:
             raise Conflict("your actor already has a call-out list with that name",
-                           code="list_name_taken")
+                           code=Code.LIST_NAME_TAKEN)
 
     async def _audit(self, tx: Tx, principal: Principal, action: str,
                      item: CalloutList) -> None:
@@ -91,4 +92,4 @@ class CalloutLists:
 def _may_keep(principal: Principal) -> None:
     if not principal.active or principal.role is not Role.EDITOR:
         raise Forbidden("only your actor's editors keep call-out lists",
-                        code="role_may_not_keep_lists")
+                        code=Code.ROLE_MAY_NOT_KEEP_LISTS)

@@ -35,6 +35,7 @@ from ..domain.callouts import (
     Target,
     TellEditors,
 )
+from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed, WisError
 from ..domain.events import EventKind
 from ..domain.levels import Classification, ContactKind, Role
@@ -59,12 +60,12 @@ log = structlog.get_logger("wis.callouts")
 
 
 class CodeInvalid(WisError):
-    code = "code_invalid"
+    code = Code.CODE_INVALID
     status = 422
 
 
 class CalloutClosed(WisError):
-    code = "callout_closed"
+    code = Code.CALLOUT_CLOSED
     status = 409
 
 
@@ -218,34 +219,34 @@ class Callouts:
         if decision:
             return
         if decision.reason is Reason.SPACE_CLOSED:
-            raise Forbidden("the space is closed", code="space_closed")
+            raise Forbidden("the space is closed", code=Code.SPACE_CLOSED)
         if decision.reason is Reason.LEVEL_ABOVE_SPACE_CEILING:
             raise ValidationFailed("classification above the space's ceiling",
-                                   code="classification_above_ceiling", field="classification")
+                                   code=Code.CLASSIFICATION_ABOVE_CEILING, field="classification")
         if decision.reason is Reason.LEVEL_ABOVE_CLEARANCE:
             raise ValidationFailed("classification above your clearance",
-                                   code="classification_above_clearance",
+                                   code=Code.CLASSIFICATION_ABOVE_CLEARANCE,
                                    field="classification")
         raise Forbidden("only editors in the space call actors out",
-                        code="space_role_too_low")
+                        code=Code.SPACE_ROLE_TOO_LOW)
 
     async def _resolve_actors(self, tx: Tx, principal: Principal,
                               actor_ids: Sequence[str] | None, list_id: str | None
                               ) -> list[str]:
         if (actor_ids is None) == (list_id is None):
-            raise ValidationFailed("give either actor_ids or list_id", code="actors_or_list",
+            raise ValidationFailed("give either actor_ids or list_id", code=Code.ACTORS_OR_LIST,
                                    field="actor_ids")
         if list_id is not None:
             saved = await tx.callouts.get_list(list_id)
             if saved is None or saved.owner_actor_id != principal.actor_id:
-                raise NotFound("no such call-out list", code="not_found")
+                raise NotFound("no such call-out list", code=Code.NOT_FOUND)
             actor_ids = saved.actor_ids
         wanted = list(dict.fromkeys(actor_ids or ()))
         if not wanted:
-            raise ValidationFailed("summon at least one actor", code="no_actors",
+            raise ValidationFailed("summon at least one actor", code=Code.NO_ACTORS,
                                    field="actor_ids")
         if len(wanted) > MAX_TARGETS:
-            raise ValidationFailed(f"at most {MAX_TARGETS} actors", code="too_many_actors",
+            raise ValidationFailed(f"at most {MAX_TARGETS} actors", code=Code.TOO_MANY_ACTORS,
                                    field="actor_ids")
         return wanted
 
@@ -254,7 +255,7 @@ class Callouts:
         if outside:
             raise ValidationFailed(
                 "only actors participating in the space can be called out; not "
-                f"participating: {', '.join(outside)}", code="actor_not_participant",
+                f"participating: {', '.join(outside)}", code=Code.ACTOR_NOT_PARTICIPANT,
                 field="actor_ids")
 
     async def _contacts(self, tx: Tx, callout_id: str, actor_ids: Sequence[str],
@@ -265,7 +266,7 @@ class Callouts:
         for actor_id in actor_ids:
             actor = known.get(actor_id) if known is not None else await tx.actors.get(actor_id)
             if actor is None:
-                raise ValidationFailed(f"no such actor: {actor_id}", code="unknown_actor",
+                raise ValidationFailed(f"no such actor: {actor_id}", code=Code.UNKNOWN_ACTOR,
                                        field="actor_ids")
             points = sorted((p for p in actor.contact_points if p.kind in CHANNEL_OF),
                             key=lambda p: p.priority)
@@ -429,7 +430,7 @@ class Callouts:
             target = callout.target(target_actor) if target_actor else None
             if target is None:
                 raise Forbidden("your actor is not summoned by this call-out",
-                                code="not_summoned")
+                                code=Code.NOT_SUMMONED)
             moved, changed = ladder.answer(
                 target, contact.id if contact else None, answer, now, channel,
                 by.user_id if by else None, by.display_name if by else "")
@@ -470,7 +471,7 @@ class Callouts:
         async with self.store.read() as tx:
             ref = await tx.callouts.contact_ref(claim.contact_id)
             if ref is None:
-                raise NotFound("no such link", code="link_invalid")
+                raise NotFound("no such link", code=Code.LINK_INVALID)
             callout = await tx.callouts.get(ref.callout_id)
             assert callout is not None
             contact = callout.contact(claim.contact_id)
@@ -490,7 +491,7 @@ class Callouts:
         async with self.store.read() as tx:
             ref = await tx.callouts.contact_ref(claim.contact_id)
         if ref is None:
-            raise NotFound("no such link", code="link_invalid")
+            raise NotFound("no such link", code=Code.LINK_INVALID)
         return await self.acknowledge(ref.callout_id, contact_id=claim.contact_id, code=None,
                                       channel=AckChannel.LINK, answer=answer)
 
@@ -656,7 +657,7 @@ class Callouts:
                 return callout, {}
             if len(callout.targets) + len(fresh) > MAX_TARGETS:
                 raise ValidationFailed(f"at most {MAX_TARGETS} actors",
-                                       code="too_many_actors", field="actor_ids")
+                                       code=Code.TOO_MANY_ACTORS, field="actor_ids")
             self._check_participants(space, fresh)
             contacts = await self._contacts(tx, callout.id, fresh,
                                             {c.code for c in callout.contacts})
@@ -706,7 +707,7 @@ class Callouts:
             assert space is not None
             if principal.actor_id != callout.owner_actor_id:
                 raise Forbidden("only the calling actor's editors change a call-out",
-                                code="not_callout_owner")
+                                code=Code.NOT_CALLOUT_OWNER)
             self._check_call_out(principal, space, callout.classification)
             if callout.status is not CalloutStatus.OPEN:
                 raise CalloutClosed("this call-out is closed")

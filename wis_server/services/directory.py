@@ -12,6 +12,7 @@ import uuid
 from dataclasses import replace
 
 from ..classification.policy import Action, decide
+from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
@@ -102,7 +103,7 @@ class Directory:
                     and ceiling > principal.effective_clearance):
                 # Raising the ceiling raises the effective clearance of the actor's users.
                 raise Forbidden("you may not raise a ceiling above your own clearance",
-                                code="clearance_above_own")
+                                code=Code.CLEARANCE_ABOVE_OWN)
             changed = replace(
                 actor,
                 name=name if name is not None else actor.name,
@@ -128,7 +129,7 @@ class Directory:
             # Actors are listed for every user, so refusing is no disclosure: say 403.
             if not decide(principal, Action.MANAGE_USERS, target_actor_id=actor_id):
                 raise Forbidden("only that actor's administrators list its users",
-                                code="not_actor_admin")
+                                code=Code.NOT_ACTOR_ADMIN)
             return await tx.users.of_actor(actor_id)
 
     async def create_user(self, principal: Principal | None, actor_id: str, username: str,
@@ -137,7 +138,7 @@ class Directory:
         if principal is not None and not decide(
                 principal, Action.MANAGE_USERS, target_actor_id=actor_id):
             raise Forbidden("only that actor's administrators create its users",
-                            code="not_actor_admin")
+                            code=Code.NOT_ACTOR_ADMIN)
         _check_role_grant(principal, role)
         username = normalise_username(username)
         check_password_rule(password)
@@ -175,7 +176,7 @@ class Directory:
                     or (role is not None and role is not user.role)
                     or (clearance is not None and clearance is not user.clearance)):
                 raise Forbidden("you cannot disable yourself or change your own role or "
-                                "clearance; ask another administrator", code="self_change")
+                                "clearance; ask another administrator", code=Code.SELF_CHANGE)
             actor = await tx.actors.get(user.actor_id)
             assert actor is not None
             if clearance is not None:
@@ -212,7 +213,7 @@ class Directory:
         _check_may_change(principal, user)
         if principal is not None and _effective(user, actor) > principal.effective_clearance:
             raise Forbidden("you may not reset the password of an account cleared above you",
-                            code="clearance_above_own")
+                            code=Code.CLEARANCE_ABOVE_OWN)
         password_hash = await self.passwords.hash_async(password)  # after the permission checks
         now = self.clock()
         async with self.store.write() as tx:
@@ -228,7 +229,7 @@ def _check_may_change(principal: Principal | None, user: User) -> None:
     if (user.role is Role.SYSTEM_ADMIN and principal is not None
             and principal.role is not Role.SYSTEM_ADMIN):
         raise Forbidden("only system administrators change a system administrator",
-                        code="system_admin_protected")
+                        code=Code.SYSTEM_ADMIN_PROTECTED)
 
 
 def _effective(user: User, actor: Actor) -> Classification:
@@ -238,7 +239,7 @@ def _effective(user: User, actor: Actor) -> Classification:
 def _check_clearance_grant(principal: Principal | None, clearance: Classification) -> None:
     if principal is not None and clearance > principal.effective_clearance:
         raise Forbidden("you may not grant a clearance above your own",
-                        code="clearance_above_own")
+                        code=Code.CLEARANCE_ABOVE_OWN)
 
 
 def _check_may_manage(principal: Principal, user: User, actor: Actor, *, role: Role | None,
@@ -255,16 +256,16 @@ def _check_may_manage(principal: Principal, user: User, actor: Actor, *, role: R
             or (display_name is not None and display_name != user.display_name)
             or (clearance is not None and clearance is not user.clearance and not lowering)):
         raise Forbidden("you may only lower or disable an account cleared above you",
-                        code="clearance_above_own")
+                        code=Code.CLEARANCE_ABOVE_OWN)
 
 
 def _check_role_grant(principal: Principal | None, role: Role) -> None:
     if (role is Role.SYSTEM_ADMIN and principal is not None
             and principal.role is not Role.SYSTEM_ADMIN):
-        raise Forbidden("only system administrators grant that role", code="role_not_grantable")
+        raise Forbidden("only system administrators grant that role", code=Code.ROLE_NOT_GRANTABLE)
 
 
 def _check_clearance(clearance: Classification, actor: Actor) -> None:
     if clearance > actor.clearance_ceiling:
         raise ValidationFailed("clearance above the actor's ceiling",
-                               code="clearance_above_ceiling", field="clearance")
+                               code=Code.CLEARANCE_ABOVE_CEILING, field="clearance")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from ..classification.policy import Action, Reason, decide, default_audience
+from ..domain.codes import Code
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind
@@ -52,22 +53,22 @@ def check_write(principal: Principal, space: Space, action: Action, level: Class
     reason = decision.reason
     if reason is Reason.LEVEL_ABOVE_SPACE_CEILING:
         raise ValidationFailed("classification above the space's ceiling",
-                               code="classification_above_ceiling", field="classification")
+                               code=Code.CLASSIFICATION_ABOVE_CEILING, field="classification")
     if reason is Reason.LEVEL_ABOVE_CLEARANCE:
         raise ValidationFailed("classification above your clearance",
-                               code="classification_above_clearance", field="classification")
+                               code=Code.CLASSIFICATION_ABOVE_CLEARANCE, field="classification")
     if reason in (Reason.AUDIENCE_EXCLUDES_AUTHOR, Reason.AUDIENCE_OUTSIDE_PARTICIPANTS):
         outside = sorted((audience or frozenset()) - space.participant_ids)
         raise ValidationFailed(
             "audience must name participating actors by id (see the space's participants); "
             f"not participating: {', '.join(outside)}" if outside else
-            "audience must include your own actor", code="invalid_audience", field="audience")
+            "audience must include your own actor", code=Code.INVALID_AUDIENCE, field="audience")
     if reason is Reason.SPACE_CLOSED:
-        raise Forbidden("the space is closed", code="space_closed")
+        raise Forbidden("the space is closed", code=Code.SPACE_CLOSED)
     if reason is Reason.NOT_OWNING_ACTOR:
         raise Forbidden("only the owning actor's editors publish the joint report",
-                        code="not_space_owner")
-    raise Forbidden("your role in this space does not allow this", code="space_role_too_low")
+                        code=Code.NOT_SPACE_OWNER)
+    raise Forbidden("your role in this space does not allow this", code=Code.SPACE_ROLE_TOO_LOW)
 
 
 async def check_audience_cleared(tx: Tx,
@@ -87,7 +88,7 @@ async def check_audience_cleared(tx: Tx,
         if below:
             raise ValidationFailed(
                 f"these actors' clearance ceiling is below {level.value}, so nobody there "
-                f"could read it: {', '.join(below)}", code="audience_below_level", field=field)
+                f"could read it: {', '.join(below)}", code=Code.AUDIENCE_BELOW_LEVEL, field=field)
 
 
 async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
@@ -111,7 +112,7 @@ class Entries:
         if kind is EntryKind.NOTICE:
             raise ValidationFailed("a notice is posted to the space's notices "
                                    "(POST /api/v1/spaces/{space_id}/notices), which also "
-                                   "delivers it", code="notice_via_notices", field="kind")
+                                   "delivers it", code=Code.NOTICE_VIA_NOTICES, field="kind")
         print_ = fingerprint("entry.create", [space_id, kind.value, classification.value, body,
                                               sorted(audience) if audience is not None else None])
 
@@ -167,7 +168,7 @@ class Entries:
                 raise NotFound("no such entry")
             if label.author_actor_id != principal.actor_id:
                 raise Forbidden("only the author's actor changes an entry's read right",
-                                code="not_author_actor")
+                                code=Code.NOT_AUTHOR_ACTOR)
             # null means what it means on POST: the level's default read right (every
             # participant for public, the author's actor alone for sekretess/hemlig).
             chosen: Audience = (frozenset(audience) | {principal.actor_id}
@@ -216,11 +217,11 @@ class Entries:
             needle = text.strip().casefold()
             if not needle or len(needle) > MAX_SEARCH:
                 raise ValidationFailed(f"q must be 1-{MAX_SEARCH} non-blank characters",
-                                       code="invalid_search", field="q")
+                                       code=Code.INVALID_SEARCH, field="q")
             match = _body_contains(needle)
         if labels is not None and labels.since is not None and labels.until is not None \
                 and labels.since >= labels.until:
-            raise ValidationFailed("since must be before until", code="invalid_time_range",
+            raise ValidationFailed("since must be before until", code=Code.INVALID_TIME_RANGE,
                                    field="since")
         async with self.store.read() as tx:
             space = await visible_space(tx, principal, space_id)

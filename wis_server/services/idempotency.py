@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ..domain.codes import Code
 from ..domain.errors import Conflict
 from ..storage.errors import is_duplicate_key
 from ..storage.idempotency import IdempotentResult
@@ -29,7 +30,7 @@ async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) ->
         return None
     if not tx.idempotency.matches(found, print_):
         raise Conflict("this Idempotency-Key was used for a different request",
-                       code="idempotency_key_reused")
+                       code=Code.IDEMPOTENCY_KEY_REUSED)
     return found.resource_id
 
 

@@ -11,6 +11,7 @@ from importlib.resources import files
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from ..domain.codes import Code
 from ..domain.errors import ValidationFailed
 from ..domain.levels import ContactKind
 from ..domain.model import ContactPoint
@@ -32,18 +33,18 @@ def check_password_strength(password: str) -> None:
     the end, and whatever its case) or one made of a single repeated character."""
     if len(set(password)) <= 1:
         raise ValidationFailed("a password of one repeated character is too easy to guess",
-                               code="password_repetitive", field="password")
+                               code=Code.PASSWORD_REPETITIVE, field="password")
     folded = password.casefold()
     common = common_passwords()
     if folded in common or _TRAILING.sub("", folded) in common:
         raise ValidationFailed("that password is among the most common ones; choose another",
-                               code="password_common", field="password")
+                               code=Code.PASSWORD_COMMON, field="password")
 
 
 def check_short_name(short_name: str) -> None:
     if not SHORT_NAME.fullmatch(short_name):
         raise ValidationFailed("a short name has only letters, digits and '-' (no spaces)",
-                               code="invalid_short_name", field="short_name")
+                               code=Code.INVALID_SHORT_NAME, field="short_name")
 
 
 def normalise_contact_points(points: tuple[ContactPoint, ...]) -> tuple[ContactPoint, ...]:
@@ -58,7 +59,7 @@ def normalise_contact_point(point: ContactPoint) -> ContactPoint:
         try:
             address = validate_email(point.value, check_deliverability=False).normalized
         except EmailNotValidError:
-            raise ValidationFailed("not a valid e-mail address", code="invalid_email",
+            raise ValidationFailed("not a valid e-mail address", code=Code.INVALID_EMAIL,
                                    field="contact_points") from None
         return ContactPoint(point.kind, address, point.priority, point.label)
     if point.kind in (ContactKind.PHONE, ContactKind.SMS):
@@ -68,13 +69,13 @@ def normalise_contact_point(point: ContactPoint) -> ContactPoint:
             number = None
         if number is None or not phonenumbers.is_valid_number(number):
             raise ValidationFailed("not a valid phone number (E.164, or a Swedish number)",
-                                   code="invalid_phone", field="contact_points")
+                                   code=Code.INVALID_PHONE, field="contact_points")
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         return ContactPoint(point.kind, e164, point.priority, point.label)
     if point.kind in (ContactKind.RAKEL_ISSI, ContactKind.RAKEL_GSSI):
         value = point.value.strip()
         if not value.isdigit() or not 0 < int(value) <= 0xFFFFFF:
             raise ValidationFailed("not a Rakel SSI (a number from 1 to 16777215)",
-                                   code="invalid_rakel_ssi", field="contact_points")
+                                   code=Code.INVALID_RAKEL_SSI, field="contact_points")
         return ContactPoint(point.kind, str(int(value)), point.priority, point.label)
     return point

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..classification.policy import Action, decide, default_audience, space_role
+from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind, SpaceRole, SpaceType
@@ -175,6 +176,6 @@ class Notices:
             if notice.author_id != principal.user_id \
                     and space_role(principal, space) is not SpaceRole.EDITOR:
                 raise Forbidden("only the sender and the space's editors see the deliveries",
-                                code="not_notice_sender")
+                                code=Code.NOT_NOTICE_SENDER)
             message_id = await tx.outbox.message_of(notice_id, "notice")
             return await tx.outbox.deliveries_of([message_id] if message_id else [])

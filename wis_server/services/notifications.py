@@ -7,6 +7,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..domain.codes import Code
 from ..domain.errors import ValidationFailed
 from ..domain.levels import ContactKind
 from ..domain.model import ContactPoint, Principal
@@ -30,7 +31,7 @@ def _hhmm(value: str, field: str) -> time:
             return time.fromisoformat(value)
     except ValueError:
         pass
-    raise ValidationFailed(f"{field} must be a time HH:MM", code="invalid_time", field=field)
+    raise ValidationFailed(f"{field} must be a time HH:MM", code=Code.INVALID_TIME, field=field)
 
 
 def _address(kind: ContactKind, value: str | None, field: str) -> str | None:
@@ -60,14 +61,14 @@ class NotificationSettings:
         given take their defaults."""
         channels = tuple(Channel(c) for c in doc.get("channels", [c.value for c in Channel]))
         if len(set(channels)) != len(channels):
-            raise ValidationFailed("a channel is named twice", code="duplicate_channel",
+            raise ValidationFailed("a channel is named twice", code=Code.DUPLICATE_CHANNEL,
                                    field="channels")
         spaces = doc.get("spaces", {"mode": "all"})
         mode = SpacesMode(spaces.get("mode", "all"))
         space_ids = frozenset(spaces.get("space_ids", []))
         if mode is SpacesMode.ALL and space_ids:
             raise ValidationFailed("space_ids are given only with mode 'chosen'",
-                                   code="space_ids_without_chosen", field="spaces.space_ids")
+                                   code=Code.SPACE_IDS_WITHOUT_CHOSEN, field="spaces.space_ids")
         events = frozenset(NotifyEvent(e) for e in doc.get(
             "events", [NotifyEvent.NOTICE.value, NotifyEvent.SPACE_ADDED.value]))
         quiet = None
@@ -78,13 +79,13 @@ class NotificationSettings:
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValidationFailed("unknown time zone (an IANA name such as "
-                                       "Europe/Stockholm)", code="unknown_timezone",
+                                       "Europe/Stockholm)", code=Code.UNKNOWN_TIMEZONE,
                                        field="quiet_hours.timezone") from None
             start = _hhmm(raw_quiet["from"], "quiet_hours.from")
             end = _hhmm(raw_quiet["to"], "quiet_hours.to")
             if start == end:
                 raise ValidationFailed("quiet hours must not start when they end",
-                                       code="empty_quiet_hours", field="quiet_hours")
+                                       code=Code.EMPTY_QUIET_HOURS, field="quiet_hours")
             quiet = QuietHours(start, end, zone)
         prefs = NotificationPreferences(
             channels=channels, spaces=mode, space_ids=space_ids, events=events,
@@ -97,7 +98,7 @@ class NotificationSettings:
                 unknown = sorted(space_ids - mine)
                 if unknown:  # only ever about the caller's own spaces: nothing leaks
                     raise ValidationFailed("not spaces your actor participates in: "
-                                           + ", ".join(unknown), code="not_your_space",
+                                           + ", ".join(unknown), code=Code.NOT_YOUR_SPACE,
                                            field="spaces.space_ids")
             await tx.notifications.save_preferences(principal.user_id, prefs, now)
             await tx.audit.append(AuditRecord(

@@ -15,6 +15,7 @@ import weakref
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..domain.codes import Code
 from ..domain.errors import TooManyAttempts, ValidationFailed
 from .input_rules import check_password_strength
 
@@ -96,14 +97,15 @@ def normalise_username(username: str) -> str:
     if not 3 <= len(name) <= 80 or not set(name) <= USERNAME_ALLOWED:
         raise ValidationFailed(
             "usernames are 3-80 characters: letters, digits and . _ - @ (no spaces)",
-            code="invalid_username", field="username")
+            code=Code.INVALID_USERNAME, field="username")
     return name
 
 
 def check_password_rule(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise ValidationFailed(f"password must have at least {MIN_LENGTH} characters",
-                               code="password_too_short", field="password")
+                               code=Code.PASSWORD_TOO_SHORT, field="password")
     if len(password) > MAX_LENGTH:
-        raise ValidationFailed("password is too long", code="password_too_long", field="password")
+        raise ValidationFailed("password is too long", code=Code.PASSWORD_TOO_LONG,
+                               field="password")
     check_password_strength(password)  # common or repetitive passwords (input_rules)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide, default_audience
+from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, ReportSectionKey
@@ -58,10 +59,10 @@ class Reports:
         or remove it) is refused with `section_not_readable`."""
         keys = [s.key for s in sections]
         if len(set(keys)) != len(keys):
-            raise ValidationFailed("a section appears twice", code="duplicate_section",
+            raise ValidationFailed("a section appears twice", code=Code.DUPLICATE_SECTION,
                                    field="sections")
         if not sections:
-            raise ValidationFailed("a report needs at least one section", code="empty_report",
+            raise ValidationFailed("a report needs at least one section", code=Code.EMPTY_REPORT,
                                    field="sections")
         order = list(ReportSectionKey)
         ordered = sorted(sections, key=lambda s: order.index(s.key))
@@ -98,7 +99,7 @@ class Reports:
                     raise Conflict(
                         "the current version has a section under that heading that you may "
                         "not read; only someone who can read it may change or remove it",
-                        code="section_not_readable", field="sections")
+                        code=Code.SECTION_NOT_READABLE, field="sections")
                 version = await tx.reports.next_version(space.id, joint, owner)
                 report_id = str(uuid.uuid4())
                 seq = await tx.spaces.append_event(

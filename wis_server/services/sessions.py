@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..domain.codes import Code
 from ..domain.errors import AuthenticationFailed, TooManyAttempts
 from ..domain.model import Principal
 from ..storage.audit import AuditRecord
@@ -53,7 +54,7 @@ def _hash(token: str) -> str:
 
 def _revoked() -> AuthenticationFailed:
     return AuthenticationFailed("this session was revoked because its refresh token was "
-                                "used twice; sign in again", code="session_revoked")
+                                "used twice; sign in again", code=Code.SESSION_REVOKED)
 
 
 class Sessions:
@@ -124,7 +125,7 @@ class Sessions:
                     "auth.sign_in", user_id=principal.user_id, actor_id=principal.actor_id),
                     now)
         if principal is None or not principal.active:
-            raise AuthenticationFailed("wrong username or password", code="invalid_credentials")
+            raise AuthenticationFailed("wrong username or password", code=Code.INVALID_CREDENTIALS)
         return Session(principal, token)
 
     async def refresh(self, refresh_token: str) -> Session:
@@ -137,7 +138,7 @@ class Sessions:
                 raise _revoked()
             if row is None or row.revoked_at is not None or row.expires_at <= now:
                 raise AuthenticationFailed("refresh token invalid or expired",
-                                           code="invalid_refresh_token")
+                                           code=Code.INVALID_REFRESH_TOKEN)
             if await tx.tokens.mark_used(row.id, now):
                 principal = await load_principal(tx, row.user_id)
                 if principal is not None and principal.active:
@@ -158,7 +159,7 @@ class Sessions:
             raise _revoked()
         if principal is None or not principal.active:
             raise AuthenticationFailed("refresh token invalid or expired",
-                                       code="invalid_refresh_token")
+                                       code=Code.INVALID_REFRESH_TOKEN)
         return Session(principal, token)
 
     async def _retry(self, tx: Tx, row: Any, refresh_token: str, now: datetime

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..classification.policy import Action, Reason, decide, space_role
+from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
@@ -51,10 +52,10 @@ class Spaces:
                      participants: list[Participant], idempotency_key: str | None = None
                      ) -> SpaceView:
         if not decide(principal, Action.CREATE_SPACE):
-            raise Forbidden("only editors create spaces", code="role_may_not_create_space")
+            raise Forbidden("only editors create spaces", code=Code.ROLE_MAY_NOT_CREATE_SPACE)
         if classification > principal.effective_clearance:
             raise ValidationFailed("space ceiling above your clearance",
-                                   code="ceiling_above_clearance", field="classification")
+                                   code=Code.CEILING_ABOVE_CLEARANCE, field="classification")
         if not any(p.actor_id == principal.actor_id for p in participants):
             participants = [Participant(principal.actor_id), *participants]
         print_ = fingerprint("space.create", [title, description, type.value,
@@ -112,17 +113,17 @@ class Spaces:
             space = await visible_space(tx, principal, space_id, content=True)
             decision = decide(principal, Action.ADMINISTER_SPACE, space)
             if not decision:
-                code = ("not_space_owner" if decision.reason is Reason.NOT_OWNING_ACTOR
-                        else "space_role_too_low")
+                code = (Code.NOT_SPACE_OWNER if decision.reason is Reason.NOT_OWNING_ACTOR
+                        else Code.SPACE_ROLE_TOO_LOW)
                 raise Forbidden("only the owning actor's editors change a space", code=code)
             if participants is not None:
                 owner = [p for p in participants if p.actor_id == space.owner_actor_id]
                 if not owner:
                     raise ValidationFailed("the owning actor cannot leave its space",
-                                           code="owner_must_participate", field="participants")
+                                           code=Code.OWNER_MUST_PARTICIPATE, field="participants")
                 if owner[0].role_cap is not None:
                     raise ValidationFailed("the owning actor's role cannot be capped",
-                                           code="owner_cannot_be_capped", field="participants")
+                                           code=Code.OWNER_CANNOT_BE_CAPPED, field="participants")
                 await _check_actors_exist(tx, [p.actor_id for p in participants])
             changed = replace(
                 space, title=title if title is not None else space.title,
@@ -164,9 +165,9 @@ async def _ceilings(tx: Tx) -> dict[str, Classification]:
 
 async def _check_actors_exist(tx: Tx, actor_ids: list[str]) -> None:
     if len(set(actor_ids)) != len(actor_ids):
-        raise ValidationFailed("an actor is named twice", code="duplicate_participant",
+        raise ValidationFailed("an actor is named twice", code=Code.DUPLICATE_PARTICIPANT,
                                field="participants")
     missing = set(actor_ids) - await tx.actors.existing_ids(actor_ids)
     if missing:
-        raise ValidationFailed("unknown actor among participants", code="unknown_actor",
+        raise ValidationFailed("unknown actor among participants", code=Code.UNKNOWN_ACTOR,
                                field="participants")

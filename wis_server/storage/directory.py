@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.codes import Code
 from ..domain.errors import Conflict
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
@@ -51,7 +52,7 @@ class ActorRepository:
                 ))
         except IntegrityError:
             raise Conflict("an actor with that name or short name exists",
-                           code="actor_exists") from None
+                           code=Code.ACTOR_EXISTS) from None
 
     async def update(self, actor: Actor, now: datetime) -> None:
         try:
@@ -64,7 +65,7 @@ class ActorRepository:
                 ))
         except IntegrityError:
             raise Conflict("an actor with that name or short name exists",
-                           code="actor_exists") from None
+                           code=Code.ACTOR_EXISTS) from None
 
     async def get(self, actor_id: str) -> Actor | None:
         row = (await self.conn.execute(select(actors).where(actors.c.id == actor_id))).first()
@@ -105,7 +106,7 @@ class UserRepository:
                     created_at=now, updated_at=now,
                 ))
         except IntegrityError:
-            raise Conflict("that username is taken", code="username_taken",
+            raise Conflict("that username is taken", code=Code.USERNAME_TAKEN,
                            field="username") from None
 
     async def update(self, user: User, now: datetime) -> None:

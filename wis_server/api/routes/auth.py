@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ...domain.codes import Code
 from ...domain.errors import AuthenticationFailed
 from ...services.sessions import Session
 from ..endpoint import Api, Call
@@ -55,9 +56,9 @@ def _cookie_refresh_token(call: Call) -> str:
     csrf_cookie = call.request.cookies.get(CSRF_COOKIE, "")
     csrf_header = call.request.headers.get(CSRF_HEADER, "")
     if not cookie:
-        raise AuthenticationFailed("no session", code="no_session")
+        raise AuthenticationFailed("no session", code=Code.NO_SESSION)
     if not csrf_cookie or not hmac.compare_digest(csrf_cookie, csrf_header):
-        raise AuthenticationFailed("CSRF token missing or wrong", code="csrf_failed")
+        raise AuthenticationFailed("CSRF token missing or wrong", code=Code.CSRF_FAILED)
     return cookie
 
 

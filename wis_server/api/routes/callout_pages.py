@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ...channels.sms_webhooks import WebhookError, parse_inbound, parse_reply, secret_matches
 from ...domain.callouts import Answer
+from ...domain.codes import Code
 from ...domain.errors import NotFound, ValidationFailed, WisError
 from ...domain.levels import Classification
 from ...services.callouts import LinkPage
@@ -124,7 +125,7 @@ def _render(page: LinkPage, t: dict[str, str], token: str, note: str = "") -> st
 
 
 def _refusal(error: WisError, t: dict[str, str]) -> HTMLResponse:
-    word = {"link_expired": t["expired"], "callout_closed": t["closed"]}.get(
+    word = {Code.LINK_EXPIRED: t["expired"], Code.CALLOUT_CLOSED: t["closed"]}.get(
         error.code, t["invalid"])
     status = error.status if error.status in (404, 409, 410) else 404
     return _page(t, f'<h1>{t["title"]}</h1><p class="note" data-note>{word}</p>', status)

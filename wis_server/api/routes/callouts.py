@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ...domain.callouts import Answer, Callout, Conference, TargetState
+from ...domain.codes import Code
 from ...domain.errors import ValidationFailed
 from ...domain.levels import Classification
 from ...services.callout_lists import CalloutList
@@ -36,7 +37,7 @@ def _moment(raw: str | None, field: str) -> datetime | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValidationFailed(f"{field} must be an ISO 8601 time with a UTC offset or Z",
-                               code="invalid_time", field=field)
+                               code=Code.INVALID_TIME, field=field)
     return moment
 
 

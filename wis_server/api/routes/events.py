@@ -23,6 +23,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
+from ...domain.codes import Code
 from ...domain.errors import (
     AuthenticationFailed,
     NotFound,
@@ -62,7 +63,7 @@ def _json_response(parts: list[str], call: Call) -> Response:
 def _too_many() -> TooManyAttempts:
     error = TooManyAttempts("too many live connections for this user; close one",
                             retry_after=5)
-    error.code = "too_many_connections"
+    error.code = Code.TOO_MANY_CONNECTIONS
     return error
 
 
@@ -103,9 +104,9 @@ def _last_event_id(call: Call) -> int | None:
     value = parse_digits(raw)
     if value is None:
         raise ValidationFailed("Last-Event-ID must be an event's seq (plain digits)",
-                               code="wrong_type", field="Last-Event-ID")
+                               code=Code.WRONG_TYPE, field="Last-Event-ID")
     if not 0 <= value <= MAX_QUERY_INT:
-        raise ValidationFailed("Last-Event-ID is out of range", code="out_of_range",
+        raise ValidationFailed("Last-Event-ID is out of range", code=Code.OUT_OF_RANGE,
                                field="Last-Event-ID")
     return value
 
@@ -146,10 +147,10 @@ def register(api: Api) -> None:
             fresh = await call.services.directory.principal(principal.user_id)
             if fresh is None or not fresh.active:
                 raise AuthenticationFailed("account disabled or removed",
-                                           code="account_inactive")
+                                           code=Code.ACCOUNT_INACTIVE)
             if fresh.session_epoch != epoch:
                 raise AuthenticationFailed("this session has ended; sign in again",
-                                           code="session_revoked")
+                                           code=Code.SESSION_REVOKED)
             principal = fresh
         parts = ['{"items":[', *(("," if i else "") + f.text
                                   for i, f in enumerate(backlog.frames)),

@@ -15,6 +15,7 @@ from ...channels.sms_webhooks import (
     parse_delivery_report,
     secret_matches,
 )
+from ...domain.codes import Code
 from ...domain.errors import Forbidden, ValidationFailed
 from ...domain.levels import Role
 from ...domain.notifications import Channel, NotificationPreferences, NotifyEvent, SpacesMode
@@ -181,7 +182,7 @@ def register(api: Api) -> None:
             raise ValidationFailed(str(error), code=error.code) from None
         except (UnicodeDecodeError, ValueError):
             raise ValidationFailed("send the report form-encoded",
-                                   code="malformed_form") from None
+                                   code=Code.MALFORMED_FORM) from None
         if report.status is not ReportStatus.SENT:
             await call.services.outbox.delivery_report(
                 Channel.SMS, report.provider_id, report.status is ReportStatus.DELIVERED,
@@ -197,7 +198,7 @@ def register(api: Api) -> None:
         if not recorders:
             raise HTTPException(status_code=404)
         if call.principal.role is not Role.SYSTEM_ADMIN:
-            raise Forbidden("system administrators only", code="not_system_admin")
+            raise Forbidden("system administrators only", code=Code.NOT_SYSTEM_ADMIN)
         items = []
         for kind, channel in recorders.items():
             for message in list(channel.sent):

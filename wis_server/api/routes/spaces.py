@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...domain.codes import Code
 from ...domain.errors import ValidationFailed
 from ...domain.levels import Classification, EntryKind
 from ...domain.model import Participant
@@ -43,7 +44,7 @@ def _moment(query: dict[str, Any], name: str) -> datetime | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValidationFailed(f"{name} must be an ISO 8601 time with a UTC offset or Z",
-                               code="invalid_time", field=name)
+                               code=Code.INVALID_TIME, field=name)
     return moment
 
 

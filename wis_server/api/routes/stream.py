@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...classification.policy import space_role
 from ...domain.callouts import Callout
+from ...domain.codes import Code
 from ...domain.errors import AuthenticationFailed
 from ...domain.events import Subject
 from ...domain.model import Entry, Principal, SituationReport, Space
@@ -150,11 +151,11 @@ class WebSocketSender:
 async def authenticate_token(state: Any, token: object) -> tuple[Principal, float]:
     """A principal and its token's `exp` — or AuthenticationFailed (code token_expired, …)."""
     if not isinstance(token, str) or not token.strip():
-        raise AuthenticationFailed("missing token", code="token_missing")
+        raise AuthenticationFailed("missing token", code=Code.TOKEN_MISSING)
     claims = state.tokens.verify(token.strip())
     principal = await state.services.directory.principal(claims.user_id)
     if principal is None or not principal.active:
-        raise AuthenticationFailed("account disabled or removed", code="account_inactive")
+        raise AuthenticationFailed("account disabled or removed", code=Code.ACCOUNT_INACTIVE)
     check_session(claims, principal)
     return principal, float(claims.expires_at)
 
@@ -216,7 +217,7 @@ async def _authenticate(websocket: WebSocket, state: Any, hub: Hub
             await websocket.close(CLOSE_AUTH_FAILED, "message nested too deeply")
             return None
         if not isinstance(message, dict) or message.get("type") != "auth":
-            raise AuthenticationFailed("authenticate first", code="auth_required")
+            raise AuthenticationFailed("authenticate first", code=Code.AUTH_REQUIRED)
         async with hub.admission:
             return await authenticate_token(state, message.get("token"))
     except TimeoutError:
@@ -225,42 +226,42 @@ async def _authenticate(websocket: WebSocket, state: Any, hub: Hub
     except (WebSocketDisconnect, RuntimeError):
         return None
     except (ValueError, AuthenticationFailed) as error:
-        code = getattr(error, "code", "")
-        await websocket.close(CLOSE_TOKEN_EXPIRED if code == "token_expired"
+        code = getattr(error, "code", None)
+        await websocket.close(CLOSE_TOKEN_EXPIRED if code is Code.TOKEN_EXPIRED
                               else CLOSE_AUTH_FAILED, "authentication failed")
         return None
 
 
-def _error(code: str, message: str, **extra: Any) -> Frame:
+def _error(code: Code, message: str, **extra: Any) -> Frame:
     return control("error", code=code, message=message, **extra)
 
 
 async def _handle(hub: Hub, conn: Connection, text: str | None) -> None:
     if text is None or len(text) > MAX_CLIENT_MESSAGE:
-        conn.push(_error("bad_message", "send JSON text frames under 4 KiB"))
+        conn.push(_error(Code.BAD_MESSAGE, "send JSON text frames under 4 KiB"))
         return
     try:
         message = json.loads(text)
     except ValueError:
-        conn.push(_error("bad_message", "not JSON"))
+        conn.push(_error(Code.BAD_MESSAGE, "not JSON"))
         return
     except RecursionError:  # nested past the parser's depth: say so, then close
-        conn.push(_error("bad_message", "message nested too deeply"))
+        conn.push(_error(Code.BAD_MESSAGE, "message nested too deeply"))
         conn.close_soon(CLOSE_INVALID, "message nested too deeply", flush=True)
         return
     if not isinstance(message, dict):
-        conn.push(_error("bad_message", "send a JSON object"))
+        conn.push(_error(Code.BAD_MESSAGE, "send a JSON object"))
         return
     kind = message.get("type")
     if kind == "ping":
         conn.push(control("pong"))
         return
     if kind not in ("subscribe", "unsubscribe"):
-        conn.push(_error("unknown_type", "unknown or repeated message type"))
+        conn.push(_error(Code.UNKNOWN_TYPE, "unknown or repeated message type"))
         return
     space_id = message.get("space_id")
     if not isinstance(space_id, str) or not 1 <= len(space_id) <= 36:
-        conn.push(_error("bad_message", "space_id must be a space's id"))
+        conn.push(_error(Code.BAD_MESSAGE, "space_id must be a space's id"))
         return
     if kind == "unsubscribe":
         hub.unsubscribe(conn, space_id)
@@ -268,7 +269,7 @@ async def _handle(hub: Hub, conn: Connection, text: str | None) -> None:
     after = message.get("after")
     if after is not None and (isinstance(after, bool) or not isinstance(after, int)
                               or after < 0):
-        conn.push(_error("bad_message", "after must be a non-negative integer or null",
+        conn.push(_error(Code.BAD_MESSAGE, "after must be a non-negative integer or null",
                          space_id=space_id))
         return
     await hub.subscribe(conn, space_id, after)
