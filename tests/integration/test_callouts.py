@@ -94,11 +94,11 @@ class CalloutWorld(World):
 
 @asynccontextmanager
 async def callout_world(database_url: str, keyring: Keyring, tmp_path: Path,
-                        tick_s: str = "0") -> AsyncIterator[CalloutWorld]:
+                        tick_s: str = "0", **env: str) -> AsyncIterator[CalloutWorld]:
     clock = SimClock()
     settings = make_settings(tmp_path, database_url, WIS_SMS_WEBHOOK_SECRET=SECRET,
                              WIS_PUBLIC_URL=PUBLIC_URL, WIS_CALLOUT_STEP_S="600",
-                             WIS_CALLOUT_TICK_S=tick_s, WIS_ACCESS_TOKEN_TTL="3600")
+                             WIS_CALLOUT_TICK_S=tick_s, WIS_ACCESS_TOKEN_TTL="3600", **env)
     app = create_app(settings, keyring, clock=clock, passwords=FAST_PASSWORDS)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
@@ -609,3 +609,36 @@ async def test_delivery_receipt_and_permanent_failure_from_the_dispatcher(
     assert alarm.kind == "contact_point.alarm" and "permanent fel" in alarm.body
     assert [r.user_id for r in alarm.recipients] == [w["b_admin"].user_id]
     assert "Storm" not in alarm.body  # no call-out content in an alarm
+
+
+async def test_through_the_dispatcher_to_the_memory_channels(
+        database_url: str, keyring: Keyring, tmp_path: Path) -> None:
+    """The whole way out: call-out → outbox rows → the supervised dispatcher → policy and
+    rendering → the (recording) SMS and e-mail channels. What a phone receives: ÖVNING first,
+    the code, the link; for a sekretess call-out nothing of the content."""
+    async with callout_world(database_url, keyring, tmp_path, WIS_CHANNELS="memory") as w:
+        space_id = await _space(w, type="exercise")
+        doc = await _callout(w, space_id, ("B", "C"), classification="sekretess")
+        recorders = w.app.state.memory_channels
+
+        def sent() -> list[Any]:
+            return [m for ch in recorders.values() for m in list(ch.sent)]
+
+        async with asyncio.timeout(120):  # bounded; waits for the messages, not for a time
+            for _ in range(100_000):
+                if len(sent()) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        by_to = {m.to: m.rendered for m in sent() if isinstance(m.to, str)}
+        for number in ("+46702220001", "+46703330001"):
+            text = by_to[number].text
+            assert text.startswith("ÖVNING"), text
+            code, _ = _code_and_link(_sent_to(w, number)[0])
+            assert code in text and f"{PUBLIC_URL}/k/" in text
+            for secret in ("Storm", "Mälardalen", "4711", "555 123"):
+                assert secret not in text
+        # and the reply to what was received acknowledges
+        code_b, _ = _code_and_link(_sent_to(w, "+46702220001")[0])
+        assert (await _sms(w, "+46702220001", f"OK {code_b}")).headers["x-wis-outcome"] == \
+            "acknowledged"
+        assert _actor(await _get(w, doc["id"]), w.actors["B"])["state"] == "acknowledged"
