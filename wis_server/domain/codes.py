@@ -120,6 +120,12 @@ class Code(StrEnum):
     NOT_YOUR_SPACE = "not_your_space"
     MALFORMED_FORM = "malformed_form"
     INVALID_RAKEL_SSI = "invalid_rakel_ssi"
+    # Web Push subscriptions
+    INVALID_PUSH_KEY = "invalid_push_key"
+    INVALID_PUSH_ENDPOINT = "invalid_push_endpoint"
+    PUSH_DISABLED = "push_disabled"
+    TOO_MANY_PUSH_SUBSCRIPTIONS = "too_many_push_subscriptions"
+    PUSH_SUBSCRIPTION_NOT_FOUND = "push_subscription_not_found"
     # inbound SMS webhooks (answered to the SMS provider, channels/sms_webhooks.py)
     SMS_WEBHOOK_MISSING_FIELD = "sms_webhook_missing_field"
     SMS_WEBHOOK_FIELD_TOO_LONG = "sms_webhook_field_too_long"
@@ -240,6 +246,11 @@ MEANING: dict[Code, str] = {
     Code.NOT_YOUR_SPACE: "only spaces your actor takes part in can be chosen",
     Code.MALFORMED_FORM: "the form body could not be read",
     Code.INVALID_RAKEL_SSI: "not a Rakel ISSI/GSSI (a number from 1 to 16777215)",
+    Code.INVALID_PUSH_KEY: "a push subscription key is not valid base64url of the right size",
+    Code.INVALID_PUSH_ENDPOINT: "a push endpoint that may not be stored (https, a public host)",
+    Code.PUSH_DISABLED: "Web Push is not enabled on this server",
+    Code.TOO_MANY_PUSH_SUBSCRIPTIONS: "too many push subscriptions for one user",
+    Code.PUSH_SUBSCRIPTION_NOT_FOUND: "no such push subscription",
     Code.SMS_WEBHOOK_MISSING_FIELD: "an SMS webhook call lacks a required field",
     Code.SMS_WEBHOOK_FIELD_TOO_LONG: "an SMS webhook field is too long",
     Code.SMS_WEBHOOK_INVALID_TIME: "an SMS webhook timestamp is invalid",

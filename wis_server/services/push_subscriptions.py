@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.model import Principal
 from ..storage.audit import AuditRecord
@@ -56,12 +57,12 @@ class SubscriptionInfo:
 
 def _b64url_bytes(value: str, field: str) -> bytes:
     if not value or any(ch not in _B64URL for ch in value.rstrip("=")):
-        raise ValidationFailed(f"{field} must be base64url", code="invalid_push_key",
+        raise ValidationFailed(f"{field} must be base64url", code=Code.INVALID_PUSH_KEY,
                                field=field)
     try:
         return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
     except (binascii.Error, ValueError):
-        raise ValidationFailed(f"{field} must be base64url", code="invalid_push_key",
+        raise ValidationFailed(f"{field} must be base64url", code=Code.INVALID_PUSH_KEY,
                                field=field) from None
 
 
@@ -80,7 +81,7 @@ def _is_loopback(host: str) -> bool:
 def check_endpoint(endpoint: str, *, allow_loopback: bool) -> str:
     """The endpoint as given, if it may be stored; ValidationFailed(invalid_push_endpoint)."""
     def refuse(why: str) -> ValidationFailed:
-        return ValidationFailed(why, code="invalid_push_endpoint", field="endpoint")
+        return ValidationFailed(why, code=Code.INVALID_PUSH_ENDPOINT, field="endpoint")
 
     if len(endpoint) > MAX_ENDPOINT or any(ord(ch) < 33 or ord(ch) == 127 for ch in endpoint):
         raise refuse("endpoint must be a URL of at most 1000 printable characters")
@@ -117,9 +118,9 @@ def check_keys(p256dh: str, auth: str) -> dict[str, str]:
     point = _b64url_bytes(p256dh, "keys.p256dh")
     if len(point) != P256DH_BYTES or point[0] != 0x04:
         raise ValidationFailed("keys.p256dh must be a 65-byte uncompressed P-256 public key",
-                               code="invalid_push_key", field="keys.p256dh")
+                               code=Code.INVALID_PUSH_KEY, field="keys.p256dh")
     if len(_b64url_bytes(auth, "keys.auth")) != AUTH_BYTES:
-        raise ValidationFailed("keys.auth must be a 16-byte secret", code="invalid_push_key",
+        raise ValidationFailed("keys.auth must be a 16-byte secret", code=Code.INVALID_PUSH_KEY,
                                field="keys.auth")
     return {"p256dh": p256dh, "auth": auth}
 
@@ -143,7 +144,7 @@ class PushSubscriptions:
     def vapid_public_key(self) -> str:
         """The applicationServerKey the browser subscribes with (base64url)."""
         if not self.enabled or self._vapid_public_key is None:
-            raise NotFound("Web Push is not enabled on this server", code="push_disabled")
+            raise NotFound("Web Push is not enabled on this server", code=Code.PUSH_DISABLED)
         return self._vapid_public_key
 
     async def subscribe(self, principal: Principal, endpoint: str, p256dh: str,
@@ -159,7 +160,7 @@ class PushSubscriptions:
             if previous != principal.user_id and \
                     len(await port.push_list(principal.user_id)) >= self.max_per_user:
                 raise Conflict(f"at most {self.max_per_user} push subscriptions per user; "
-                               "remove one first", code="too_many_push_subscriptions")
+                               "remove one first", code=Code.TOO_MANY_PUSH_SUBSCRIPTIONS)
             sub_id = await port.add_push(principal.user_id, endpoint, keys, now)
             await tx.audit.append(AuditRecord(
                 "push.subscribe", user_id=principal.user_id, actor_id=principal.actor_id,
@@ -174,7 +175,7 @@ class PushSubscriptions:
         async with self.store.write() as tx:
             port: PushStore = tx.notifications
             if not await port.remove_push(principal.user_id, endpoint):
-                raise NotFound("no such push subscription", code="push_subscription_not_found")
+                raise NotFound("no such push subscription", code=Code.PUSH_SUBSCRIPTION_NOT_FOUND)
             await tx.audit.append(AuditRecord(
                 "push.unsubscribe", user_id=principal.user_id, actor_id=principal.actor_id,
                 target_type="push_subscription",
