@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -84,3 +85,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = start_server(tmp_path_factory.mktemp("live"))
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per browser-test module (launched by web_helpers.chromium)."""
+    from .web_helpers import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def people(live_server: LiveServer) -> dict[str, dict[str, Any]]:
+    """username -> /me (plus 'password') of every demo login (web_helpers.demo_people)."""
+    from .web_helpers import demo_people
+
+    return demo_people(live_server.base_url, live_server.demo)

@@ -7,14 +7,12 @@ import time
 import uuid
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from .web_helpers import (
     ConsoleWatch,
     assert_marked,
-    chromium,
     create_space,
-    demo_people,
     entry,
     login,
     logout,
@@ -22,21 +20,12 @@ from .web_helpers import (
     no_horizontal_scroll,
     pick,
     post_entry,
+    signed_in,
+    unique,
     wait_connected,
 )
 
 LIVE = 20_000  # ms: live updates arrive by websocket, or by the polling fallback within seconds
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def people(live_server) -> dict:
-    return demo_people(live_server.base_url, live_server.demo)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +42,6 @@ def cast(people) -> dict:
             continue
         return {"writer": writer, "other": me, "admin": admin}
     raise LookupError("demo data lacks a sekretess user of another actor that has an actor admin")
-
-
-def unique(label: str) -> str:
-    return f"{label} {uuid.uuid4().hex[:6]}"
 
 
 def test_login_wrong_password_then_login_and_logout(browser, live_server, cast):
@@ -170,13 +155,9 @@ def test_space_levels_live_visibility_marking_and_escaping(browser, live_server,
 
 def test_dropped_connection_resumes_with_missed_entries(browser, live_server, cast):
     writer, other = cast["writer"], cast["other"]
-    a_ctx = new_context(browser, live_server.base_url)
-    a = a_ctx.new_page()
-    login(a, writer["username"], writer["password"])
+    a_ctx, a = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(a, unique("Elavbrott Norrtälje"), participants=[other["actor"]["name"]])
-    b_ctx = new_context(browser, live_server.base_url)
-    b = b_ctx.new_page()
-    login(b, other["username"], other["password"])
+    b_ctx, b = signed_in(browser, live_server.base_url, other)
     b.goto(f"/#/spaces/{space_id}")
     wait_connected(b)
     before = unique("Före avbrottet")
@@ -210,9 +191,7 @@ def test_dropped_connection_resumes_with_missed_entries(browser, live_server, ca
 
 def test_actor_admin_creates_user_who_can_log_in(browser, live_server, cast):
     admin = cast["admin"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, admin["username"], admin["password"])
+    ctx, page = signed_in(browser, live_server.base_url, admin)
     page.get_by_role("link", name="Administration").click()
     expect(page.get_by_role("heading", name="Administration")).to_be_visible()
     expect(page.locator("#actors-title")).to_have_count(0)  # actor admins do not manage actors
@@ -240,9 +219,7 @@ def test_actor_admin_creates_user_who_can_log_in(browser, live_server, cast):
 
 def test_situation_report_versions_and_diff(browser, live_server, cast):
     writer = cast["writer"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(page, unique("Skogsbrand Rimbo"), participants=[cast["other"]["actor"]["name"]])
     page.goto(f"/#/spaces/{space_id}/report")
     expect(page.get_by_text("Ingen lägesbild publicerad ännu.")).to_be_visible()
@@ -315,9 +292,7 @@ def test_keyboard_only_login_and_visible_focus(browser, live_server, cast):
 
 
 def test_app_shell_opens_offline_without_content(browser, live_server, cast):
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, cast["writer"]["username"], cast["writer"]["password"])
+    ctx, page = signed_in(browser, live_server.base_url, cast["writer"])
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null || (navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true))")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()  # now controlled by the service worker
@@ -381,9 +356,7 @@ def test_text_contrast_meets_wcag_aa(browser, live_server, cast):
 
 def test_system_admin_manages_actors(browser, live_server, people):
     sysadmin = pick(people, role="system_admin")
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, sysadmin["username"], sysadmin["password"])
+    ctx, page = signed_in(browser, live_server.base_url, sysadmin)
     page.get_by_role("link", name="Administration").click()
     expect(page.locator("#actors-title")).to_be_visible()
     name = unique("Frivilliga resursgruppen Täby")
@@ -401,9 +374,7 @@ def test_system_admin_manages_actors(browser, live_server, people):
 
 def test_editor_adds_a_participating_actor(browser, live_server, cast):
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     title = unique("Vattenläcka Solna")
     space_id = create_space(page, title, participants=[])
     expect(page.locator(".space-participants")).not_to_contain_text(other["actor"]["short_name"])
@@ -411,9 +382,7 @@ def test_editor_adds_a_participating_actor(browser, live_server, cast):
     page.locator("form.participants-form").get_by_label(other["actor"]["name"], exact=True).check()
     page.locator("form.participants-form").get_by_role("button", name="Spara").click()
     expect(page.locator(".space-participants")).to_contain_text(other["actor"]["short_name"])
-    b_ctx = new_context(browser, live_server.base_url)
-    b = b_ctx.new_page()
-    login(b, other["username"], other["password"])
+    b_ctx, b = signed_in(browser, live_server.base_url, other)
     expect(b.locator(f"li.space-item[data-space-id='{space_id}']")).to_contain_text(title)
     b_ctx.close()
     ctx.close()
@@ -422,9 +391,7 @@ def test_editor_adds_a_participating_actor(browser, live_server, cast):
 def test_two_tabs_resuming_at_once_keep_the_session(browser, live_server, cast):
     """Both tabs refresh through the same rotating cookie; the client serialises them (a reused
     refresh token would end the session for both)."""
-    ctx = new_context(browser, live_server.base_url)
-    first = ctx.new_page()
-    login(first, cast["writer"]["username"], cast["writer"]["password"])
+    ctx, first = signed_in(browser, live_server.base_url, cast["writer"])
     second = ctx.new_page()
     second.goto("/")
     expect(second.get_by_role("heading", name="Mina ytor")).to_be_visible()
@@ -442,16 +409,12 @@ def test_two_tabs_resuming_at_once_keep_the_session(browser, live_server, cast):
 
 def test_author_widens_read_right_and_reader_gets_it_live(browser, live_server, cast):
     writer, other = cast["writer"], cast["other"]
-    a_ctx = new_context(browser, live_server.base_url)
-    a = a_ctx.new_page()
-    login(a, writer["username"], writer["password"])
+    a_ctx, a = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(a, unique("Gasläcka Kista"), participants=[other["actor"]["name"]])
     body = unique("Sekretess: utrymning av kvarter")
     post_entry(a, body, level="sekretess")
     expect(entry(a, body)).to_contain_text("läsrätt hos 1 av 2")
-    b_ctx = new_context(browser, live_server.base_url)
-    b = b_ctx.new_page()
-    login(b, other["username"], other["password"])
+    b_ctx, b = signed_in(browser, live_server.base_url, other)
     b.goto(f"/#/spaces/{space_id}")
     wait_connected(b)
     expect(entry(b, body)).to_have_count(0)

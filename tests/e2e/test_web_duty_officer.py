@@ -4,23 +4,28 @@ navigating offline, a post form left on a closed space, one-click destructive ac
 throttling without a wait, and a phone header that pushed the log below the fold."""
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from .web_helpers import (
     ConsoleWatch,
-    chromium,
+    api_space,
+    api_token,
+    bearer,
     create_space,
-    demo_people,
     entry,
     login,
     new_context,
     pick,
     post_entry,
+    signed_in,
+    unique,
     wait_connected,
 )
 
@@ -28,31 +33,10 @@ LIVE = 20_000
 
 
 @pytest.fixture(scope="module")
-def browser() -> Browser:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def people(live_server) -> dict:
-    return demo_people(live_server.base_url, live_server.demo)
-
-
-@pytest.fixture(scope="module")
 def cast(people) -> dict:
     writer = pick(people, role="editor", min_clearance="hemlig", can_create_space=True)
     other = pick(people, not_actor=writer["actor"]["id"], min_clearance="sekretess")
     return {"writer": writer, "other": other}
-
-
-def unique(label: str) -> str:
-    return f"{label} {uuid.uuid4().hex[:6]}"
-
-
-def api_token(base_url: str, who: dict) -> str:
-    r = httpx.post(base_url + "/api/v1/auth/token", json={"username": who["username"], "password": who["password"]})
-    r.raise_for_status()
-    return str(r.json()["access_token"])
 
 
 def open_form(page) -> None:
@@ -65,9 +49,7 @@ def test_chosen_readers_do_not_stick_to_the_next_entry(browser, live_server, cas
     """Item 1: after a post the form is back at the level's default audience, and the readers are
     named beside the publish button before it is pressed."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     create_space(page, unique("Vattenbrist Tyresö"), participants=[other["actor"]["name"]])
     form = page.locator("form.post-entry")
     summary = form.locator(".publish-row .audience-summary")
@@ -112,9 +94,7 @@ def test_signing_out_in_one_tab_signs_out_every_tab(browser, live_server, cast):
     """Item 4: tab A shows a HEMLIG entry; tab B signs out: A is cleared at once. B signs in as
     someone else: A never shows or acts for them under the old name."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    a = ctx.new_page()
-    login(a, writer["username"], writer["password"])
+    ctx, a = signed_in(browser, live_server.base_url, writer)
     create_space(a, unique("Skyddsobjekt Kista"), participants=[other["actor"]["name"]])
     secret = unique("Hemlig: bevakning förstärkt")
     post_entry(a, secret, level="hemlig")
@@ -142,9 +122,7 @@ def test_a_refresh_for_another_user_restarts_the_tab(browser, live_server, cast)
     back (signed in as someone else elsewhere); the tab's next token refresh comes back for
     another user id, so it drops its view and starts again as that user."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    a = ctx.new_page()
-    login(a, writer["username"], writer["password"])
+    ctx, a = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(a, unique("Elavbrott Täby"), participants=[other["actor"]["name"]])
     secret = unique("Hemlig: reservkraft")
     post_entry(a, secret, level="hemlig")
@@ -169,9 +147,7 @@ def test_navigating_offline_recovers_by_itself(browser, live_server, cast):
     """Item 5: offline, open Lägesbild, go back, come online: the view comes back by itself
     (log, ÖVNING banner), and offered "Försök igen" while it could not load."""
     writer = cast["writer"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     link = page.locator("li.space-item.is-exercise a.space-link").first
     link.click()
     expect(page.locator("li.entry").first).to_be_visible()
@@ -195,9 +171,7 @@ def test_navigating_offline_recovers_by_itself(browser, live_server, cast):
 def test_space_closed_by_someone_else_removes_the_form_live(browser, live_server, cast):
     """Item 8: the space is closed elsewhere; the open post form disappears with "Ytan är avslutad"."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(page, unique("Storm Gotland"), participants=[other["actor"]["name"]])
     wait_connected(page)
     open_form(page)
@@ -241,9 +215,7 @@ def test_admin_own_row_has_no_controls_and_changes_need_save(browser, live_serve
     """Items 7 and 9: no control on one's own row; role changes wait for "Spara"; disabling asks;
     after a refusal the controls show the server's value."""
     admin = pick(people, role="actor_admin")
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, admin["username"], admin["password"])
+    ctx, page = signed_in(browser, live_server.base_url, admin)
     page.get_by_role("link", name="Administration").click()
     own = page.locator(f"li.user-row[data-username='{admin['username']}']")
     expect(own).to_be_visible()
@@ -289,9 +261,7 @@ def test_admin_own_row_has_no_controls_and_changes_need_save(browser, live_serve
 def test_drafts_survive_moving_to_the_report_and_back(browser, live_server, cast):
     """Item 11: an unsent draft is kept per space in memory (and nothing lands in browser storage)."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(page, unique("Dricksvatten Uppsala"), participants=[other["actor"]["name"]])
     open_form(page)
     form = page.locator("form.post-entry")
@@ -345,9 +315,7 @@ def test_phone_header_is_compact_and_connection_stays_visible(browser, live_serv
     """Item 16: at 360 px the header with HEMLIG and ÖVNING banners stays a small part of the
     screen and is still there (with the connection state) after scrolling the log."""
     writer = cast["writer"]
-    ctx = new_context(browser, live_server.base_url, width=360, height=740)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer, width=360, height=740)
     page.locator("li.space-item.is-exercise a.space-link").first.click()
     expect(page.locator("li.entry").first).to_be_visible()
     expect(page.locator("#exercise-banner")).to_be_visible()
@@ -368,9 +336,7 @@ def test_log_filters_and_search(browser, live_server, cast):
     """Item 18 (client): filter the log by kind, level and actor and search its text; the server
     searches only what the reader may read, and live entries appear only when they match."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(page, unique("Ras Göta älv"), participants=[other["actor"]["name"]])
     tag = uuid.uuid4().hex[:6]
     post_entry(page, f"Skred vid Lilla Edet {tag}", level="public", kind_label="Inkommande")
@@ -410,9 +376,7 @@ def test_log_filters_and_search(browser, live_server, cast):
 def test_space_closed_elsewhere_removes_the_report_editor_live(browser, live_server, cast):
     """Item 8 for the lägesbild: an open report editor goes when the space closes elsewhere."""
     writer, other = cast["writer"], cast["other"]
-    ctx = new_context(browser, live_server.base_url)
-    page = ctx.new_page()
-    login(page, writer["username"], writer["password"])
+    ctx, page = signed_in(browser, live_server.base_url, writer)
     space_id = create_space(page, unique("Brand Södertälje"), participants=[other["actor"]["name"]])
     page.get_by_role("link", name="Lägesbild").click()
     page.get_by_role("button", name="Ny version").click()
@@ -425,4 +389,170 @@ def test_space_closed_elsewhere_removes_the_report_editor_live(browser, live_ser
     expect(page.locator(".space-closed-notice")).to_contain_text("Ytan är avslutad", timeout=LIVE)
     expect(page.locator("form.report-editor")).to_have_count(0)
     expect(page.locator("#edit-report")).to_have_count(0)
+    ctx.close()
+
+
+def test_publisher_is_told_that_unreadable_sections_are_kept(browser, live_server, people):
+    """Item 2: a sekretess-cleared editor of the owning actor publishes a new version of a joint
+    lägesbild that has a HEMLIG section: the screen says the section they cannot read is kept
+    unchanged, never shows it, and the HEMLIG section is still there for those who may read it."""
+    base = live_server.base_url
+    admin = pick(people, role="actor_admin", min_clearance="hemlig")
+    boss = pick(people, role="editor", min_clearance="hemlig", actor=admin["actor"]["id"],
+                can_create_space=True)
+    username, password = f"sek.{uuid.uuid4().hex[:6]}", "ett-langt-losenord-" + uuid.uuid4().hex[:6]
+    r = httpx.post(f"{base}/api/v1/actors/{admin['actor']['id']}/users", headers=bearer(api_token(base, admin)),
+                   json={"username": username, "password": password, "display_name": "Redaktör i tjänst",
+                         "role": "editor", "clearance": "sekretess"})
+    assert r.status_code == 201, r.text
+    boss_auth = bearer(api_token(base, boss))
+    space_id = api_space(base, boss_auth, unique("Sabotage elnät"), participants=[],
+                         classification="hemlig")
+    secret = unique("Hemlig uppgift om gärningspersoner")
+    r = httpx.post(f"{base}/api/v1/spaces/{space_id}/situation-reports", headers=boss_auth, json={
+        "scope": "joint", "sections": [
+            {"key": "event", "classification": "hemlig", "body": secret},
+            {"key": "current_situation", "classification": "public", "body": "Läget: 4 000 utan el."}]})
+    assert r.status_code == 201, r.text
+
+    ctx = new_context(browser, base)
+    page = ctx.new_page()
+    watch = ConsoleWatch(page)
+    login(page, username, password)
+    page.goto(f"/#/spaces/{space_id}/report")
+    expect(page.locator(".report-section[data-key=current_situation]")).to_contain_text("4 000 utan el")
+    expect(page.locator("main")).not_to_contain_text(secret)
+    page.get_by_role("button", name="Ny version").click()
+    editor = page.locator("form.report-editor")
+    expect(editor.locator("textarea[data-key=current_situation]")).to_have_value("Läget: 4 000 utan el.")
+    expect(editor.locator("textarea[data-key=event]")).to_have_value("")  # what they cannot read is not offered
+    editor.locator("textarea[data-key=current_situation]").fill("Läget: 1 500 utan el.")
+    editor.locator("#publish-report").click()
+    notice = page.locator(".report-notice .kept-unreadable")
+    expect(notice).to_have_text("1 avsnitt som du inte kan läsa behålls oförändrade.")
+    expect(page.locator(".report-section[data-key=current_situation]")).to_contain_text("1 500 utan el")
+    expect(page.locator("main")).not_to_contain_text(secret)
+    assert watch.csp_violations() == []
+    ctx.close()
+    # the HEMLIG section was carried forward into the new version, unchanged
+    latest = httpx.get(f"{base}/api/v1/spaces/{space_id}/situation-reports/latest",
+                       params={"scope": "joint"}, headers=boss_auth).json()
+    assert latest["version"] == 2
+    assert [(s["key"], s["classification"], s["body"]) for s in latest["sections"]] == [
+        ("event", "hemlig", secret), ("current_situation", "public", "Läget: 1 500 utan el.")]
+
+
+def _frames(page) -> list[dict]:
+    """Every JSON frame the page's websockets receive, in order (appended as they arrive)."""
+    frames: list[dict] = []
+
+    def on_socket(ws) -> None:
+        ws.on("framereceived", lambda payload: frames.append(json.loads(payload)) if isinstance(payload, str) else None)
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+def _wait_for_frame(page, frames: list[dict], timeout_ms: float = LIVE, **match: str) -> dict:
+    """Wait (bounded) until a frame with these fields has arrived."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        for frame in frames:
+            if all(frame.get(k) == v for k, v in match.items()):
+                return frame
+        page.wait_for_timeout(100)  # lets Playwright deliver events; not a timing margin
+    raise AssertionError(f"no frame {match} within {timeout_ms} ms; got {[f.get('type') for f in frames]}")
+
+
+def test_joining_and_leaving_a_space_reach_the_screen_by_the_stream(browser, live_server, cast):
+    """Item 12: membership.added / membership.removed update an open screen at once. The page's
+    clock is paused once the stream is live, so no timer (the space list's 30 s poll) can fire:
+    only the stream frames can have changed what is shown."""
+    writer, other = cast["writer"], cast["other"]
+    base = live_server.base_url
+    writer_auth = bearer(api_token(base, writer))
+    title = unique("Kraftbortfall Norrtälje")
+    space_id = api_space(base, writer_auth, title, participants=[])
+
+    def participants(*actors: str) -> None:
+        r = httpx.patch(f"{base}/api/v1/spaces/{space_id}", headers=writer_auth,
+                        json={"participants": [{"actor_id": a} for a in actors]})
+        assert r.status_code == 200, r.text
+
+    ctx = new_context(browser, base)
+    page = ctx.new_page()
+    frames = _frames(page)
+    page.clock.install()
+    login(page, other["username"], other["password"])
+    wait_connected(page)
+    item = page.locator(f"li.space-item[data-space-id='{space_id}']")
+    expect(item).to_have_count(0)
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+
+    participants(writer["actor"]["id"], other["actor"]["id"])
+    _wait_for_frame(page, frames, type="membership.added", space_id=space_id)
+    expect(item).to_contain_text(title)
+
+    participants(writer["actor"]["id"])
+    _wait_for_frame(page, frames, type="membership.removed", space_id=space_id)
+    expect(item).to_have_count(0)
+
+    # with the space open: removal takes the log away and says why, in plain words
+    participants(writer["actor"]["id"], other["actor"]["id"])
+    expect(item).to_contain_text(title)
+    item.locator("a.space-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    frames.clear()
+    participants(writer["actor"]["id"])
+    _wait_for_frame(page, frames, type="membership.removed", space_id=space_id)
+    expect(page.locator("p.flash")).to_have_text("Din aktör deltar inte längre i ytan.")
+    expect(page.get_by_role("heading", name="Mina ytor")).to_be_visible()
+    expect(item).to_have_count(0)
+    ctx.close()
+
+
+def test_a_refused_subscription_is_not_shown_as_live(browser, live_server, cast):
+    """Item 13: "senast uppdaterad" is honest about the open space. While offline, the reader's
+    actor is removed; back online the server refuses the resubscription (`error` not_found): the
+    header says the space is not followed live and keeps the time of its last confirmation, the
+    stale banner says so too — although the socket itself is connected and answers pings."""
+    writer, other = cast["writer"], cast["other"]
+    base = live_server.base_url
+    writer_auth = bearer(api_token(base, writer))
+    title = unique("Skyfall Gävle")
+    space_id = api_space(base, writer_auth, title, participants=[other["actor"]["id"]])
+
+    ctx = new_context(browser, base)
+    page = ctx.new_page()
+    frames = _frames(page)
+    page.clock.install()
+    login(page, other["username"], other["password"])
+    page.goto(f"/#/spaces/{space_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    _wait_for_frame(page, frames, type="subscribed", space_id=space_id)
+    conn = page.locator("#conn")
+    expect(conn).to_have_attribute("data-state", "connected")
+    expect(conn).to_contain_text("senast uppdaterad nyss")
+
+    ctx.set_offline(True)
+    expect(conn).to_have_attribute("data-state", re.compile("offline|reconnecting"), timeout=LIVE)
+    r = httpx.patch(f"{base}/api/v1/spaces/{space_id}", headers=writer_auth,
+                    json={"participants": [{"actor_id": writer["actor"]["id"]}]})
+    assert r.status_code == 200, r.text
+    frames.clear()
+    ctx.set_offline(False)
+    _wait_for_frame(page, frames, type="error", code="not_found", space_id=space_id)
+    expect(conn).to_have_attribute("data-state", "unfollowed")
+    expect(conn).to_contain_text("Ytan följs inte live")
+    expect(conn).not_to_contain_text("Ansluten")
+    expect(page.locator("#stale-banner")).to_be_visible()
+    expect(page.locator("#stale-banner")).to_contain_text("Servern följer inte längre ytan åt dig")
+
+    # later the socket answers a ping: that says nothing about the space, its time does not move
+    frames.clear()
+    page.clock.run_for(26_000)  # past the 25 s ping, short of the pong timeout
+    _wait_for_frame(page, frames, type="pong")
+    expect(conn).to_have_attribute("data-state", "unfollowed")
+    expect(conn).to_contain_text(re.compile(r"senast uppdaterad för \d+ (s|min) sedan"))
+    expect(conn).not_to_contain_text("nyss")
     ctx.close()

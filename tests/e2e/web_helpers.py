@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -59,6 +60,14 @@ def login(page: Page, username: str, password: str) -> None:
     page.get_by_label("Lösenord").fill(password)
     page.get_by_role("button", name="Logga in").click()
     expect(page.get_by_role("heading", name="Mina ytor")).to_be_visible()
+
+
+def signed_in(browser: Browser, base_url: str, who: dict, **context: int) -> tuple[BrowserContext, Page]:
+    """A new browser context (new_context's width/height) with one page, signed in as `who`."""
+    ctx = new_context(browser, base_url, **context)
+    page = ctx.new_page()
+    login(page, who["username"], who["password"])
+    return ctx, page
 
 
 def logout(page: Page) -> None:
@@ -126,6 +135,36 @@ def assert_marked(page: Page) -> None:
         badge = item.locator(f".lvl.lvl-{level}").first
         expect(badge).to_be_visible()
         expect(badge).to_contain_text(LEVEL_TEXT[level])
+
+
+def unique(label: str) -> str:
+    """A title or text no other test run has used (the live server is shared by the session)."""
+    return f"{label} {uuid.uuid4().hex[:6]}"
+
+
+def api_token(base_url: str, who: dict) -> str:
+    """An access token for a demo user (from demo_people), for arranging a test over the API."""
+    import httpx
+
+    r = httpx.post(base_url + "/api/v1/auth/token", json={"username": who["username"], "password": who["password"]})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_space(base_url: str, auth: dict[str, str], title: str, *, participants: list[str],
+              classification: str = "sekretess") -> str:
+    """Create a space over the API (the caller's actor owns it); returns its id."""
+    import httpx
+
+    r = httpx.post(f"{base_url}/api/v1/spaces", headers=auth, json={
+        "title": title, "description": "", "type": "disruption",
+        "classification": classification, "participants": participants})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
 
 
 def no_horizontal_scroll(page: Page) -> bool:

@@ -165,7 +165,12 @@ async function startSession() {
   }
   if (session.sessionUser() && store.me.id !== session.sessionUser()) { restart(); return; }
   stream = new Stream({
-    onEvent: (ev) => { store.lastLoaded = new Date(); current?.view?.onEvent?.(ev, ctx); },
+    onEvent: (ev) => {
+      // only data counts as loaded: an `error` or `revoked` frame says the view is NOT current
+      if (ev.type === 'event' || ev.type === 'poll-head') store.lastLoaded = new Date();
+      current?.view?.onEvent?.(ev, ctx);
+      if (ev.type === 'error' || ev.type === 'revoked') { renderConn(); updateStale(); }
+    },
     onStatus: (s, last) => {
       const live = s === 'connected' || s === 'polling';
       if (live) { everLive = true; nonLiveSince = null; } else if (nonLiveSince === null) nonLiveSince = Date.now();
@@ -220,12 +225,31 @@ function lastContact() {
   return a > b ? a : b;
 }
 
+/** The space the open view follows live (space log, lägesbild), once it has subscribed. */
+function viewSpace() { return current?.view?.followed || null; }
+
+/** The open view's space is no longer followed: the server refused the subscription (an `error`
+ * frame, e.g. after a reconnect) or ended it (`revoked`). A live socket does not make it current. */
+function unfollowed() {
+  const sid = viewSpace();
+  return Boolean(sid && stream && !stream.follows(sid));
+}
+
+/** "senast uppdaterad": for a view that follows a space, the last time the server confirmed that
+ * space current (a frame on its live subscription, a poll); otherwise the last contact. */
+function lastUpdated() {
+  const sid = viewSpace();
+  if (!sid || !stream) return lastContact();
+  return stream.spaceFreshAt(sid) || store.lastLoaded;
+}
+
 function renderConn() {
-  const last = lastContact();
+  const last = lastUpdated();
   const el = document.getElementById('conn');
   if (!session.hasSession() || !stream) { clear(el); el.hidden = true; delete el.dataset.state; return; }
+  const state = unfollowed() && ctx.isLive() ? 'unfollowed' : connStatus;
   const agoText = last ? ` · ${t('conn_since', { ago: formatAgo(Date.now() - last.getTime()) })}` : '';
-  if (el.dataset.state === connStatus && el.dataset.lang === getLang() && !el.hidden) {
+  if (el.dataset.state === state && el.dataset.lang === getLang() && !el.hidden) {
     // same state: only refresh the (not announced) time, so screen readers hear state changes only
     const ago = el.querySelector('.conn-ago');
     if (ago) ago.textContent = agoText; else if (agoText) el.append(h('span.conn-ago', { 'aria-hidden': 'true' }, agoText));
@@ -234,9 +258,9 @@ function renderConn() {
   clear(el);
   el.hidden = false;
   el.dataset.lang = getLang();
-  const key = { connected: 'conn_connected', polling: 'conn_polling', offline: 'conn_offline', connecting: 'conn_connecting' }[connStatus] || 'conn_reconnecting';
-  el.className = `conn conn-${connStatus}`;
-  el.dataset.state = connStatus;
+  const key = { connected: 'conn_connected', polling: 'conn_polling', offline: 'conn_offline', connecting: 'conn_connecting', unfollowed: 'conn_unfollowed' }[state] || 'conn_reconnecting';
+  el.className = `conn conn-${state}`;
+  el.dataset.state = state;
   el.append(h('span.conn-dot', { 'aria-hidden': 'true' }), h('span.conn-state', t(key)));
   if (agoText) el.append(h('span.conn-ago', { 'aria-hidden': 'true' }, agoText));
 }
@@ -244,17 +268,18 @@ function renderConn() {
 function updateStale() {
   const banner = document.getElementById('stale-banner');
   const graceOver = connStatus === 'offline' || (nonLiveSince !== null && Date.now() - nonLiveSince >= STALE_AFTER_MS);
-  const stale = Boolean(session.hasSession() && stream && !ctx.isLive() && current !== null && graceOver);
+  const notFollowed = Boolean(session.hasSession() && ctx.isLive() && unfollowed());
+  const stale = notFollowed || Boolean(session.hasSession() && stream && !ctx.isLive() && current !== null && graceOver);
   banner.hidden = !stale;
   main.classList.toggle('is-stale', Boolean(stale));
   if (stale) {
-    const at = lastContact() || store.lastLoaded;
-    const text = t('stale_banner', { time: at ? formatClock(at) : '–' });
+    const at = lastUpdated() || store.lastLoaded;
+    const text = t(notFollowed ? 'stale_unfollowed_banner' : 'stale_banner', { time: at ? formatClock(at) : '–' });
     if (banner.textContent !== text) banner.textContent = text; // avoid re-announcing the alert
   }
 }
 
-setInterval(() => { if (stream && !ctx.isLive()) updateStale(); if (stream) renderConn(); }, 1000);
+setInterval(() => { if (stream && (!ctx.isLive() || unfollowed())) updateStale(); if (stream) renderConn(); }, 1000);
 
 session.onSession((kind, userId) => {
   if (kind === 'expired' && store.me) showLogin(t('session_expired'));

@@ -25,6 +25,8 @@ export class Stream {
     this.ready = false;
     this.status = 'reconnecting';
     this.lastUpdate = null;
+    this.liveOn = new Set(); // spaces confirmed by `subscribed` on the current socket
+    this.freshAt = new Map(); // space_id -> when the server last confirmed it current
     this.attempt = 0;
     this.failsInRow = 0;
     this.authFails = 0;
@@ -77,10 +79,19 @@ export class Stream {
     this.subs.delete(spaceId);
     this.seenSeqs.delete(spaceId);
     this.resumeFrom.delete(spaceId);
+    this.liveOn.delete(spaceId);
+    this.freshAt.delete(spaceId);
     if (this.ready) this._send({ type: 'unsubscribe', space_id: spaceId });
   }
 
   lastSeq(spaceId) { return this.subs.get(spaceId) ?? 0; }
+
+  /** Whether the space is followed (not refused by an `error` frame, nor ended by `revoked`). */
+  follows(spaceId) { return this.subs.has(spaceId); }
+
+  /** When this space was last confirmed current by the server (a frame on its live subscription,
+   * or a poll), or null: a live socket alone says nothing about a space it does not follow. */
+  spaceFreshAt(spaceId) { return this.freshAt.get(spaceId) || null; }
 
   reconnectNow() {
     if (this.stopped) return;
@@ -97,6 +108,9 @@ export class Stream {
 
   _touch() {
     this.lastUpdate = new Date();
+    for (const sid of this.polling ? this.subs.keys() : this.liveOn) {
+      if (this.subs.has(sid)) this.freshAt.set(sid, this.lastUpdate);
+    }
     this.onStatus?.(this.status, this.lastUpdate);
   }
 
@@ -106,6 +120,7 @@ export class Stream {
 
   _dropSocket() {
     this.ready = false;
+    this.liveOn.clear();
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
     if (this.ws) {
@@ -157,6 +172,7 @@ export class Stream {
           for (const sid of this.subs.keys()) this._subscribeFrame(sid);
           break;
         case 'subscribed':
+          this.liveOn.add(msg.space_id);
           this._touch();
           this._checkHead(msg.space_id, msg.head);
           break;
@@ -164,10 +180,14 @@ export class Stream {
         case 'event': this._deliver(msg); break;
         case 'revoked':
           this.subs.delete(msg.space_id);
+          this.liveOn.delete(msg.space_id);
           this.onEvent?.({ type: 'revoked', space_id: msg.space_id });
           break;
         case 'error':
-          this.onEvent?.({ type: 'error', code: msg.code, message: msg.message });
+          // a refused subscription (e.g. `not_found` after a reconnect): the space is not followed,
+          // so nothing may claim it is live (app.js shows it as not followed, with its old time)
+          if (msg.space_id) { this.subs.delete(msg.space_id); this.liveOn.delete(msg.space_id); }
+          this.onEvent?.({ type: 'error', code: msg.code, message: msg.message, space_id: msg.space_id });
           break;
         case 'membership.added': // per user, for spaces not (yet) followed too
         case 'membership.removed':
@@ -182,6 +202,7 @@ export class Stream {
       if (this.ws !== ws) return;
       this.ws = null;
       this.ready = false;
+      this.liveOn.clear();
       clearTimeout(this.timers.ping);
       clearTimeout(this.timers.pong);
       if (this.stopped) return;

@@ -17,6 +17,7 @@ export function reportView({ spaceId, scope, actorId }) {
   let editing = false;
   let publishing = false;
   let notice = null;
+  let followed = null; // the space id once subscribed (app.js: is it still followed?)
 
   const sp = encodeURIComponent(spaceId);
   const scopeQs = () => qs({ scope, actor_id: scope === 'actor' ? actorId : undefined });
@@ -55,6 +56,7 @@ export function reportView({ spaceId, scope, actorId }) {
     // an unsent version typed before leaving for the log comes back (memory only, per space+scope)
     if (canPublish() && ctx.store.drafts.has(draftKey())) renderEditor();
     ctx.stream?.subscribe(space.id, head?.head ?? 0);
+    followed = space.id;
   }
 
   function draftKey() { return `${spaceId}:report:${scope}:${scope === 'actor' ? actorId : ''}`; }
@@ -268,5 +270,5 @@ export function reportView({ spaceId, scope, actorId }) {
       h('button.btn.btn-small', { type: 'button', onclick: () => showLatest() }, t('show_latest'))));
   }
 
-  return { el, load, onEvent, destroy() { if (space) ctxRef?.stream?.unsubscribe(space.id); } };
+  return { el, load, onEvent, get followed() { return followed; }, destroy() { if (space) ctxRef?.stream?.unsubscribe(space.id); } };
 }

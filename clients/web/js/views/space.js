@@ -15,6 +15,7 @@ export function spaceView({ spaceId }) {
   let ctxRef = null;
   let log = null;
   let header = null;
+  let followed = null; // the space id once subscribed (app.js: is it still followed?)
 
   async function load(ctx) {
     ctxRef = ctx;
@@ -43,6 +44,7 @@ export function spaceView({ spaceId }) {
     el.append(h('h2#log-title', t('log')), filterBar(ctx), log);
     const items = showItems(entries, ctx);
     ctx.stream?.subscribe(space.id, entries.head ?? Math.max(0, ...items.map((e) => e.seq)));
+    followed = space.id;
   }
 
   // --- filters and search (server side: only readable entries are decrypted and searched) ---
@@ -377,6 +379,7 @@ export function spaceView({ spaceId }) {
 
   return {
     el, load, onEvent,
+    get followed() { return followed; },
     destroy() { if (space) ctxRef?.stream?.unsubscribe(space.id); seen.clear(); },
   };
 }
