@@ -4,10 +4,12 @@ actors and users to act as."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,29 @@ async def _admin_connect() -> Any:
 def _with_database(url: str, name: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{name}"
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (for a server process to migrate), dropped afterwards;
+    yields its URL. For synchronous module fixtures; skips without WIS_TEST_POSTGRES_URL."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL: WIS_TEST_POSTGRES_URL not set")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def admin_sql(sql: str) -> None:
+    """Run one statement on the PostgreSQL server's admin database (CREATE/DROP DATABASE)."""
+    conn = await _admin_connect()
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -9,8 +9,13 @@ import hmac
 import json
 import os
 import secrets
+import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +190,44 @@ def clean_env(**wis_settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIS_")}
     env.update(wis_settings)
     return env
+
+
+# --- nginx in front of test servers, with the shipped deploy/nginx/wis.conf ---------------------
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+
+
+@contextmanager
+def shipped_nginx(work: Path, edit: Callable[[str, int], str]) -> Iterator[str]:
+    """Run nginx (NGINX must be set) in `work` with deploy/nginx/wis.conf as its server block,
+    after `edit(site, port)` pointed it at the test servers and at the free port given; yields
+    its base URL once /readyz answers through it, and stops it afterwards."""
+    assert NGINX is not None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    site = edit((ROOT / "deploy" / "nginx" / "wis.conf").read_text(), port)
+    (work / "wis.conf").write_text(site)
+    (work / "nginx.conf").write_text(
+        f"worker_processes 1;\nerror_log {work}/error.log warn;\npid {work}/nginx.pid;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {work};\n"
+        f"  proxy_temp_path {work};\n  include {work}/wis.conf;\n}}\n")
+    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(work / "nginx.conf"),
+                                "-g", "daemon off;"], stderr=subprocess.STDOUT,
+                               stdout=(work / "out.log").open("wb"))
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError((work / "error.log").read_text())
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -3,15 +3,13 @@ changes of rights to connections that are already open (live revocation)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, _admin_connect, _with_database
+from tests.conftest import scratch_database
 from tests.e2e.conftest import LiveServer, start_server, stop_server
 from tests.e2e.stream_client import (
     StreamClient,
@@ -33,25 +31,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield live
         stop_server(live)
         return
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL: WIS_TEST_POSTGRES_URL not set")
-    name = f"wis_sa_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        conn = await _admin_connect()
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_database("wis_sa") as url:
         live = start_server(tmp_path_factory.mktemp("stream-access-pg"),
-                            {"WIS_DATABASE_URL": _with_database(POSTGRES_URL, name)})
+                            {"WIS_DATABASE_URL": url})
         yield live
         stop_server(live)
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _user_id(server: LiveServer, admin: str, actor_id: str, username: str) -> str:

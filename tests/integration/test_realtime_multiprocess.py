@@ -9,10 +9,6 @@ from the notification path and the catch-up on listener reconnect."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, _admin_connect, _with_database
-from tests.e2e.conftest import ROOT, LiveServer, free_port, start_server, stop_server
+from tests.conftest import scratch_database
+from tests.e2e.conftest import LiveServer, start_server, stop_server
 from tests.e2e.stream_client import StreamClient, exercise_space, login, post_entry
+from tests.helpers import NGINX, shipped_nginx
 
 pytestmark = pytest.mark.postgres
 
@@ -31,20 +28,8 @@ LISTENER = "wis-realtime-listener"
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL: WIS_TEST_POSTGRES_URL not set")
-    name = f"wis_rt_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        conn = await _admin_connect()
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield _with_database(POSTGRES_URL, name)
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database("wis_rt") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -164,10 +149,6 @@ async def test_resume_on_the_other_process(servers: tuple[LiveServer, LiveServer
 
 # --- through nginx with deploy/nginx/wis.conf (when nginx is installed) ---------------------
 
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
-
-
 @pytest.fixture(scope="module")
 def proxy(servers: tuple[LiveServer, LiveServer], tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[str]:
@@ -175,34 +156,14 @@ def proxy(servers: tuple[LiveServer, LiveServer], tmp_path_factory: pytest.TempP
     if NGINX is None:
         pytest.skip("nginx not installed")
     a, b = servers
-    work = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    site = (ROOT / "deploy" / "nginx" / "wis.conf").read_text()
-    site = site.replace("server 127.0.0.1:8001", f"server {a.base_url[7:]}")
-    site = site.replace("server 127.0.0.1:8002", f"server {b.base_url[7:]}")
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    (work / "wis.conf").write_text(site)
-    (work / "nginx.conf").write_text(
-        f"worker_processes 1;\nerror_log {work}/error.log warn;\npid {work}/nginx.pid;\n"
-        "events { worker_connections 1024; }\n"
-        f"http {{\n  access_log off;\n  client_body_temp_path {work};\n"
-        f"  proxy_temp_path {work};\n  include {work}/wis.conf;\n}}\n")
-    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(work / "nginx.conf"),
-                                "-g", "daemon off;"], stderr=subprocess.STDOUT,
-                               stdout=(work / "out.log").open("wb"))
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise AssertionError((work / "error.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(10)
+
+    def edit(site: str, port: int) -> str:
+        site = site.replace("server 127.0.0.1:8001", f"server {a.base_url[7:]}")
+        site = site.replace("server 127.0.0.1:8002", f"server {b.base_url[7:]}")
+        return site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+
+    with shipped_nginx(tmp_path_factory.mktemp("nginx"), edit) as url:
+        yield url
 
 
 async def test_websocket_and_sse_through_nginx_round_robin(

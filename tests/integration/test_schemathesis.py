@@ -27,7 +27,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis import checks as sc
 
-from tests.conftest import POSTGRES_URL, _admin_connect, _with_database
+from tests.conftest import POSTGRES_URL, _with_database, admin_sql
 from tests.e2e.conftest import LiveServer, start_server, stop_server
 
 BUDGET_S = 170.0  # both databases together
@@ -51,21 +51,13 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "postgres":
         if not POSTGRES_URL:
             pytest.skip("PostgreSQL: WIS_TEST_POSTGRES_URL not set")
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
         env["WIS_DATABASE_URL"] = _with_database(POSTGRES_URL, name)
     live = start_server(Path(tmp_path_factory.mktemp("schemathesis")), env)
     yield live
     stop_server(live)
     if request.param == "postgres":
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    conn = await _admin_connect()
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _prepare(server: LiveServer) -> dict[str, Any]:

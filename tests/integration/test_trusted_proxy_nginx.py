@@ -6,16 +6,13 @@ trusted proxy) and clients come from other loopback addresses, as from other mac
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, LiveServer, free_port, start_server, stop_server
-from tests.integration.test_realtime_multiprocess import NGINX
+from tests.e2e.conftest import LiveServer, start_server, stop_server
+from tests.helpers import NGINX, shipped_nginx
 
 PROXY_ADDRESS = "127.0.0.2"
 
@@ -32,35 +29,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def proxy(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if NGINX is None:
         pytest.skip("nginx not installed")
-    work = tmp_path_factory.mktemp("nginx-proxy")
-    port = free_port()
-    site = (ROOT / "deploy" / "nginx" / "wis.conf").read_text()
-    site = site.replace("server 127.0.0.1:8001", f"server {server.base_url[7:]}")
-    site = site.replace("    server 127.0.0.1:8002 max_fails=3 fail_timeout=10s;\n", "")
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};\n    proxy_bind {PROXY_ADDRESS};")
-    assert "proxy_bind" in site and server.base_url[7:] in site
-    (work / "wis.conf").write_text(site)
-    (work / "nginx.conf").write_text(
-        f"worker_processes 1;\nerror_log {work}/error.log warn;\npid {work}/nginx.pid;\n"
-        "events { worker_connections 1024; }\n"
-        f"http {{\n  access_log off;\n  client_body_temp_path {work};\n"
-        f"  proxy_temp_path {work};\n  include {work}/wis.conf;\n}}\n")
-    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(work / "nginx.conf"),
-                                "-g", "daemon off;"], stderr=subprocess.STDOUT,
-                               stdout=(work / "out.log").open("wb"))
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise AssertionError(Path(work / "error.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(10)
+
+    def edit(site: str, port: int) -> str:
+        site = site.replace("server 127.0.0.1:8001", f"server {server.base_url[7:]}")
+        site = site.replace("    server 127.0.0.1:8002 max_fails=3 fail_timeout=10s;\n", "")
+        site = site.replace("listen 8080;",
+                            f"listen 127.0.0.1:{port};\n    proxy_bind {PROXY_ADDRESS};")
+        assert "proxy_bind" in site and server.base_url[7:] in site
+        return site
+
+    with shipped_nginx(tmp_path_factory.mktemp("nginx-proxy"), edit) as url:
+        yield url
 
 
 def _from(address: str, base_url: str) -> httpx.AsyncClient:
