@@ -16,6 +16,7 @@ export function spaceView({ spaceId }) {
   let log = null;
   let header = null;
   let followed = null; // the space id once subscribed (app.js: is it still followed?)
+  let left = false; // the space was taken away (revoked / membership.removed)
 
   async function load(ctx) {
     ctxRef = ctx;
@@ -344,8 +345,11 @@ export function spaceView({ spaceId }) {
   }
 
   function onEvent(ev, ctx) {
-    if (!space || ev.space_id !== space.id) return;
+    if (!space || left || ev.space_id !== space.id) return;
     if (ev.type === 'revoked' || ev.type === 'membership.removed') {
+      // both frames come when the actor leaves: leave once (a second navigation to the list
+      // would race the first and drop its message)
+      left = true;
       ctx.flash(t('membership_removed')); // revoked: the actor left the space (or lost its role)
       log?.replaceChildren();
       ctx.navigate('#/spaces');
