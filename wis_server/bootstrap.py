@@ -270,6 +270,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
             outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled,
             vapid_public_key=keyring.vapid_public_key)
         dispatch.outbox.failure_listeners.append(_callout_failure(services))
+        # a delivery receipt for a call-out's contact point: notified → delivered
+        dispatch.outbox.delivery_listeners.append(services.callouts.record_delivery)
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
         rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None

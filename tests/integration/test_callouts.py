@@ -642,3 +642,25 @@ async def test_through_the_dispatcher_to_the_memory_channels(
         assert (await _sms(w, "+46702220001", f"OK {code_b}")).headers["x-wis-outcome"] == \
             "acknowledged"
         assert _actor(await _get(w, doc["id"]), w.actors["B"])["state"] == "acknowledged"
+
+
+async def test_a_provider_delivery_report_marks_the_contact_point_delivered(
+        cw: CalloutWorld) -> None:
+    """The SMS provider's `whendelivered` report for a call-out message (matched by our
+    delivery id) moves the summoned actor from `notified` to `delivered`."""
+    from wis_server.domain.notifications import Channel
+
+    w = cw
+    space_id = await _space(w)
+    doc = await _callout(w, space_id, ("B",))
+    first = _actor(doc, w.actors["B"])["contact_points"][0]
+    async with w.app.state.store.read() as tx:
+        rows = await raw_rows(tx, "SELECT id FROM deliveries WHERE recipient_ref = "
+                                  f"'{first['id']}'")
+    assert len(rows) == 1
+    w.clock.advance(timedelta(seconds=30))
+    assert await w.app.state.services.outbox.delivery_report(
+        Channel.SMS, "provider-1", True, delivery_id=rows[0][0])
+    got = _actor(await _get(w, doc["id"]), w.actors["B"])
+    assert got["state"] == "delivered"
+    assert got["contact_points"][0]["delivered_at"] == iso(w.clock.now)

@@ -70,6 +70,9 @@ class OutboxService:
         self.clock = clock
         self._push_ids: dict[str, str] = {}  # delivery id -> subscription id, while sending
         self.failure_listeners: list[FailureListener] = []
+        # Told the recipient_ref of a delivery that reached its recipient (a call-out's
+        # contact point moves to `delivered`).
+        self.delivery_listeners: list[Callable[[str], Awaitable[None]]] = []
 
     async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int
                     ) -> list[Job]:
@@ -136,6 +139,15 @@ class OutboxService:
         async with self.store.write() as tx:
             await tx.outbox.mark_sent(job.id, delivered=receipt.status == "delivered",
                                       provider_ref=receipt.provider_id, now=now)
+        if receipt.status == "delivered" and job.recipient_ref:
+            await self._delivered(job.id, job.recipient_ref)
+
+    async def _delivered(self, delivery_id: str, ref: str) -> None:
+        for listener in self.delivery_listeners:
+            try:
+                await listener(ref)
+            except Exception:  # a listener's failure must not stop the dispatcher
+                log.exception("delivery listener raised", delivery_id=delivery_id)
 
     async def retry(self, job: Job, at: datetime, error: str, now: datetime) -> None:
         self._push_ids.pop(job.id, None)
@@ -188,9 +200,14 @@ class OutboxService:
                 await tx.outbox.by_provider_ref(channel, provider_ref)
             if delivery_id is None:
                 return False
+            ref = None
             if delivered:
                 await tx.outbox.mark_delivered(delivery_id, now)
+                record = await tx.outbox.delivery(delivery_id)
+                ref = record.recipient_ref if record is not None else None
             else:
                 await tx.outbox.finish(delivery_id, DeliveryStatus.FAILED, "provider_failed",
                                        now)
+        if ref:
+            await self._delivered(delivery_id, ref)
         return True
