@@ -10,7 +10,8 @@ runtime(settings, keyring?, render?)
   └─ TaskGroup ─ Supervisor.supervise(name, loop)
         realtime.catch_up · realtime.revalidate · realtime.bus · maintenance.prune
         callouts.escalation (due escalation steps and deadlines, on the injected clock)
-        channels.rakel (the Rakel gateway's run(), when WIS_RAKEL_DEVICE is set)
+        channels.rakel (the Rakel gateway's run(), when WIS_RAKEL_DEVICE is set; it is also
+          the dispatcher's rakel channel) · channels.rakel.inbound (replies, SDS, reports)
         channels.dispatcher (when serving and a channel is enabled: WIS_CHANNELS)
         a loop that raises is logged (its type, never its message), counted and restarted
         after a capped exponential backoff; shutdown cancels them all and waits for them.
@@ -30,6 +31,7 @@ import structlog
 from .channels.rakel.gateway import RakelGateway
 from .channels.rakel.settings import parse_rakel_settings
 from .channels.settings import parse_channel_settings
+from .classification.channel_policy import ChannelKind
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
 from .config import Settings
@@ -55,6 +57,7 @@ from .services.outbox import OutboxService, Wake, no_wake
 from .services.passwords import Passwords
 from .services.ports import Clock, EventPublisher, NullPublisher, system_clock
 from .services.push_subscriptions import PushSubscriptions
+from .services.rakel_inbound import RakelInbound
 from .services.reports import Reports
 from .services.sessions import Sessions
 from .services.spaces import Spaces
@@ -213,6 +216,7 @@ class Runtime:
     supervisor: Supervisor
     dispatch: Dispatch  # the outbox dispatcher and the enabled channels
     rakel: RakelGateway | None = None  # when serving and WIS_RAKEL_DEVICE is set
+    rakel_inbound: RakelInbound | None = None  # consumes rakel.inbound()
 
     def supervise(self, name: str, loop: Loop) -> None:
         """Run `loop` under supervision until the runtime exits (e.g. a channel dispatcher's
@@ -263,7 +267,10 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                           max_per_user=settings.stream_max_per_user,
                           max_per_address=settings.stream_max_per_address),
             poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
-        dispatch = build_dispatch(store, settings, clock, keyring.vapid_private_pem)
+        rakel_settings = parse_rakel_settings(settings.env) if render is not None else None
+        rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
+        dispatch = build_dispatch(store, settings, clock, keyring.vapid_private_pem,
+                                  {ChannelKind.RAKEL: rakel} if rakel is not None else None)
         services = build_services(
             store, settings, clock,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,
@@ -274,13 +281,13 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         dispatch.outbox.delivery_listeners.append(services.callouts.record_delivery)
         bus = None if hub is None or database.is_sqlite else PgBus(
             database.url, hub.on_remote, hub.on_bus_reconnected)
-        rakel_settings = parse_rakel_settings(settings.env) if hub is not None else None
-        rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
         failure: BaseException | None = None
         async with asyncio.TaskGroup() as group:
             supervisor = Supervisor(group)
+            inbound = None if rakel is None else RakelInbound(
+                rakel, services.callouts, dispatch.outbox, store, clock)
             rt = Runtime(settings, clock, keyring, database, cipher, store, services, hub, bus,
-                         supervisor, dispatch, rakel)
+                         supervisor, dispatch, rakel, inbound)
             try:
                 if hub is not None:
                     await hub.start()
@@ -296,8 +303,9 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                     # 0 turns this process's loop off (another process runs it).
                     supervisor.supervise("callouts.escalation", lambda: run_escalations(
                         services.callouts, settings.callout_tick_s))
-                if rakel is not None:
+                if rakel is not None and inbound is not None:
                     supervisor.supervise("channels.rakel", rakel.run)
+                    supervisor.supervise("channels.rakel.inbound", inbound.run)
                 if hub is not None and dispatch.channels:
                     supervisor.supervise("channels.dispatcher", dispatch.dispatcher.run)
                 yield rt

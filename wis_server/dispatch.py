@@ -4,12 +4,13 @@ runtime's supervisor runs as `channels.dispatcher`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .channels.dispatcher import Dispatcher, DispatchSettings
 from .channels.memory import MemoryChannel
 from .channels.ports import Channel
-from .channels.registry import build_channels
+from .channels.registry import ChannelRegistry, build_channels
 from .channels.settings import parse_channel_settings
 from .classification.channel_policy import ChannelKind
 from .config import ConfigError, Settings
@@ -47,9 +48,14 @@ def _env_float(settings: Settings, name: str, default: float) -> float:
 
 
 def build_dispatch(store: Store, settings: Settings, clock: Clock,
-                   vapid_private_pem: bytes | None = None) -> Dispatch:
+                   vapid_private_pem: bytes | None = None,
+                   extra: Mapping[ChannelKind, Channel] | None = None) -> Dispatch:
+    """`extra`: channels the runtime built itself (the Rakel gateway, whose run() it
+    supervises); they take the place of an in-memory recorder of the same kind."""
     channel_settings = parse_channel_settings(settings.env)
     registry = build_channels(channel_settings, vapid_private_pem=vapid_private_pem)
+    if extra:
+        registry = ChannelRegistry({**registry.channels, **extra})
     channels: dict[ChannelKind, Channel] = {kind: registry.channels[kind] for kind in registry}
     memory = {kind: channel for kind, channel in channels.items()
               if isinstance(channel, MemoryChannel)} if channel_settings.memory else {}

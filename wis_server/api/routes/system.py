@@ -31,7 +31,11 @@ def register(api: Api) -> None:
         # A channel that is down does not make the server unready (it still serves the
         # web); its health is shown for the operators.
         rakel = state.runtime.rakel
-        channels = {} if rakel is None else {"rakel": rakel.health().as_dict()}
+        channels: dict[str, Any] = {}
+        if rakel is not None:
+            inbound = state.runtime.rakel_inbound
+            channels["rakel"] = {**rakel.health().as_dict(), "inbound": inbound.counts.as_dict()
+                                 if inbound is not None else None}
         return JSONResponse({"status": "ready" if ok else "not ready",
                              "checks": {"database": database, "keyring": keyring},
                              "background": loops, "channels": channels},
