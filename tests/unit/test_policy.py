@@ -9,12 +9,12 @@ import itertools
 
 import pytest
 
+from wis_server.classification.audience import default_audience
 from wis_server.classification.policy import (
     Action,
     Decision,
     Reason,
     decide,
-    default_audience,
     space_role,
     visible_levels,
 )

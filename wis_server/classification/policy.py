@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from ..domain.levels import Classification, Role, SpaceRole, SpaceStatus
-from ..domain.model import Audience, ItemLabel, Principal, Space
+from ..domain.model import ItemLabel, Principal, Space
 
 
 class Action(str, Enum):
@@ -171,13 +171,6 @@ def _may_read_item(principal: Principal, item: ItemLabel) -> Decision:
     if item.audience is not None and principal.actor_id not in item.audience:
         return _deny(Reason.NOT_IN_AUDIENCE)
     return _ALLOW
-
-
-def default_audience(level: Classification, author_actor_id: str) -> Audience:
-    """`public` items default to every participant; classified ones to the author's actor."""
-    if level is Classification.PUBLIC:
-        return None
-    return frozenset({author_actor_id})
 
 
 def visible_levels(principal: Principal, space: Space) -> tuple[Classification, ...]:

@@ -66,6 +66,14 @@ async def record_reads(tx: Tx, *, user_id: str, actor_id: str, reads: Sequence[I
                                  now)
 
 
+async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
+                                 items: Sequence[tuple[str, Classification]],
+                                 now: datetime) -> None:
+    """The reads of one principal shown items of one kind (coalesced: `record_reads`)."""
+    await record_reads(tx, user_id=principal.user_id, actor_id=principal.actor_id,
+                       reads=[ItemRead(kind, i, space_id, lvl) for i, lvl in items], now=now)
+
+
 async def record_reads_now(store: Store, now: datetime, *, user_id: str, actor_id: str,
                            reads: Sequence[ItemRead], via: str | None = None) -> None:
     """Record these reads by this user now, committed when this returns (call it before the

@@ -7,19 +7,20 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from ..classification.policy import Action, Reason, decide, default_audience
+from ..classification.policy import Action, decide
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind
-from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
+from ..domain.model import Entry, ItemLabel, Principal, Space
 from ..storage.audit import AuditRecord
 from ..storage.entries import EntryLabelFilter
-from ..storage.unit import Store, Tx
-from .audit import ItemRead, record_reads
+from ..storage.unit import Store
+from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
+from .write_checks import audience_for_write, check_audience_cleared
 
 MAX_PAGE = 500
 MAX_SEARCH = 200  # characters of a log text search
@@ -41,62 +42,6 @@ def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untype
         return bool(decide(principal, Action.READ, space, label))
 
     return visible
-
-
-def check_write(principal: Principal, space: Space, action: Action, level: Classification,
-                audience: Audience) -> None:
-    """Explain a refused write precisely: the caller can see the space, so no secret leaks."""
-    decision = decide(principal, action, space,
-                      ItemLabel(level, audience, principal.actor_id))
-    if decision:
-        return
-    reason = decision.reason
-    if reason is Reason.LEVEL_ABOVE_SPACE_CEILING:
-        raise ValidationFailed("classification above the space's ceiling",
-                               code=Code.CLASSIFICATION_ABOVE_CEILING, field="classification")
-    if reason is Reason.LEVEL_ABOVE_CLEARANCE:
-        raise ValidationFailed("classification above your clearance",
-                               code=Code.CLASSIFICATION_ABOVE_CLEARANCE, field="classification")
-    if reason in (Reason.AUDIENCE_EXCLUDES_AUTHOR, Reason.AUDIENCE_OUTSIDE_PARTICIPANTS):
-        outside = sorted((audience or frozenset()) - space.participant_ids)
-        raise ValidationFailed(
-            "audience must name participating actors by id (see the space's participants); "
-            f"not participating: {', '.join(outside)}" if outside else
-            "audience must include your own actor", code=Code.INVALID_AUDIENCE, field="audience")
-    if reason is Reason.SPACE_CLOSED:
-        raise Forbidden("the space is closed", code=Code.SPACE_CLOSED)
-    if reason is Reason.NOT_OWNING_ACTOR:
-        raise Forbidden("only the owning actor's editors publish the joint report",
-                        code=Code.NOT_SPACE_OWNER)
-    raise Forbidden("your role in this space does not allow this", code=Code.SPACE_ROLE_TOO_LOW)
-
-
-async def check_audience_cleared(tx: Tx,
-                                 items: Sequence[tuple[Classification, Audience]], *,
-                                 field: str = "audience") -> None:
-    """Refuse read right for an actor whose clearance ceiling is below the item's level:
-    nobody there could ever read it, yet it would look shared with them."""
-    named = sorted({a for level, audience in items if level is not Classification.PUBLIC
-                    for a in audience or ()})
-    ceilings: dict[str, Classification] = {}
-    for actor_id in named:
-        actor = await tx.actors.get(actor_id)
-        if actor is not None:
-            ceilings[actor_id] = actor.clearance_ceiling
-    for level, audience in items:
-        below = sorted(a for a in audience or () if a in ceilings and ceilings[a] < level)
-        if below:
-            raise ValidationFailed(
-                f"these actors' clearance ceiling is below {level.value}, so nobody there "
-                f"could read it: {', '.join(below)}", code=Code.AUDIENCE_BELOW_LEVEL, field=field)
-
-
-async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
-                                 items: Sequence[tuple[str, Classification]], now: object) -> None:
-    """Coalesced per user and window (services.audit.record_reads)."""
-    await record_reads(tx, user_id=principal.user_id, actor_id=principal.actor_id,
-                       reads=[ItemRead(kind, i, space_id, lvl) for i, lvl in items],
-                       now=now)  # type: ignore[arg-type]
 
 
 class Entries:
@@ -123,13 +68,11 @@ class Entries:
                 earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
                 if earlier is not None:
                     return earlier
-                chosen: Audience = (frozenset(audience) | {principal.actor_id}
-                                    if audience is not None
-                                    else default_audience(classification, principal.actor_id))
-                # An explicit list is kept as the author chose it, even when it names every
-                # participant today: only null (the level's default) reaches those who join
-                # later (issue 7.18c).
-                check_write(principal, space, Action.WRITE, classification, chosen)
+                # classification.audience: an explicit list is kept as the author chose it,
+                # even when it names every participant today; only null (the level's
+                # default) reaches those who join later (issue 7.18c).
+                chosen = audience_for_write(principal, space, Action.WRITE, classification,
+                                        audience)
                 await check_audience_cleared(tx, [(classification, chosen)])
                 entry_id = str(uuid.uuid4())
                 # Everything that needs no sequence number first; the space's seq (a row
@@ -171,10 +114,8 @@ class Entries:
                                 code=Code.NOT_AUTHOR_ACTOR)
             # null means what it means on POST: the level's default read right (every
             # participant for public, the author's actor alone for sekretess/hemlig).
-            chosen: Audience = (frozenset(audience) | {principal.actor_id}
-                                if audience is not None
-                                else default_audience(label.classification, principal.actor_id))
-            check_write(principal, space, Action.WRITE, label.classification, chosen)
+            chosen = audience_for_write(principal, space, Action.WRITE, label.classification,
+                                    audience)
             await check_audience_cleared(tx, [(label.classification, chosen)])
             await tx.entries.set_audience(entry_id, chosen)
             seq = await tx.spaces.append_event(

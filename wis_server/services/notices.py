@@ -10,23 +10,24 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ..classification.policy import Action, decide, default_audience, space_role
+from ..classification.policy import Action, decide, space_role
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind, SpaceRole, SpaceType
-from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
+from ..domain.model import Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft, Recipient
 from ..storage.audit import AuditRecord
 from ..storage.entries import EntryLabelFilter
 from ..storage.notifications import Candidate
 from ..storage.unit import Store, Tx
-from .entries import Entries, check_audience_cleared, check_write
+from .entries import Entries
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .outbox import Wake, enqueue, no_wake
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
+from .write_checks import audience_for_write, check_audience_cleared
 
 NOTICE_SUBJECT = "Informationsunderrättelse"
 NOTICE_TTL = timedelta(hours=24)
@@ -112,10 +113,8 @@ class Notices:
                 earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
                 if earlier is not None:
                     return earlier
-                chosen: Audience = (frozenset(audience) | {principal.actor_id}
-                                    if audience is not None
-                                    else default_audience(classification, principal.actor_id))
-                check_write(principal, space, Action.WRITE, classification, chosen)
+                chosen = audience_for_write(principal, space, Action.WRITE, classification,
+                                            audience)
                 await check_audience_cleared(tx, [(classification, chosen)])
                 notice_id = str(uuid.uuid4())
                 label = ItemLabel(classification, chosen, principal.actor_id)

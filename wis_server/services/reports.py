@@ -6,19 +6,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..classification.policy import Action, decide, default_audience
+from ..classification.policy import Action, decide
 from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, ReportSectionKey
-from ..domain.model import Audience, ItemLabel, Principal, ReportSection, SituationReport, Space
+from ..domain.model import ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..storage.audit import AuditRecord
 from ..storage.reports import ReportVersion
 from ..storage.unit import Store
-from .entries import audit_classified_reads, check_audience_cleared, check_write
+from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
+from .write_checks import audience_for_write, check_audience_cleared
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +81,8 @@ class Reports:
                     return earlier
                 final: list[ReportSection] = []
                 for draft in ordered:
-                    audience: Audience = (
-                        frozenset(draft.audience) | {principal.actor_id}
-                        if draft.audience is not None
-                        else default_audience(draft.classification, principal.actor_id))
-                    check_write(principal, space, action, draft.classification, audience)
+                    audience = audience_for_write(principal, space, action, draft.classification,
+                                              draft.audience)
                     final.append(ReportSection(draft.key, draft.classification, draft.body,
                                                audience))
                 await check_audience_cleared(
