@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text as sql
 
 from tests.conftest import FAST_PASSWORDS, World, make_settings
 from tests.helpers import create_space
@@ -146,6 +147,11 @@ async def test_a_callout_over_rakel_is_acknowledged_by_an_sds_reply(
     target = next(a for a in doc["actors"] if a["actor_id"] == actor.id)
     assert target["state"] == "acknowledged"
     assert target["channel"] == "rakel_sds"
+    # the terminal's delivery report (it came before the reply on the line) is in the ledger
+    async with rakel_app.app.state.store.read() as tx:
+        rows = (await tx.conn.execute(sql(
+            "SELECT status, delivered_at FROM deliveries WHERE channel = 'rakel'"))).all()
+    assert [r.status for r in rows] == ["delivered"] and rows[0].delivered_at is not None
     counts = (await w.client.get("/readyz")).json()["channels"]["rakel"]["inbound"]
     assert counts["acknowledgements"] == 1 and counts["delivery_updates"] >= 1
 
