@@ -10,7 +10,8 @@ bounded send queue. The only Rakel module that does I/O (through `transport`).
 Addresses (`Message.to`): `issi:<digits>` or plain digits for a terminal (a receipt report is
 requested), `gssi:<digits>` for a talkgroup (no report: every member would answer).
 
-THE SEAM for the services layer (wired by the lead / the call-outs work): supervise
+THE SEAM for the services layer (wired: bootstrap.runtime and services/rakel_inbound.py do
+all of this except the `incoming` entry, which waits for the `rakel_gssi` space setting): supervise
 `gateway.run()` as a background loop, register the gateway as the dispatcher's Rakel channel,
 and consume `gateway.inbound()`: an InboundSds whose text is `OK <code>` acknowledges a call-out
 through the one acknowledgement function; any other InboundSds from a known ISSI or to a
