@@ -106,7 +106,7 @@ def build_services(store: Store, settings: Settings, clock: Clock,
     notices queue only for enabled channels and wake the dispatcher after commit.
     `vapid_public_key` is the keyring's: what browsers subscribe to Web Push with."""
     passwords = passwords or Passwords()
-    entries = Entries(store, clock, publisher)
+    entries = Entries(store, clock, publisher, enabled=channels, wake=wake)
     channel_settings = parse_channel_settings(settings.env)
     return Services(
         directory=Directory(store, passwords, clock, publisher),

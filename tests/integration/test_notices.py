@@ -304,3 +304,21 @@ async def _provider_ref(w: World, delivery_id: str) -> str:
             return str(ref)
         assert time.monotonic() < deadline, "the send was never recorded"
         await asyncio.sleep(0.05)
+
+
+async def test_new_entries_reach_those_who_asked_for_them(nworld: World) -> None:
+    w = nworld
+    space = await create_space(w.client, w["a_editor"], classification="hemlig",
+                               participants=[w.actors["B"]])
+    await opt_in(w, "b_editor", events=["entry"])
+    await opt_in(w, "b_reader", events=["entry"])  # public clearance: no sekretess entry
+    await opt_in(w, "a_reader")  # notices only (the default)
+    body = marker("entry")
+    r = await w.client.post(f"/api/v1/spaces/{space['id']}/entries", headers=w["a_editor"].auth,
+                            json={"kind": "note", "classification": "sekretess", "body": body,
+                                  "audience": [w.actors["B"]]})
+    assert r.status_code == 201, r.text
+    await wait_for(lambda: len(sent(w)) >= 1, "the pointer for the new entry")
+    [m] = sent(w)
+    assert m.to == "b_editor@example.se"
+    assert body not in m.rendered.text and "SEKRETESS" in m.rendered.text

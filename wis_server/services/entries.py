@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -12,12 +13,15 @@ from ..domain.codes import Code
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind
-from ..domain.model import Entry, ItemLabel, Principal, Space
+from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
+from ..domain.notifications import Channel, NotifyEvent
+from ..domain.outbox import OutboxDraft
 from ..storage.audit import AuditRecord
 from ..storage.entries import EntryLabelFilter
-from ..storage.unit import Store
+from ..storage.unit import Store, Tx
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
@@ -26,6 +30,8 @@ MAX_PAGE = 500
 MAX_SEARCH = 200  # characters of a log text search
 
 log = structlog.get_logger("wis.entries")
+ENTRY_SUBJECT = "Nytt inlägg"
+ENTRY_NOTICE_TTL = timedelta(hours=24)
 
 
 def _body_contains(needle: str) -> Callable[[Entry], bool]:
@@ -44,11 +50,18 @@ def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untype
     return visible
 
 
+ENTRY_SUBJECT = "Nytt inlägg"
+ENTRY_NOTICE_TTL = timedelta(hours=24)
+
+
 class Entries:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher) -> None:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+                 enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock
         self.publisher = publisher
+        self.enabled = enabled  # channels for users who asked to hear of new entries
+        self.wake = wake
 
     async def post(self, principal: Principal, space_id: str, *, kind: EntryKind,
                    classification: Classification, body: str,
@@ -81,6 +94,8 @@ class Entries:
                 key = await tx.entries.new_key(classification)
                 await remember(tx, principal.user_id, idempotency_key, print_, "entry",
                                entry_id, now)
+                queued = await self._notify(tx, principal, space, entry_id, classification,
+                                            chosen, body, now)
                 seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
                               principal.user_id, principal.actor_id, principal.display_name,
@@ -92,12 +107,34 @@ class Entries:
                     detail={"seq": seq, "kind": kind.value, "level": classification.value,
                             "audience": sorted(chosen) if chosen is not None else "all"}), now)
             self.publisher.space_changed(space.id, seq)
+            if queued:
+                self.wake()
             return entry
 
         outcome = await retrying_on_race(attempt)
         if isinstance(outcome, Entry):
             return outcome  # as written: no second read, and no read to audit
         return await self.get(principal, space_id, outcome)  # a retry: read it back
+
+    async def _notify(self, tx: Tx, principal: Principal, space: Space, entry_id: str,
+                      level: Classification, audience: Audience, body: str, now: datetime
+                      ) -> bool:
+        """Outbox rows, in the entry's transaction, for users who asked to hear of new
+        entries in this space and may read this one (the author is not told)."""
+        if not self.enabled:
+            return False
+        recipients = await recipients_for(
+            tx, space, ItemLabel(level, audience, principal.actor_id), NotifyEvent.ENTRY,
+            self.enabled, now, exclude=principal.user_id)
+        if not recipients:
+            return False
+        await enqueue(tx, OutboxDraft(
+            kind="entry", classification=level, subject=ENTRY_SUBJECT, body=body,
+            expires_at=now + ENTRY_NOTICE_TTL, space_id=space.id, ref_id=entry_id,
+            audience=audience, author_actor_id=principal.actor_id,
+            exercise=space.is_exercise, link=space_link(space.id),
+            created_by=principal.user_id, recipients=tuple(recipients)), now, space)
+        return True
 
     async def change_audience(self, principal: Principal, space_id: str, entry_id: str,
                               audience: Sequence[str] | None) -> Entry:

@@ -8,82 +8,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ..classification.policy import Action, decide, space_role
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound
 from ..domain.events import EventKind
-from ..domain.levels import Classification, EntryKind, SpaceRole, SpaceType
-from ..domain.model import Entry, ItemLabel, Principal, Space
+from ..domain.levels import Classification, EntryKind, SpaceRole
+from ..domain.model import Entry, ItemLabel, Principal
 from ..domain.notifications import Channel, NotifyEvent
-from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft, Recipient
+from ..domain.outbox import DeliveryRecord, OutboxDraft
 from ..storage.audit import AuditRecord
 from ..storage.entries import EntryLabelFilter
-from ..storage.notifications import Candidate
-from ..storage.unit import Store, Tx
+from ..storage.unit import Store
 from .entries import Entries
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
-from .outbox import Wake, enqueue, no_wake
+from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
 
 NOTICE_SUBJECT = "Informationsunderrättelse"
 NOTICE_TTL = timedelta(hours=24)
-
-
-def space_link(space_id: str) -> str:
-    return f"/#/spaces/{space_id}"
-
-
-def plan(candidate: Candidate, enabled: frozenset[Channel], *, now: datetime,
-         activated: bool) -> Recipient | None:
-    """The recipient's channels in their order, those they have an address for; all push
-    subscriptions share a rank (every device rings), the next channel waits for them all."""
-    prefs = candidate.preferences
-    attempts: list[Attempt] = []
-    rank = 0
-    for channel in prefs.channels:
-        if channel not in enabled:
-            continue
-        if channel is Channel.PUSH:
-            if not candidate.push_ids:
-                continue
-            attempts += [Attempt(channel, Address(push_subscription=s), rank)
-                         for s in candidate.push_ids]
-        elif (channel is Channel.EMAIL and prefs.email) or \
-                (channel is Channel.SMS and prefs.phone):
-            attempts.append(Attempt(channel, Address(preference=channel), rank))
-        else:
-            continue
-        rank += 1
-    if not attempts:
-        return None
-    p = candidate.principal
-    return Recipient(tuple(attempts), user_id=p.user_id, actor_id=p.actor_id,
-                     not_before=prefs.not_before(now, activated=activated))
-
-
-async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEvent,
-                         enabled: frozenset[Channel], now: datetime, *,
-                         exclude: str | None = None) -> list[Recipient]:
-    """Who is told about an item: may read it (the one decision), opted in, reachable."""
-    actors = space.participant_ids if label.audience is None \
-        else label.audience & space.participant_ids
-    found = []
-    activated = space.type is SpaceType.DISRUPTION
-    for candidate in await tx.notifications.candidates(sorted(actors)):
-        if candidate.principal.user_id == exclude:
-            continue
-        if not decide(candidate.principal, Action.READ, space, label):
-            continue
-        if not candidate.preferences.wants(event, space.id):
-            continue
-        recipient = plan(candidate, enabled, now=now, activated=activated)
-        if recipient is not None:
-            found.append(recipient)
-    return found
 
 
 class Notices:

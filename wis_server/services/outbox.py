@@ -13,11 +13,12 @@ import structlog
 
 from ..channels.ports import Receipt
 from ..classification.policy import Action, decide
-from ..domain.levels import Classification
-from ..domain.model import Space
-from ..domain.notifications import Channel, DeliveryStatus
-from ..domain.outbox import Job, OutboxDraft, Outgoing, Refusal
+from ..domain.levels import Classification, SpaceType
+from ..domain.model import ItemLabel, Space
+from ..domain.notifications import Channel, DeliveryStatus, NotifyEvent
+from ..domain.outbox import Address, Attempt, Job, OutboxDraft, Outgoing, Recipient, Refusal
 from ..storage.audit import AuditRecord
+from ..storage.notifications import Candidate
 from ..storage.unit import Store, Tx
 from .directory import load_principal
 from .ports import Clock
@@ -211,3 +212,56 @@ class OutboxService:
         if ref:
             await self._delivered(delivery_id, ref)
         return True
+
+
+def plan(candidate: Candidate, enabled: frozenset[Channel], *, now: datetime,
+         activated: bool) -> Recipient | None:
+    """The recipient's channels in their order, those they have an address for; all push
+    subscriptions share a rank (every device rings), the next channel waits for them all."""
+    prefs = candidate.preferences
+    attempts: list[Attempt] = []
+    rank = 0
+    for channel in prefs.channels:
+        if channel not in enabled:
+            continue
+        if channel is Channel.PUSH:
+            if not candidate.push_ids:
+                continue
+            attempts += [Attempt(channel, Address(push_subscription=s), rank)
+                         for s in candidate.push_ids]
+        elif (channel is Channel.EMAIL and prefs.email) or \
+                (channel is Channel.SMS and prefs.phone):
+            attempts.append(Attempt(channel, Address(preference=channel), rank))
+        else:
+            continue
+        rank += 1
+    if not attempts:
+        return None
+    p = candidate.principal
+    return Recipient(tuple(attempts), user_id=p.user_id, actor_id=p.actor_id,
+                     not_before=prefs.not_before(now, activated=activated))
+
+
+async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEvent,
+                         enabled: frozenset[Channel], now: datetime, *,
+                         exclude: str | None = None) -> list[Recipient]:
+    """Who is told about an item: may read it (the one decision), opted in, reachable."""
+    actors = space.participant_ids if label.audience is None \
+        else label.audience & space.participant_ids
+    found = []
+    activated = space.type is SpaceType.DISRUPTION
+    for candidate in await tx.notifications.candidates(sorted(actors)):
+        if candidate.principal.user_id == exclude:
+            continue
+        if not decide(candidate.principal, Action.READ, space, label):
+            continue
+        if not candidate.preferences.wants(event, space.id):
+            continue
+        recipient = plan(candidate, enabled, now=now, activated=activated)
+        if recipient is not None:
+            found.append(recipient)
+    return found
+
+
+def space_link(space_id: str) -> str:
+    return f"/#/spaces/{space_id}"
