@@ -53,7 +53,7 @@ async def run(url: str, work: Path, args: argparse.Namespace, engine: str) -> No
 
     keyring = generate_keyring()
     settings = load_settings({"WIS_DATABASE_URL": url, "WIS_DATA_DIR": str(work / "var")})
-    database = Database(settings.database_url)
+    database = Database(settings.database.url.reveal())
     try:
         await migrate(database)
         store = Store(database, EnvelopeCipher(keyring), keyring.audit_key)

@@ -192,8 +192,8 @@ def serve(kind: str, port: int, profile: str | None) -> None:
         from wis_server.observability import configure_logging
 
         settings = load_settings({k: os.environ[k] for k in _ENV_KEYS if k in os.environ})
-        configure_logging(settings.log_level, settings.log_format)
-        app = create_app(settings, load_keyring_file(settings.keyring_file))
+        configure_logging(settings.log.level, settings.log.format)
+        app = create_app(settings, load_keyring_file(settings.keyring.file))
     else:
         app = reference_app(os.environ["WIS_DATABASE_URL"])
     config = {"host": "127.0.0.1", "port": port, "ws": "websockets", "log_level": "warning",
@@ -243,14 +243,14 @@ async def seed(settings: Any, keyring: Any, writers: int, spaces: int) -> World:
     from wis_server.storage.migrate import migrate
     from wis_server.storage.unit import Store
 
-    database = Database(settings.database_url)
+    database = Database(settings.database.url.reveal())
     try:
         await migrate(database)
         services = build_services(
             Store(database, EnvelopeCipher(keyring), keyring.audit_key), settings,
             system_clock, NullPublisher(),
             Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)))
-        tokens = TokenService(keyring, issuer=settings.issuer, audience=settings.audience,
+        tokens = TokenService(keyring, issuer=settings.auth.issuer, audience=settings.auth.audience,
                               ttl_s=3600)
         directory = services.directory
         sek = Classification.SEKRETESS

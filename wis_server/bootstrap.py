@@ -94,7 +94,8 @@ class Services:
 
 def public_url(settings: Settings) -> str:
     """The server's external base URL (links in messages); by default its own address."""
-    return settings.public_url or f"http://{settings.host}:{settings.port}"
+    server = settings.server
+    return server.public_url or f"http://{server.host}:{server.port}"
 
 
 def build_services(store: Store, settings: Settings, clock: Clock,
@@ -107,18 +108,18 @@ def build_services(store: Store, settings: Settings, clock: Clock,
     `vapid_public_key` is the keyring's: what browsers subscribe to Web Push with."""
     passwords = passwords or Passwords()
     entries = Entries(store, clock, publisher, enabled=channels, wake=wake)
-    channel_settings = parse_channel_settings(settings.env)
+    channel_settings = parse_channel_settings(settings.channels.reveal())
     return Services(
         directory=Directory(store, passwords, clock, publisher),
         sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
-                          timedelta(seconds=settings.refresh_token_ttl_s), publisher),
+                          timedelta(seconds=settings.auth.refresh_token_ttl_s), publisher),
         spaces=Spaces(store, clock, publisher),
         entries=entries,
         reports=Reports(store, clock, publisher),
         audit=AuditTrail(store, clock),
         callouts=Callouts(store, clock, publisher, StoreOutbox(),
                           LinkSigner(store.audit_key, public_url(settings)),
-                          EscalationPolicy(step=timedelta(seconds=settings.callout_step_s)),
+                          EscalationPolicy(step=timedelta(seconds=settings.callouts.step_s)),
                           wake=wake),
         callout_lists=CalloutLists(store, clock),
         notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake),
@@ -234,7 +235,7 @@ def _callout_failure(services: Services) -> Callable[[Job], Awaitable[None]]:
 
 def keyring_for(settings: Settings) -> Keyring:
     """The keyring the settings name: WIS_KEYRING_* variables, else the keyring file."""
-    return load_keyring(settings.env, Path(settings.keyring_file))
+    return load_keyring(settings.keyring.reveal(), Path(settings.keyring.file))
 
 
 def _keyring_reloader(keyring: Keyring) -> Callable[[], Keyring] | None:
@@ -255,7 +256,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
     supervises their loops. `housekeeping` (default: when serving) prunes old rows hourly.
     Without either, it is the runtime of a one-shot command: no loops, nothing listening."""
     keyring = keyring if keyring is not None else keyring_for(settings)
-    database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    database = Database(settings.database.url.reveal(), pool_size=settings.database.pool_size)
     dispatch: Dispatch | None = None
     try:
         cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
@@ -263,11 +264,12 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         downstream = publisher or NullPublisher()
         hub = None if render is None else Hub(
             StreamSource(store, clock), render,
-            limits=Limits(settings.stream_queue_messages, settings.stream_queue_bytes,
-                          max_per_user=settings.stream_max_per_user,
-                          max_per_address=settings.stream_max_per_address),
-            poll_s=settings.stream_poll_s, revalidate_s=settings.stream_revalidate_s)
-        rakel_settings = parse_rakel_settings(settings.env) if render is not None else None
+            limits=Limits(settings.stream.queue_messages, settings.stream.queue_bytes,
+                          max_per_user=settings.stream.max_per_user,
+                          max_per_address=settings.stream.max_per_address),
+            poll_s=settings.stream.poll_s, revalidate_s=settings.stream.revalidate_s)
+        rakel_settings = (parse_rakel_settings(settings.channels.reveal())
+                          if render is not None else None)
         rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
         dispatch = build_dispatch(store, settings, clock, keyring.vapid_private_pem,
                                   {ChannelKind.RAKEL: rakel} if rakel is not None else None)
@@ -298,11 +300,12 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
                     supervisor.supervise("realtime.bus", bus.run)
                 if housekeeping if housekeeping is not None else hub is not None:
                     supervisor.supervise("maintenance.prune",
-                                         lambda: run_periodically(store, clock))
-                if hub is not None and settings.callout_tick_s > 0:
+                                         lambda: run_periodically(
+                                             store, clock, settings.maintenance.prune_every_s))
+                if hub is not None and settings.callouts.tick_s > 0:
                     # 0 turns this process's loop off (another process runs it).
                     supervisor.supervise("callouts.escalation", lambda: run_escalations(
-                        services.callouts, settings.callout_tick_s))
+                        services.callouts, settings.callouts.tick_s))
                 if rakel is not None and inbound is not None:
                     supervisor.supervise("channels.rakel", rakel.run)
                     supervisor.supervise("channels.rakel.inbound", inbound.run)

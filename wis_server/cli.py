@@ -61,8 +61,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
-    keyring_path = Path(settings.keyring_file)
-    if keyring_from_env(settings.env) is not None:
+    keyring_path = Path(settings.keyring.file)
+    if keyring_from_env(settings.keyring.reveal()) is not None:
         _print("keyring: from WIS_KEYRING_* environment variables")
     elif keyring_path.exists():
         existing = load_keyring_file(keyring_path)
@@ -79,7 +79,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _init_database(settings: Settings, admin_username: str | None) -> int:
-    database = Database(settings.database_url)
+    database = Database(settings.database.url.reveal())
     try:
         revision = await migrate(database)
     finally:
@@ -111,7 +111,7 @@ async def _init_database(settings: Settings, admin_username: str | None) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> int:
-        database = Database(settings.database_url)
+        database = Database(settings.database.url.reveal())
         try:
             _print(f"database: migrated to {await migrate(database)}")
         finally:
@@ -127,11 +127,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .api.app import create_app
     from .observability import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log.level, settings.log.format)
     keyring = _keyring(settings)
     app = create_app(settings, keyring)
-    host = args.host or settings.host
-    port = args.port or settings.port
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
     _print(f"WIS server on http://{host}:{port}/  (API docs: /api/docs)")
     # No permessage-deflate: compressing attacker-influenced public entries in the same
     # stream as classified ones would open a CRIME/BREACH-style length oracle.
@@ -202,8 +202,8 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
-    path = Path(settings.keyring_file)
-    if keyring_from_env(settings.env) is not None:
+    path = Path(settings.keyring.file)
+    if keyring_from_env(settings.keyring.reveal()) is not None:
         if not args.rewrap_only:
             raise CliError("keys come from WIS_KEYRING_*: add a new version to each level's "
                            "variable, restart the servers, then run `wis keys rotate "
@@ -218,7 +218,7 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         versions = ", ".join(f"{lvl.value} v{k.current}" for lvl, k in keyring.levels.items())
         _print(f"keyring: new key versions {versions}; old versions kept")
 
-    settle = not args.rewrap_only and keyring_from_env(settings.env) is None
+    settle = not args.rewrap_only and keyring_from_env(settings.keyring.reveal()) is None
 
     async def run() -> int:
         async with runtime(settings, keyring) as rt:

@@ -35,7 +35,7 @@ class Dispatch:
 
 
 def _env_float(settings: Settings, name: str, default: float) -> float:
-    raw = settings.env.get(name, "").strip()
+    raw = settings.channels.reveal().get(name, "").strip()
     if not raw:
         return default
     try:
@@ -52,7 +52,7 @@ def build_dispatch(store: Store, settings: Settings, clock: Clock,
                    extra: Mapping[ChannelKind, Channel] | None = None) -> Dispatch:
     """`extra`: channels the runtime built itself (the Rakel gateway, whose run() it
     supervises); they take the place of an in-memory recorder of the same kind."""
-    channel_settings = parse_channel_settings(settings.env)
+    channel_settings = parse_channel_settings(settings.channels.reveal())
     registry = build_channels(channel_settings, vapid_private_pem=vapid_private_pem)
     if extra:
         registry = ChannelRegistry({**registry.channels, **extra})
@@ -60,7 +60,7 @@ def build_dispatch(store: Store, settings: Settings, clock: Clock,
     memory = {kind: channel for kind, channel in channels.items()
               if isinstance(channel, MemoryChannel)} if channel_settings.memory else {}
     secret = channel_settings.sms.webhook_secret.reveal() if channel_settings.sms else \
-        settings.env.get("WIS_SMS_WEBHOOK_SECRET", "")
+        settings.channels.sms_webhook_secret.reveal()
     outbox = OutboxService(store, clock)
     dispatcher = Dispatcher(outbox, registry, clock, DispatchSettings(
         lease_s=_env_float(settings, "WIS_OUTBOX_LEASE_S", 120.0),

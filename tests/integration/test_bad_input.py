@@ -100,7 +100,7 @@ async def test_wrong_content_type(world: World) -> None:
 
 async def test_oversize_body_is_413(world: World) -> None:
     sid, _ = await setup_space(world)
-    limit = world.app.state.settings.max_body_bytes
+    limit = world.app.state.settings.server.max_body_bytes
     big = json.dumps({**GOOD_ENTRY, "body": "x" * (limit + 10)}).encode()
     r = await world.client.post(entry_path(sid), content=big, headers={
         **world["a_editor"].auth, "Content-Type": "application/json"})
@@ -418,7 +418,7 @@ async def test_bounded_fuzz_never_500(world: World) -> None:
 async def test_security_headers_on_every_kind_of_answer(world: World) -> None:
     c = world.client
     sid, _ = await setup_space(world)
-    limit = world.app.state.settings.max_body_bytes
+    limit = world.app.state.settings.server.max_body_bytes
     answers = [
         await c.get("/api/v1/spaces", headers=world["a_editor"].auth),
         await c.get(entry_path(sid), headers=world["a_editor"].auth),

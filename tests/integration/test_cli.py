@@ -62,7 +62,7 @@ def env_for(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
 async def api_for(env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on what the CLI created (same database, same keyring file)."""
     settings = load_settings({**env, "WIS_COOKIE_SECURE": "false"})
-    app = create_app(settings, load_keyring_file(Path(settings.keyring_file)))
+    app = create_app(settings, load_keyring_file(Path(settings.keyring.file)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

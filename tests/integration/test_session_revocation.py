@@ -70,7 +70,7 @@ async def test_a_token_issued_in_the_future_is_refused(world: World) -> None:
 
     def token(iat: int) -> str:
         return es256_jwt({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, {
-            "iss": settings.issuer, "aud": settings.audience, "sub": person.user_id,
+            "iss": settings.auth.issuer, "aud": settings.auth.audience, "sub": person.user_id,
             "act": person.actor_id, "iat": iat, "nbf": now - 5, "exp": now + 600,
             "typ": "access", "jti": "x", "sep": 0}, key.private_pem)
 

@@ -26,7 +26,7 @@ def claims_for(world: World, who: str, **changes: Any) -> dict[str, Any]:
     person = world[who]
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": settings.issuer, "aud": settings.audience, "sub": person.user_id,
+        "iss": settings.auth.issuer, "aud": settings.auth.audience, "sub": person.user_id,
         "act": person.actor_id, "iat": now, "nbf": now, "exp": now + 300, "typ": "access",
         "jti": "t1"}
     for key, value in changes.items():

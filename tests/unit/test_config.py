@@ -3,23 +3,24 @@ no secrets in repr."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
-from wis_server.config import ConfigError, Settings, load_settings, redact_url
+from wis_server.config import ConfigError, Secret, Settings, load_settings, redact_url
 
 
 def test_defaults_are_secure_and_need_nothing(tmp_path: Path) -> None:
     s = load_settings({"WIS_DATA_DIR": str(tmp_path)})
-    assert s.database_url == f"sqlite:///{(tmp_path / 'wis.db').resolve()}"
-    assert s.keyring_file == tmp_path / "keyring.json"
-    assert s.host == "127.0.0.1"                      # not exposed by default
-    assert s.cookie_secure is True
-    assert 600 <= s.access_token_ttl_s <= 900
-    assert s.max_body_bytes > 0
-    assert s.allowed_origins == ()
-    assert s.log_format == "json"
+    assert s.database.url.reveal() == f"sqlite:///{(tmp_path / 'wis.db').resolve()}"
+    assert s.keyring.file == tmp_path / "keyring.json"
+    assert s.server.host == "127.0.0.1"                    # not exposed by default
+    assert s.auth.cookie_secure is True
+    assert 600 <= s.auth.access_token_ttl_s <= 900
+    assert s.server.max_body_bytes > 0
+    assert s.server.allowed_origins == ()
+    assert s.log.format == "json"
 
 
 def test_environment_overrides() -> None:
@@ -28,10 +29,11 @@ def test_environment_overrides() -> None:
         "WIS_PORT": "9000", "WIS_MAX_BODY_BYTES": "2048", "WIS_COOKIE_SECURE": "false",
         "WIS_ALLOWED_ORIGINS": "https://a.example, https://b.example,",
         "WIS_ACCESS_TOKEN_TTL": "600", "WIS_KEYRING_FILE": "/etc/wis/keyring.json"})
-    assert s.port == 9000 and s.max_body_bytes == 2048 and s.cookie_secure is False
-    assert s.allowed_origins == ("https://a.example", "https://b.example")
-    assert s.access_token_ttl_s == 600
-    assert s.keyring_file == Path("/etc/wis/keyring.json")
+    assert s.server.port == 9000 and s.server.max_body_bytes == 2048
+    assert s.auth.cookie_secure is False
+    assert s.server.allowed_origins == ("https://a.example", "https://b.example")
+    assert s.auth.access_token_ttl_s == 600
+    assert s.keyring.file == Path("/etc/wis/keyring.json")
     assert s.data_dir == Path("/srv/wis")
 
 
@@ -51,12 +53,12 @@ def test_invalid_values_are_refused(name: str, value: str) -> None:
     ("0", False), ("false", False), ("No", False), ("off", False),
 ])
 def test_booleans(value: str, expected: bool) -> None:
-    assert load_settings({"WIS_COOKIE_SECURE": value}).cookie_secure is expected
+    assert load_settings({"WIS_COOKIE_SECURE": value}).auth.cookie_secure is expected
 
 
 def test_empty_variables_mean_default() -> None:
     s = load_settings({"WIS_PORT": "", "WIS_DATABASE_URL": ""})
-    assert s.port == 8000 and s.database_url.startswith("sqlite:///")
+    assert s.server.port == 8000 and s.database.url.reveal().startswith("sqlite:///")
 
 
 def test_repr_hides_the_database_password_and_environment() -> None:
@@ -74,9 +76,10 @@ def test_toml_file_and_env_precedence(tmp_path: Path) -> None:
     config.write_text('port = 8123\nhost = "0.0.0.0"\nallowed_origins = ["https://x"]\n',
                       encoding="utf-8")
     s = load_settings({"WIS_CONFIG_FILE": str(config)})
-    assert s.port == 8123 and s.host == "0.0.0.0" and s.allowed_origins == ("https://x",)
+    assert s.server.port == 8123 and s.server.host == "0.0.0.0"
+    assert s.server.allowed_origins == ("https://x",)
     s = load_settings({"WIS_CONFIG_FILE": str(config), "WIS_PORT": "9999"})
-    assert s.port == 9999
+    assert s.server.port == 9999
 
 
 @pytest.mark.parametrize("content", ['nonsense = 1\n', 'port = "x"\n', "port = [\n"])
@@ -95,4 +98,91 @@ def test_missing_toml_file(tmp_path: Path) -> None:
 def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(AttributeError):
-        s.port = 1  # type: ignore[misc]
+        s.data_dir = Path("x")  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        s.server.port = 1  # type: ignore[misc]
+
+
+def test_a_secret_never_prints_its_value() -> None:
+    secret = Secret("hunter2-Kärnkraft")
+    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret,  # noqa: UP031 (as logging formats)
+             repr([secret]), repr({"password": secret}), format(secret, "")]
+    assert all("hunter2" not in text for text in shown)
+    assert repr(secret) == "Secret('***')" and str(secret) == "***"
+    assert secret.reveal() == "hunter2-Kärnkraft"
+    assert secret == Secret("hunter2-Kärnkraft") and secret != Secret("other")
+    assert secret and not Secret("")
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    url = Secret("postgresql://wis:pw-123@db/wis", shown=redact_url("postgresql://wis:pw-123@db/wis"))
+    assert "pw-123" not in repr(url) and "wis:***@db/wis" in repr(url)
+
+
+SECRET_ENV = {
+    "WIS_DATABASE_URL": "postgresql://wis:db-s3cret@db:5432/wis",
+    "WIS_KEYRING_AUDIT": "QUJD-audit-s3cret",
+    "WIS_KEYRING_HEMLIG": "1:hemlig-s3cret",
+    "WIS_SMTP_PASSWORD": "smtp-s3cret",
+    "WIS_ADMIN_PASSWORD": "admin-s3cret",
+    "HOME": "/home/someone", "AWS_SECRET_ACCESS_KEY": "aws-s3cret",
+}
+
+
+def test_settings_carry_no_whole_environment_and_secrets_are_typed() -> None:
+    s = load_settings(SECRET_ENV)
+    assert not hasattr(s, "env")
+    assert isinstance(s.database.url, Secret)
+    assert s.database.url.reveal() == SECRET_ENV["WIS_DATABASE_URL"]
+    assert s.keyring.reveal() == {"WIS_KEYRING_AUDIT": "QUJD-audit-s3cret",
+                                  "WIS_KEYRING_HEMLIG": "1:hemlig-s3cret"}
+    assert all(isinstance(v, Secret) for _, v in s.keyring.variables)
+    # The channels hook: the WIS_* variables no core section reads, nothing else.
+    assert s.channels.reveal() == {"WIS_SMTP_PASSWORD": "smtp-s3cret"}
+    text = repr(s) + str(s)
+    assert "s3cret" not in text and "/home/someone" not in text
+    assert "wis:***@db:5432/wis" in text
+
+
+def test_secrets_stay_out_of_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    from wis_server.observability import configure_logging
+
+    s = load_settings(SECRET_ENV)
+    try:
+        for fmt in ("json", "console"):
+            configure_logging("info", fmt)
+            log = structlog.get_logger("wis.test")
+            log.info("settings loaded", settings=s, password=s.channels.variables[0][1],
+                     database=s.database.url)
+            log.info("positional %s", s.database.url)
+    finally:
+        structlog.reset_defaults()
+    err = capsys.readouterr().err
+    assert "settings loaded" in err and "wis:***@db" in err
+    assert "s3cret" not in err
+
+
+def test_maintenance_interval() -> None:
+    assert load_settings({}).maintenance.prune_every_s == 3600.0
+    assert load_settings({"WIS_MAINTENANCE_EVERY_S": "60"}).maintenance.prune_every_s == 60.0
+    for bad in ("0", "-5", "often"):
+        with pytest.raises(ConfigError):
+            load_settings({"WIS_MAINTENANCE_EVERY_S": bad})
+
+
+def test_the_channels_section_is_what_the_channel_settings_parse() -> None:
+    from wis_server.channels.settings import parse_channel_settings
+
+    env = {"WIS_CHANNELS": "email,sms", "WIS_PUBLIC_URL": "https://wis.example",
+           "WIS_SMTP_URL": "smtps://mail.example:465", "WIS_SMTP_USER": "wis",
+           "WIS_SMTP_PASSWORD": "smtp-s3cret", "WIS_MAIL_FROM": "wis@example.se",
+           "WIS_SMS_API_URL": "https://api.46elks.com", "WIS_SMS_API_USER": "u",
+           "WIS_SMS_API_PASSWORD": "sms-s3cret", "WIS_SMS_FROM": "+46700000000",
+           "WIS_SMS_WEBHOOK_SECRET": "abcdefghijklmnop-s3cret", "WIS_PORT": "8123"}
+    s = load_settings(env)
+    assert parse_channel_settings(s.channels.reveal()) == parse_channel_settings(env)
+    assert s.server.public_url == "https://wis.example"
+    assert s.channels.sms_webhook_secret.reveal() == "abcdefghijklmnop-s3cret"
+    assert "WIS_PORT" not in s.channels.reveal()  # core settings stay in their sections
+    assert "s3cret" not in repr(s)

@@ -91,19 +91,20 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
     routes: list[Any] = [*api.routes(), *stream.routes()]
     app = Starlette(
         routes=routes, lifespan=lifespan,
-        middleware=[Middleware(TrustedProxies, trusted=settings.trusted_proxies),
-                    Middleware(HttpMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(TrustedProxies, trusted=settings.server.trusted_proxies),
+                    Middleware(HttpMiddleware, max_body_bytes=settings.server.max_body_bytes)],
         exception_handlers={WisError: wis_error_handler, HTTPException: http_error_handler},
     )
     # The web client is the router's fallback, not a route: a mount at `/` would match every
     # path fully and win over an API route that matches only by path (wrong method), turning
     # the API's 405 (with its real `Allow`) into the static files' `Allow: GET, HEAD` or 404.
-    app.router.default = _fallback(Path(settings.web_dir))
+    app.router.default = _fallback(Path(settings.server.web_dir))
     app.state.settings = settings
     app.state.keyring = keyring
     app.state.clock = clock
-    app.state.tokens = TokenService(keyring, issuer=settings.issuer, audience=settings.audience,
-                                    ttl_s=settings.access_token_ttl_s)
+    app.state.tokens = TokenService(keyring, issuer=settings.auth.issuer,
+                                    audience=settings.auth.audience,
+                                    ttl_s=settings.auth.access_token_ttl_s)
     app.state.openapi = build_openapi(api)
     app.state.exercise_spaces = {}
     return app

@@ -42,11 +42,11 @@ def _cookie_response(call: Call, session: Session) -> Response:
     settings = call.request.app.state.settings
     response = JSONResponse(_token_body(call, session, with_refresh=False))
     response.set_cookie(REFRESH_COOKIE, session.refresh_token,
-                        max_age=settings.refresh_token_ttl_s, path="/api/v1/auth",
-                        secure=settings.cookie_secure, httponly=True, samesite="strict")
+                        max_age=settings.auth.refresh_token_ttl_s, path="/api/v1/auth",
+                        secure=settings.auth.cookie_secure, httponly=True, samesite="strict")
     response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24),
-                        max_age=settings.refresh_token_ttl_s, path="/",
-                        secure=settings.cookie_secure, httponly=False, samesite="strict")
+                        max_age=settings.auth.refresh_token_ttl_s, path="/",
+                        secure=settings.auth.cookie_secure, httponly=False, samesite="strict")
     return response
 
 

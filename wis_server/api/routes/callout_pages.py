@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...channels.sms_webhooks import WebhookError, parse_inbound, parse_reply, secret_matches
+from ...config import Settings
 from ...domain.callouts import Answer
 from ...domain.codes import Code
 from ...domain.errors import NotFound, ValidationFailed, WisError
@@ -193,8 +194,8 @@ async def _link(call: Call, *, post: bool) -> Response:
 
 
 def _expected_secret(request: Request) -> str:
-    settings = request.app.state.settings
-    return str(getattr(settings, "sms_webhook_secret", "") or "")
+    settings: Settings = request.app.state.settings
+    return settings.channels.sms_webhook_secret.reveal()
 
 
 async def _sms(request: Request) -> Response:

@@ -169,7 +169,7 @@ class StreamEndpoint:
 
 async def stream_session(websocket: WebSocket, send: Send) -> None:
     state = websocket.app.state
-    if not origin_allowed(websocket.headers, state.settings.allowed_origins):
+    if not origin_allowed(websocket.headers, state.settings.server.allowed_origins):
         await websocket.close(CLOSE_FORBIDDEN)  # before accept: the handshake gets HTTP 403
         return
     hub: Hub = state.hub
