@@ -260,7 +260,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
     dispatch: Dispatch | None = None
     try:
         cipher = EnvelopeCipher(keyring, reload=_keyring_reloader(keyring))
-        store = Store(database, cipher, keyring.audit_key)
+        store = Store(database, cipher, keyring.audit_key, clock=clock)
         downstream = publisher or NullPublisher()
         hub = None if render is None else Hub(
             StreamSource(store, clock), render,

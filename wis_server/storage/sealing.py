@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -14,16 +14,25 @@ from ..domain.levels import Classification
 from .tables import data_keys
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Sealer:
-    def __init__(self, cipher: ContentCipher) -> None:
+    """Makes, finds and uses data keys; `clock` stamps new keys (the services' clock, so a
+    test or a replay controls every timestamp the server writes)."""
+
+    def __init__(self, cipher: ContentCipher, clock: Callable[[], datetime] = _utc_now
+                 ) -> None:
         self.cipher = cipher
+        self.clock = clock
 
     async def new_key(self, conn: AsyncConnection, level: Classification) -> WrappedKey:
         key = self.cipher.new_data_key(str(uuid.uuid4()), level)
         await conn.execute(
             data_keys.insert().values(
                 id=key.id, level=level.value, kek_version=key.kek_version, wrapped=key.wrapped,
-                created_at=datetime.now(UTC),
+                created_at=self.clock(),
             )
         )
         return key

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,9 +44,10 @@ class Tx:
 class Store:
     """What services hold: `async with store.write() as tx:` / `store.read()`."""
 
-    def __init__(self, database: Database, cipher: ContentCipher, audit_key: bytes) -> None:
+    def __init__(self, database: Database, cipher: ContentCipher, audit_key: bytes, *,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.database = database
-        self.sealer = Sealer(cipher)
+        self.sealer = Sealer(cipher) if clock is None else Sealer(cipher, clock)
         self.audit_key = audit_key
         self.digest_key = derive_key(audit_key, "idempotency")
 
