@@ -10,6 +10,7 @@ import { spacesView } from './views/spaces.js';
 import { spaceView } from './views/space.js';
 import { reportView } from './views/report.js';
 import { adminView } from './views/admin.js';
+import { settingsView } from './views/settings.js';
 import { calloutsView } from './views/callouts.js';
 
 const main = document.getElementById('main');
@@ -48,6 +49,7 @@ const routes = [
   [/^#\/spaces\/new$/, () => spacesView({ create: true })],
   [/^#\/spaces\/([^/]+)$/, (m) => spaceView({ spaceId: decodeURIComponent(m[1]) })],
   [/^#\/admin$/, () => adminView({})],
+  [/^#\/settings$/, () => settingsView()],
   [/^#\/spaces$/, () => spacesView({})],
 ];
 
@@ -202,6 +204,7 @@ function renderTopbar() {
     if (p.manage_actors || p.manage_all_users || (p.manage_users_of || []).length) {
       links.push(h('a', { href: '#/admin', 'aria-current': hash === '#/admin' ? 'page' : null }, t('administration')));
     }
+    links.push(h('a', { href: '#/settings', id: 'settings-link', 'aria-current': hash === '#/settings' ? 'page' : null }, t('settings')));
     nav.append(...links,
       h('span.whoami', { title: t('signed_in_as', { name: me.display_name, actor: me.actor?.name, role: t(`role_${me.role}`), clearance: t(`level_${me.effective_clearance || me.clearance}`) }) },
         h('span.whoami-name', me.display_name), ' ', h('span.whoami-actor', me.actor?.short_name || '')),
