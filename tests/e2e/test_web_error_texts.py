@@ -46,8 +46,9 @@ def _codes_in(node: ast.AST, *, literal: bool | None = None) -> Iterator[str]:
 
 def _server_trees() -> Iterator[ast.AST]:
     for path in sorted((ROOT / "wis_server").rglob("*.py")):
-        if "migrations" in path.parts or path.name == "codes.py" or (
-                "channels" in path.parts and path.name != "sms_webhooks.py"):
+        parts = path.relative_to(ROOT).parts  # not the checkout's own path (.../channels/...)
+        if "migrations" in parts or path.name == "codes.py" or (
+                "channels" in parts and path.name != "sms_webhooks.py"):
             continue
         yield ast.parse(path.read_text(encoding="utf-8"))
 
