@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,22 +24,59 @@ from .spaces import SpaceRepository
 
 
 class Tx:
-    """Repositories sharing one connection and transaction."""
+    """Repositories sharing one connection and transaction, each built on first use: a
+    transaction pays only for the repositories it touches (most touch two or three)."""
 
     def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes,
                  digest_key: bytes) -> None:
         self.conn = conn
-        self.actors = ActorRepository(conn)
-        self.users = UserRepository(conn)
-        self.tokens = RefreshTokenRepository(conn)
-        self.spaces = SpaceRepository(conn, sealer)
-        self.entries = EntryRepository(conn, sealer)
-        self.reports = ReportRepository(conn, sealer)
-        self.callouts = CalloutRepository(conn, sealer)
-        self.audit = AuditRepository(conn, audit_key)
-        self.idempotency = IdempotencyRepository(conn, digest_key)
-        self.outbox = OutboxRepository(conn, sealer)
-        self.notifications = NotificationRepository(conn, sealer, digest_key)
+        self._sealer = sealer
+        self._audit_key = audit_key
+        self._digest_key = digest_key
+
+    @cached_property
+    def actors(self) -> ActorRepository:
+        return ActorRepository(self.conn)
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self.conn)
+
+    @cached_property
+    def tokens(self) -> RefreshTokenRepository:
+        return RefreshTokenRepository(self.conn)
+
+    @cached_property
+    def spaces(self) -> SpaceRepository:
+        return SpaceRepository(self.conn, self._sealer)
+
+    @cached_property
+    def entries(self) -> EntryRepository:
+        return EntryRepository(self.conn, self._sealer)
+
+    @cached_property
+    def reports(self) -> ReportRepository:
+        return ReportRepository(self.conn, self._sealer)
+
+    @cached_property
+    def callouts(self) -> CalloutRepository:
+        return CalloutRepository(self.conn, self._sealer)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self.conn, self._audit_key)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self.conn, self._digest_key)
+
+    @cached_property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.conn, self._sealer)
+
+    @cached_property
+    def notifications(self) -> NotificationRepository:
+        return NotificationRepository(self.conn, self._sealer, self._digest_key)
 
 
 class Store:
