@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, is_sqlite, raw_execute
+from tests.helpers import ROOT, raw_execute
 from wis_server.classification.crypto import EnvelopeCipher
 from wis_server.classification.keys import Keyring, generate_keyring, save_keyring
 from wis_server.domain.levels import Classification, Role, SpaceStatus, SpaceType
@@ -186,10 +186,10 @@ async def test_sigkill_in_a_loop_loses_nothing_and_sends_nothing_twice(
     assert int(rows[0][0]) == len(ids)
 
 
+# SKIP LOCKED sharing is PostgreSQL's (SQLite has one writer): no SQLite case exists.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_processes_on_one_postgresql_share_the_outbox_without_double_sends(
         database_url: str, tmp_path: Path) -> None:
-    if is_sqlite(database_url):
-        pytest.skip("SKIP LOCKED sharing is PostgreSQL's (SQLite has one writer)")
     keyring_file = tmp_path / "keyring.json"
     log = tmp_path / "peer.jsonl"
     peer, peer_url = start_peer(log, delay_ms=20)
