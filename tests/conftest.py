@@ -22,11 +22,16 @@ from wis_server.api.app import create_app
 from wis_server.classification.keys import Keyring, generate_keyring
 from wis_server.config import load_settings
 from wis_server.domain.levels import Classification, Role
+from wis_server.observability import configure_logging
 from wis_server.services.passwords import Passwords
 from wis_server.storage.database import Database
 from wis_server.storage.migrate import migrate
 
 POSTGRES_URL = os.environ.get("WIS_TEST_POSTGRES_URL", "")
+# The product's logging, as `wis serve` configures it: plain tracebacks without local
+# variables (structlog's unconfigured default renders locals, which in a failing test's output
+# would show passwords and tokens held by the frames).
+configure_logging("info", "console")
 FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
