@@ -53,7 +53,10 @@ DEFAULT_TIMEZONE = "Europe/Stockholm"
 
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    """A daily window (local time) in which non-urgent messages wait until it ends."""
+    """A daily window (the user's local time) in which non-urgent messages are HELD, not
+    dropped: they go out when the window ends (a notice is still worth reading at 06:30).
+    Urgent ones are not held: anything from an activated (disruption) space, and call-outs,
+    which go to actors' 24/7 contact points and never pass through preferences."""
 
     start: time
     end: time
@@ -93,8 +96,12 @@ class NotificationPreferences:
     phone: str | None = None  # E.164
 
     def wants(self, event: NotifyEvent, space_id: str) -> bool:
+        """Whether to tell of `event` in `space_id`. Being added to a space is about a space
+        the user cannot have chosen yet, so it ignores the chosen-spaces filter."""
         if event not in self.events:
             return False
+        if event is NotifyEvent.SPACE_ADDED:
+            return True
         return self.spaces is SpacesMode.ALL or space_id in self.space_ids
 
     def not_before(self, now: datetime, *, activated: bool) -> datetime:

@@ -244,22 +244,43 @@ def plan(candidate: Candidate, enabled: frozenset[Channel], *, now: datetime,
 
 async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEvent,
                          enabled: frozenset[Channel], now: datetime, *,
-                         exclude: str | None = None) -> list[Recipient]:
-    """Who is told about an item: may read it (the one decision), opted in, reachable."""
-    actors = space.participant_ids if label.audience is None \
-        else label.audience & space.participant_ids
-    found = []
+                         exclude: str | None = None,
+                         actors: frozenset[str] | None = None) -> list[Recipient]:
+    """Who is told about an item: may read it (the one decision), opted in, reachable.
+    `actors` narrows the candidates further (e.g. only the actors just added to a space)."""
+    return (await recipients_by_label(tx, space, [label], event, enabled, now,
+                                      exclude=exclude, actors=actors)).get(label, [])
+
+
+async def recipients_by_label(tx: Tx, space: Space, labels: Sequence[ItemLabel],
+                              event: NotifyEvent, enabled: frozenset[Channel],
+                              now: datetime, *, exclude: str | None = None,
+                              actors: frozenset[str] | None = None
+                              ) -> dict[ItemLabel, list[Recipient]]:
+    """For an item made of parts with labels of their own (a lägesbild's sections): each
+    candidate who may read at least one part, under the first of `labels` they may read
+    (pass them lowest level first, so the message says as much as that recipient may be
+    told). The outbox row carries that label, so the dispatcher decides again with it."""
+    wanted: set[str] = set()
+    for each in labels:
+        wanted |= space.participant_ids if each.audience is None \
+            else each.audience & space.participant_ids
+    if actors is not None:
+        wanted &= actors
+    found: dict[ItemLabel, list[Recipient]] = {}
     activated = space.type is SpaceType.DISRUPTION
-    for candidate in await tx.notifications.candidates(sorted(actors)):
+    for candidate in await tx.notifications.candidates(sorted(wanted)):
         if candidate.principal.user_id == exclude:
-            continue
-        if not decide(candidate.principal, Action.READ, space, label):
             continue
         if not candidate.preferences.wants(event, space.id):
             continue
+        readable = next((lb for lb in labels
+                         if decide(candidate.principal, Action.READ, space, lb)), None)
+        if readable is None:
+            continue
         recipient = plan(candidate, enabled, now=now, activated=activated)
         if recipient is not None:
-            found.append(recipient)
+            found.setdefault(readable, []).append(recipient)
     return found
 
 

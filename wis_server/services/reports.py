@@ -12,11 +12,14 @@ from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import ItemLabel, Principal, ReportSection, SituationReport, Space
+from ..domain.notifications import Channel
 from ..storage.audit import AuditRecord
 from ..storage.reports import ReportVersion
 from ..storage.unit import Store
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .notify_events import queue_report_published
+from .outbox import Wake, no_wake
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
@@ -47,10 +50,13 @@ def section_filter(principal: Principal, space: Space):  # type: ignore[no-untyp
 
 
 class Reports:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher) -> None:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+                 enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock
         self.publisher = publisher
+        self.enabled = enabled  # channels that notify of new versions (none: nothing queued)
+        self.wake = wake
 
     async def publish(self, principal: Principal, space_id: str, *, joint: bool,
                       sections: Sequence[SectionDraft], idempotency_key: str | None = None
@@ -106,6 +112,9 @@ class Reports:
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
                     seq, principal.display_name, created_at=now)
                 await tx.reports.add(report, carried)
+                queued = await queue_report_published(
+                    tx, space, report, [s.label for s in carried], self.enabled, now,
+                    publisher=principal)
                 await remember(tx, principal.user_id, idempotency_key, print_, "report",
                                report_id, now)
                 await tx.audit.append(AuditRecord(
@@ -116,6 +125,8 @@ class Reports:
                             "levels": sorted({s.classification.value for s in final}),
                             "kept_unreadable": len(carried)}), now)
             self.publisher.space_changed(space.id, seq)
+            if queued:
+                self.wake()
             return Published(report, len(carried))
 
         outcome = await retrying_on_race(attempt)

@@ -13,9 +13,12 @@ from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
+from ..domain.notifications import Channel
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .notify_events import queue_space_added
+from .outbox import Wake, no_wake
 from .ports import Clock, EventPublisher
 
 
@@ -42,10 +45,13 @@ async def visible_space(tx: Tx, principal: Principal, space_id: str, *,
 
 
 class Spaces:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher) -> None:
+    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+                 enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock
         self.publisher = publisher
+        self.enabled = enabled  # channels that tell users their actor was added (space_added)
+        self.wake = wake
 
     async def create(self, principal: Principal, *, title: str, description: str,
                      type: SpaceType, classification: Classification,
@@ -73,6 +79,8 @@ class Spaces:
                               SpaceStatus.OPEN, principal.actor_id, principal.user_id,
                               tuple(participants), 0, now, now)
                 await tx.spaces.add(space, now)
+                queued = await queue_space_added(tx, space, space.participant_ids,
+                                                 self.enabled, now, by=principal)
                 seq = await tx.spaces.append_event(space.id, EventKind.SPACE_CREATED, space.id, now)
                 await remember(tx, principal.user_id, idempotency_key, print_, "space",
                                space.id, now)
@@ -83,6 +91,8 @@ class Spaces:
                             "participants": sorted(p.actor_id for p in participants)}), now)
             self.publisher.space_changed(space.id, seq)
             self.publisher.membership_changed(space.id, sorted(space.participant_ids), ())
+            if queued:
+                self.wake()
             return space.id
 
         space_id = await retrying_on_race(attempt)
@@ -132,6 +142,9 @@ class Spaces:
                 participants=tuple(participants) if participants is not None
                 else space.participants)
             await tx.spaces.update(changed, now)
+            queued = await queue_space_added(
+                tx, changed, changed.participant_ids - space.participant_ids, self.enabled, now,
+                by=principal)
             seq = await tx.spaces.append_event(space.id, EventKind.SPACE_UPDATED, space.id, now)
             fields = [k for k, v in (("title", title), ("description", description),
                                      ("status", status), ("participants", participants))
@@ -142,6 +155,8 @@ class Spaces:
                 detail={"fields": fields, "status": changed.status.value,
                         "participants": sorted(changed.participant_ids)}), now)
         self.publisher.space_changed(space.id, seq)
+        if queued:
+            self.wake()
         if participants is not None:
             self.publisher.access_changed(space_id=space.id)
             self.publisher.membership_changed(

@@ -45,8 +45,10 @@ PreferencesIn = Obj("NotificationPreferencesIn", {
     description="Replaces your preferences; an omitted field takes its default (channels: "
                 "push, email, sms in that order; spaces: all; events: notice, space_added; "
                 "no quiet hours). The first channel is tried first, the next when it fails. "
-                "Quiet hours hold messages until they end, except from an activated "
-                "(disruption) space.")
+                "Quiet hours hold messages (they are sent, not dropped, when the window "
+                "ends), except from an activated (disruption) space; call-outs go to contact "
+                "points and are never held. space_added is told for any new space, whatever "
+                "spaces are chosen.")
 PreferencesOut = Out("NotificationPreferences", {"type": "object", "properties": {
     "channels": {"type": "array", "items": {"type": "string", "enum": [c.value for c in Channel]}},
     "spaces": {"type": "object", "properties": {"mode": _S, "space_ids": {
