@@ -1,5 +1,6 @@
 """The `wis` command: init, migrate, serve, demo, actor add, user add, keys rotate,
-audit verify. Passwords never come from the command line (environment or prompt only)."""
+audit verify, notify test. Passwords never come from the command line (environment or prompt
+only)."""
 
 from __future__ import annotations
 
@@ -280,6 +281,36 @@ async def _head_matches(store: Store, seq: int, digest: str) -> bool:
     return bool(records) and records[0].seq == seq and records[0].hash == digest
 
 
+def cmd_notify_test(settings: Settings, args: argparse.Namespace) -> int:
+    from .domain.notifications import Channel
+    from .services.notify_test import NotifyTestRefused, queue_test, send_test
+
+    channel = Channel(args.channel)
+
+    async def run() -> int:
+        async with runtime(settings, _keyring(settings)) as rt:
+            dispatch = rt.dispatch
+            try:
+                message_id = await queue_test(rt.store, rt.clock, args.user, channel,
+                                              dispatch.enabled)
+            except NotifyTestRefused as refused:
+                raise CliError(str(refused)) from None
+            _print(f"queued test message {message_id} to {args.user} over {channel.value}")
+            outcome = await send_test(rt.store, rt.clock, message_id,
+                                      dispatch.dispatcher.channels, dispatch.dispatcher.settings)
+        for d in outcome.deliveries:
+            line = f"delivery {d.id}: {d.channel.value} {d.status}"
+            if d.error:
+                line += f" ({d.error})"
+            if d.status == "queued":
+                line += " — not sent yet (another server process has it)"
+            _print(line)
+        _print("reached the channel" if outcome.reached else "NOT sent")
+        return 0 if outcome.reached else 1
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wis", description="WIS server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -332,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expect-head", metavar="SEQ:HASH",
                    help="also check that this earlier head record is still there, unchanged")
     p.set_defaults(func=cmd_audit_verify)
+
+    notify = sub.add_parser("notify", help="notifications").add_subparsers(
+        dest="notify_cmd", required=True)
+    p = notify.add_parser("test", help="send a test message to a user over a configured "
+                          "channel, through the outbox, and print the delivery outcome")
+    p.add_argument("--user", required=True, help="the user's username")
+    p.add_argument("--channel", required=True, choices=["sms", "email", "push"])
+    p.set_defaults(func=cmd_notify_test)
     return parser
 
 

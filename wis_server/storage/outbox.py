@@ -114,15 +114,17 @@ class OutboxRepository:
                 deliveries.c.id.in_(list(delivery_ids))).values(
                 status=Q.REFUSED.value, error=reason, updated_at=now))
 
-    async def claim(self, worker: str, now: datetime, until: datetime, limit: int
-                    ) -> list[Job]:
+    async def claim(self, worker: str, now: datetime, until: datetime, limit: int, *,
+                    message_id: str | None = None) -> list[Job]:
         """Take up to `limit` due rows for `worker` until `until`; each claim counts as an
         attempt. Rows claimed by a live worker are skipped, rows whose lease ran out (their
-        worker died) are taken over."""
+        worker died) are taken over. `message_id`: only that message's rows."""
         due = (select(deliveries.c.id).where(
             deliveries.c.status == Q.QUEUED.value, deliveries.c.next_attempt_at <= now,
             or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now))
             .order_by(deliveries.c.next_attempt_at).limit(limit))
+        if message_id is not None:
+            due = due.where(deliveries.c.message_id == message_id)
         if self._postgres:
             due = due.with_for_update(skip_locked=True)
         claimed = (await self.conn.execute(
@@ -241,6 +243,14 @@ class OutboxRepository:
             deliveries.c.id == delivery_id,
             deliveries.c.status.in_([Q.QUEUED.value, Q.SENT.value])).values(
             status=Q.DELIVERED.value, delivered_at=now, claimed_until=None, updated_at=now))
+
+    async def in_flight(self, message_id: str, now: datetime) -> bool:
+        """Whether a delivery of the message is queued and not yet tried, or being sent
+        under a live lease (its outcome is not recorded yet)."""
+        row = (await self.conn.execute(select(deliveries.c.id).where(
+            deliveries.c.message_id == message_id, deliveries.c.status == Q.QUEUED.value,
+            or_(deliveries.c.attempts == 0, deliveries.c.claimed_until > now)).limit(1))).first()
+        return row is not None
 
     async def message_of(self, ref_id: str, kind: str) -> str | None:
         row = (await self.conn.execute(select(outbox_messages.c.id).where(
