@@ -67,7 +67,8 @@ BODIES = [
 ]
 
 SCRIPT = str(Path(__file__).resolve())
-_ENV_KEYS = ("WIS_DATABASE_URL", "WIS_DATA_DIR", "WIS_KEYRING_FILE", "WIS_LOG_LEVEL")
+_ENV_KEYS = ("WIS_DATABASE_URL", "WIS_DATA_DIR", "WIS_KEYRING_FILE", "WIS_LOG_LEVEL",
+             "WIS_CHANNELS")
 
 
 # --- the servers (run in subprocesses: `write_read.py --serve ours|reference ...`) ----------
@@ -193,6 +194,8 @@ def serve(kind: str, port: int, profile: str | None) -> None:
 
         settings = load_settings({k: os.environ[k] for k in _ENV_KEYS if k in os.environ})
         configure_logging(settings.log.level, settings.log.format)
+        if os.environ.get("WIS_BENCH_COUNTS"):
+            install_counters(os.environ["WIS_BENCH_COUNTS"])
         app = create_app(settings, load_keyring_file(settings.keyring.file))
     else:
         app = reference_app(os.environ["WIS_DATABASE_URL"])
@@ -213,6 +216,87 @@ def serve(kind: str, port: int, profile: str | None) -> None:
     finally:
         profiler.disable()
         profiler.dump_stats(profile)
+
+
+COUNTED = ("statements", "commits", "rollbacks", "checkouts", "hops")
+
+
+def install_counters(path: str) -> None:
+    """In our server only (the reference stays bare): count SQL statements (BEGIN included),
+    commits, rollbacks, pool checkouts and aiosqlite worker-thread hops; SIGUSR1 writes the
+    totals to `path` (replaced atomically) so the bench can diff them around a few requests."""
+    import signal
+
+    import aiosqlite.core
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    counts = dict.fromkeys(COUNTED, 0)
+    counts["serial"] = 0
+
+    def bump(name: str) -> Any:
+        def listener(*_args: Any, **_kw: Any) -> None:
+            counts[name] += 1
+        return listener
+
+    event.listen(Engine, "before_cursor_execute", bump("statements"))
+    event.listen(Engine, "commit", bump("commits"))
+    event.listen(Engine, "rollback", bump("rollbacks"))
+    event.listen(Pool, "checkout", bump("checkouts"))
+    original = aiosqlite.core.Connection._execute
+
+    async def counted_execute(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["hops"] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    aiosqlite.core.Connection._execute = counted_execute  # type: ignore[method-assign]
+
+    def dump(*_args: Any) -> None:
+        counts["serial"] += 1
+        Path(path + ".tmp").write_text(json.dumps(counts))
+        os.replace(path + ".tmp", path)
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def _read_counts(path: str) -> dict[str, int]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            found: dict[str, int] = json.load(handle)
+            return found
+    except FileNotFoundError:
+        return {"serial": 0}
+
+
+async def snapshot(server: ServerProcess, path: Path) -> dict[str, int]:
+    import signal
+    import time
+
+    before = _read_counts(str(path))["serial"]
+    server.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = _read_counts(str(path))
+        if found["serial"] > before:
+            return found
+        await asyncio.sleep(0.02)
+    raise RuntimeError("the server did not write its counters")
+
+
+async def count_line(label: str, args: argparse.Namespace, server: ServerProcess, path: Path,
+                     make: Any, n: int = 20) -> str:
+    """Per-request counts of `n` sequential requests (no contention, so no retries)."""
+    before = await snapshot(server, path)
+    async with client_pool(args.client, "127.0.0.1", server.port, 1) as clients:
+        for index in range(n):
+            request = make(index)
+            status, body = await clients[0].send(request)
+            if status != request.expect:
+                raise RuntimeError(f"counted request failed: {status} {body[:200]!r}")
+    after = await snapshot(server, path)
+    per = " ".join(f"{name}={(after[name] - before[name]) / n:.1f}" for name in COUNTED)
+    return f"# {label} per request (ours, {n} sequential): {per}"
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -386,6 +470,7 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
     save_keyring(keyring, keyring_file)
     env = {"WIS_DATABASE_URL": url, "WIS_DATA_DIR": str(work / "var"),
            "WIS_KEYRING_FILE": str(keyring_file), "WIS_LOG_LEVEL": "info"}
+    counts = work / "counts.json"
     settings = load_settings(env)
     world = await seed(settings, keyring, args.clients, args.spaces)
 
@@ -397,7 +482,8 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
             argv += ["--port", str(port)]
             if args.profile and kind == "ours":
                 argv += ["--profile", str(Path(args.profile) / f"{engine}-ours.prof")]
-            servers[kind] = ServerProcess(argv, port, env, str(work / f"{kind}.log"))
+            server_env = {**env, "WIS_BENCH_COUNTS": str(counts)} if kind == "ours" else env
+            servers[kind] = ServerProcess(argv, port, server_env, str(work / f"{kind}.log"))
         for server in servers.values():
             await server.wait_ready()
         ours, ref = servers["ours"].port, servers["reference"].port
@@ -405,6 +491,8 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
         ours_w, ref_w = await compare(args, servers, write_requests(world))
         print(ratio_line(f"{engine} write", ours_w, ref_w), flush=True)
         _note_errors(ours_w, ref_w)
+        print(await count_line(f"{engine} write", args, servers["ours"], counts,
+                               write_requests(world)), flush=True)
 
         minimum = 250  # public-only reader sees ~half: still a full page of 100
         have_ours, have_ref = await count_entries(url)
@@ -421,6 +509,8 @@ async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Pa
             print(f"# {engine} read as {label}: ours {page}", flush=True)
             print(ratio_line(f"{engine} read 100/page ({reader})", ours_r, ref_r), flush=True)
             _note_errors(ours_r, ref_r)
+            print(await count_line(f"{engine} read ({reader})", args, servers["ours"], counts,
+                                   reads), flush=True)
     except Exception:
         for kind, server in servers.items():
             log = work / f"{kind}.log"

@@ -13,6 +13,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from . import sqlite_driver
+
 
 def normalise_url(url: str) -> str:
     """Accept plain `postgresql://` and `sqlite:///` URLs and pick the async drivers."""
@@ -63,7 +65,9 @@ class Database:
         return self.dialect == "sqlite"
 
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
-        engine = create_async_engine(self.url, echo=echo)
+        path = make_url(self.url).database or ":memory:"
+        engine = create_async_engine(self.url, echo=echo,
+                                     async_creator=sqlite_driver.creator(path))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 

@@ -1,0 +1,58 @@
+"""The one-hop SQLite connection (storage/sqlite_driver.py): one worker-thread call per
+statement, with the results, row counts and errors SQLAlchemy expects of aiosqlite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import exc, text
+
+from wis_server.storage.database import Database
+from wis_server.storage.sqlite_driver import OneHopConnection
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return calls
+
+
+async def test_each_statement_is_one_hop_with_its_results(tmp_path: Path, hops: list[str]
+                                                           ) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'one.db'}")
+    try:
+        async with database.write() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, OneHopConnection)
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+            await conn.execute(text("INSERT INTO t (v) VALUES (:v)"),
+                               [{"v": "a"}, {"v": "b"}, {"v": "c"}])  # executemany
+            hops.clear()
+            rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+            assert len(hops) == 1  # stock aiosqlite: cursor, execute, fetchall, close
+            hops.clear()
+            changed = await conn.execute(text("UPDATE t SET v = v || 'x' WHERE id > 1"))
+            assert changed.rowcount == 2
+            returned = await conn.execute(text("INSERT INTO t (v) VALUES ('d') RETURNING id"))
+            assert returned.scalar_one() == 4
+            assert len(hops) == 2
+            with pytest.raises(exc.IntegrityError):  # driver errors still become SQLAlchemy's
+                await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        async with database.read() as conn:
+            assert (await conn.execute(text("SELECT group_concat(v) FROM t"))).scalar_one() \
+                == "a,bx,cx,d"
+            mode = (await conn.execute(text("PRAGMA synchronous"))).scalar_one()
+            assert mode == 2  # FULL: durability is not traded for the shorter path
+    finally:
+        await database.dispose()
