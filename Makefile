@@ -9,8 +9,8 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install -q -e .
+$(VENV)/.installed: pyproject.toml clients/fallback/pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q -e . -e clients/fallback
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -24,9 +24,10 @@ run: $(VENV)/.installed
 	WIS_CHANNELS=$${WIS_CHANNELS:-memory} $(BIN)/wis serve
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check wis_server tests bench
+	$(BIN)/ruff check wis_server tests bench clients/fallback
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/mypy --strict clients/fallback/wis_term
 
 PEERS_STAMP := tests/peers/node_modules/.installed
 
