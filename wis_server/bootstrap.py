@@ -278,6 +278,8 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,
             outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled,
             vapid_public_key=keyring.vapid_public_key)
+        if rakel is not None:
+            dispatch.health.add_source(ChannelKind.RAKEL.value, rakel.health().as_dict)
         dispatch.outbox.failure_listeners.append(_callout_failure(services))
         # a delivery receipt for a call-out's contact point: notified → delivered
         dispatch.outbox.delivery_listeners.append(services.callouts.record_delivery)

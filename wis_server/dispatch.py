@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .channels.dispatcher import Dispatcher, DispatchSettings
+from .channels.health import HealthRegistry
 from .channels.memory import MemoryChannel
 from .channels.ports import Channel
 from .channels.registry import ChannelRegistry, build_channels
@@ -27,6 +28,7 @@ class Dispatch:
     channels: dict[ChannelKind, Channel]
     memory: dict[ChannelKind, MemoryChannel]
     sms_webhook_secret: str
+    health: HealthRegistry  # per channel: counts, error rates, breakers, adapters' own state
 
     @property
     def enabled(self) -> frozenset[NotifyChannel]:
@@ -62,11 +64,12 @@ def build_dispatch(store: Store, settings: Settings, clock: Clock,
     secret = channel_settings.sms.webhook_secret.reveal() if channel_settings.sms else \
         settings.channels.sms_webhook_secret.reveal()
     outbox = OutboxService(store, clock)
+    health = HealthRegistry(clock)
     dispatcher = Dispatcher(outbox, registry, clock, DispatchSettings(
         lease_s=_env_float(settings, "WIS_OUTBOX_LEASE_S", 120.0),
         sweep_s=_env_float(settings, "WIS_OUTBOX_SWEEP_S", 5.0),
-        public_url=channel_settings.public_url))
-    return Dispatch(outbox, dispatcher, channels, memory, secret)
+        public_url=channel_settings.public_url), health=health)
+    return Dispatch(outbox, dispatcher, channels, memory, secret, health)
 
 
 async def close_channels(dispatch: Dispatch) -> None:

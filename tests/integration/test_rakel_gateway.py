@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from wis_server.channels.compose import compose
-from wis_server.channels.errors import InvalidAddress, PermanentError, TransientError
+from wis_server.channels.errors import (
+    ChannelUnavailable,
+    InvalidAddress,
+    PermanentError,
+    TransientError,
+)
 from wis_server.channels.ports import Channel, Message, Rendered
 from wis_server.channels.rakel import gateway as g
 from wis_server.channels.rakel.settings import RakelSettings
@@ -213,18 +218,23 @@ async def test_inbound_status_message(rig: Rig) -> None:
     assert (event.sender, event.value) == (str(ALICE), 0x8002)
 
 
-async def test_unplugged_terminal_the_queued_message_goes_out_after_the_reconnect(
+async def test_unplugged_terminal_fails_fast_and_sends_again_after_the_reconnect(
         rig: Rig) -> None:
+    """A terminal known to be down does not hold a dispatcher slot for `send_timeout_s`: the
+    send fails at once (the dispatcher's breaker hands the recipient on to their next
+    channel), nothing is left queued; once the terminal is back, sends go out again."""
     rig.radio.unplug()
     await asyncio.wait_for(rig.gateway.wait_state("down"), BOUND)
     assert not rig.gateway.health().connected
-    sending = asyncio.create_task(rig.gateway.send(message("del-6", str(ALICE), "Åter i drift")))
-    await asyncio.sleep(0)  # send() queues before its first await
-    assert rig.gateway.health().queue_length == 1
-    assert not sending.done()
+    with pytest.raises(ChannelUnavailable) as down:
+        await rig.gateway.send(message("del-6", str(ALICE), "Åter i drift"))
+    assert down.value.code == "rakel_not_connected" and down.value.retryable
+    assert rig.gateway.health().queue_length == 0
     before = len(rig.radio.commands)
     rig.radio.plug()  # the terminal is back (a new pty behind the same device path)
-    receipt = await asyncio.wait_for(sending, BOUND)
+    await asyncio.wait_for(rig.gateway.wait_state("ready"), BOUND)
+    receipt = await asyncio.wait_for(
+        rig.gateway.send(message("del-6", str(ALICE), "Åter i drift")), BOUND)
     assert receipt.delivery_id == "del-6"
     assert await rig.inbox(ALICE) == ["Åter i drift"]
     assert rig.radio.commands[before] == "AT"  # initialised again before sending

@@ -21,6 +21,7 @@ from wis_server.domain.callouts import (
     answer,
     delivered,
     escalate_now,
+    failed,
     message_text,
     missing_text,
     next_due,
@@ -197,3 +198,23 @@ def test_audience_of_a_classified_callout_is_caller_and_summoned() -> None:
     assert callout(("a", 1)).audience is None
     assert callout(("a", 1), ("b", 0), level=Classification.SEKRETESS).audience == \
         frozenset({"owner", "a", "b"})
+
+
+def test_a_failed_contact_point_moves_the_ladder_on_at_once_only_from_its_own_stage() -> None:
+    cs = contacts("a", 3)
+    t, _ = start(Target("a", T0), cs, T0)
+    later = T0 + timedelta(seconds=7)
+    # A failure of a contact point the ladder is not standing on changes nothing.
+    assert failed(t, cs, "a-c1", later) == (t, [])
+    t, steps = failed(t, cs, "a-c0", later)
+    assert t.stage == 1 and t.stage_at == later and t.state is TargetState.ESCALATED
+    assert steps == [Notify("a", ("a-c1",), "failover")]
+    # the step runs from the failover, not from the start
+    assert next_due(t, cs, POLICY, DEADLINE) == later + STEP
+    t, steps = failed(t, cs, "a-c1", later)
+    assert steps == [Notify("a", ("a-c2",), "failover")]
+    t, steps = failed(t, cs, "a-c2", later)  # the last one: all at once, as the ladder does
+    assert t.stage == 3 and steps == [Notify("a", ("a-c0", "a-c1", "a-c2"), "all")]
+    assert failed(t, cs, "a-c0", later) == (t, [])  # stage "all": the step decides
+    answered, _ = answer(t, "a-c2", Answer.ACKNOWLEDGE, later, AckChannel.SMS)
+    assert failed(answered, cs, "a-c2", later) == (answered, [])

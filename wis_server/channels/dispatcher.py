@@ -10,6 +10,8 @@ renders, sends, and records what happened (DESIGN §7).
         │ TransientError ─▶ port.retry(backoff)      (same delivery id next time)
         │ PermanentError ─▶ port.finish(failed)      (fails over to the next channel)
         │ SubscriptionGone ─▶ port.gone + failed
+        │ the channel's breaker is open (N channel failures in a window) ─▶ finish(failed,
+        │   channel_down) without trying: the recipient's next channel at once (breaker.py)
         ▼
     wake() after a commit, or a sweep every `sweep_s`
 
@@ -35,7 +37,9 @@ from ..classification.channel_policy import ChannelKind, MessageContent, apply
 from ..domain.levels import Classification
 from ..domain.notifications import DeliveryStatus
 from ..domain.outbox import Job, Outgoing, Refusal
+from .breaker import BreakerState
 from .errors import ChannelError, SubscriptionGone
+from .health import HealthRegistry
 from .ports import Channel, Message, PushSubscription, Receipt
 from .render import render
 
@@ -97,10 +101,11 @@ class Dispatcher:
 
     def __init__(self, port: OutboxPort, channels: Channels,
                  clock: Callable[[], datetime], settings: DispatchSettings | None = None,
-                 *, worker: str | None = None) -> None:
+                 *, worker: str | None = None, health: HealthRegistry | None = None) -> None:
         self.port = port
         self.channels = channels
         self.clock = clock
+        self.health = health or HealthRegistry(clock)
         self.settings = settings or DispatchSettings()
         self.worker = worker or worker_name()
         self._wake = asyncio.Event()
@@ -166,16 +171,28 @@ class Dispatcher:
                                    self.clock())
             return
         message = compose(item, kind, channel.capabilities, self.settings.public_url)
+        breaker = self.health.breaker(kind.value)
+        if not breaker.allow():  # down: do not hold a slot on it, hand on to the next channel
+            self.health.failed_over(kind.value)
+            await self.port.finish(job, DeliveryStatus.FAILED, "channel_down", self.clock())
+            return
         try:
             receipt = await channel.send(message)
         except SubscriptionGone:
+            self.health.record(kind.value, ok=False, code="subscription_gone",
+                               channel_fault=False)
             await self.port.gone(job, self.clock())
             await self.port.finish(job, DeliveryStatus.FAILED, "subscription_gone",
                                    self.clock())
         except ChannelError as error:
+            self.health.record(kind.value, ok=False, code=error.code,
+                               channel_fault=error.retryable)
             now = self.clock()
             if not error.retryable:
                 await self.port.finish(job, DeliveryStatus.FAILED, error.code, now)
+            elif breaker.state is not BreakerState.CLOSED:
+                # This failure (or one just before it) took the channel down: fail over now.
+                await self.port.finish(job, DeliveryStatus.FAILED, "channel_down", now)
             elif job.attempts >= self.settings.max_attempts:
                 await self.port.finish(job, DeliveryStatus.FAILED, "attempts_exhausted", now)
             else:
@@ -189,10 +206,12 @@ class Dispatcher:
                      code=error.code, attempts=job.attempts)
         except Exception:  # an adapter bug must not kill the loop nor lose the row
             log.exception("channel adapter raised", delivery_id=job.id, channel=kind.value)
+            self.health.record(kind.value, ok=False, code="adapter_error")
             now = self.clock()
             await self.port.retry(job, now + timedelta(
                 seconds=backoff(job.attempts, self.settings)), "adapter_error", now)
         else:
+            self.health.record(kind.value, ok=True)
             await self.port.sent(job, receipt, self.clock())
 
 

@@ -36,6 +36,8 @@ class MemoryChannel:
         self._ids = itertools.count(1)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.closed = False
+        # While set, every send raises it: the channel is unreachable (failover tests).
+        self.down: ChannelError | None = None
 
     @property
     def kind(self) -> ChannelKind:
@@ -50,6 +52,8 @@ class MemoryChannel:
 
     async def send(self, message: Message) -> Receipt:
         self.attempts += 1
+        if self.down is not None:
+            raise self.down
         if self._failures:
             raise self._failures.popleft()
         self.sent.append(message)

@@ -177,7 +177,7 @@ class Notify:
 
     actor_id: str
     contact_ids: tuple[str, ...]
-    reason: str  # "first", "next", "all", "now", "added"
+    reason: str  # "first", "next", "all", "now", "added", "failover"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +248,20 @@ def escalate_now(target: Target, contacts: tuple[Contact, ...], now: datetime
     if target.stage == n:
         return _enter(target, contacts, n + 1, now, "now")
     return target, []
+
+
+def failed(target: Target, contacts: tuple[Contact, ...], contact_id: str, now: datetime
+           ) -> tuple[Target, list[Step]]:
+    """A channel gave up on a contact point for good (its send failed, its delivery report
+    said failed, or its channel's breaker is open): if that was the contact point the ladder
+    stands on, go on to the next one now rather than when the step runs out."""
+    if target.answered or target.state is TargetState.OVERDUE:
+        return target, []
+    n = len(contacts)
+    if not 0 <= target.stage < n or contacts[target.stage].id != contact_id:
+        return target, []
+    return _enter(target, contacts, target.stage + 1, now,
+                  "failover" if target.stage + 1 < n else "all")
 
 
 def next_due(target: Target, contacts: tuple[Contact, ...], policy: EscalationPolicy,

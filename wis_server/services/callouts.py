@@ -41,7 +41,7 @@ from ..domain.events import EventKind
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import ItemLabel, Principal, Space
 from ..domain.notifications import Channel
-from ..domain.outbox import Address, Attempt, OutboxDraft
+from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft
 from ..domain.outbox import Recipient as OutboxRecipient
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
@@ -101,6 +101,39 @@ class AckResult:
     actor_id: str
     changed: bool
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which channel finally reached a summoned actor, and when (the board's "nådd via
+    Rakel 03:12"): the first delivery a channel confirmed, else the latest one a channel
+    took (sent; e-mail never confirms), else the contact point the answer came from."""
+
+    channel: Channel
+    at: datetime
+    confirmed: bool
+    contact_id: str
+
+
+def reached(callout: Callout, ledger: dict[str, DeliveryRecord], actor_id: str
+            ) -> Reach | None:
+    lines = [(c, ledger[c.id]) for c in callout.contacts_of(actor_id) if c.id in ledger]
+    confirmed = [(line.delivered_at, c, line) for c, line in lines
+                 if line.delivered_at is not None]
+    if confirmed:
+        at, contact, line = min(confirmed, key=lambda x: x[0])
+        return Reach(line.channel, at, True, contact.id)
+    sent = [(line.sent_at, c, line) for c, line in lines
+            if line.sent_at is not None and line.status in ("sent", "delivered")]
+    if sent:
+        at, contact, line = max(sent, key=lambda x: x[0])
+        return Reach(line.channel, at, False, contact.id)
+    target = callout.target(actor_id)
+    if target is not None and target.answer_contact_id and target.answered_at:
+        answering = callout.contact(target.answer_contact_id)
+        if answering is not None and answering.kind in CHANNEL_OF:
+            return Reach(CHANNEL_OF[answering.kind], target.answered_at, True, answering.id)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +403,18 @@ class Callouts:
         await self._audit_reads(principal, found)
         return found
 
+    async def ledger(self, *callouts: Callout) -> dict[str, DeliveryRecord]:
+        """The delivery ledger of these call-outs, per contact point: its latest delivery
+        (channel, status, when sent / delivered, the error code). For call-outs the caller
+        may read already (no addresses, no content)."""
+        async with self.store.read() as tx:
+            records = await tx.outbox.of_refs([c.id for c in callouts], "callout")
+        latest: dict[str, DeliveryRecord] = {}
+        for record in records:  # oldest first: the last one wins
+            if record.recipient_ref:
+                latest[record.recipient_ref] = record
+        return latest
+
     async def _visible(self, tx: Tx, principal: Principal, callout_id: str, *,
                        lock: bool = False) -> Callout:
         labelled = await tx.callouts.label(callout_id, lock=lock)
@@ -582,20 +627,45 @@ class Callouts:
         self.wake()
 
     async def record_failure(self, contact_id: str) -> None:
-        """The dispatcher gave up on a call-out message for good (a permanent failure): an
-        alarm to the contact point's actor's admins — the ladder goes on to the next."""
+        """The dispatcher gave up on a call-out message for good (a permanent failure, a
+        failed delivery report, or its channel is down): an alarm to the contact point's
+        actor's admins, and the ladder goes on to the actor's next contact point at once."""
         now = self.clock()
+        seq = None
         async with self.store.write() as tx:
             ref = await tx.callouts.contact_ref(contact_id)
             if ref is None:
                 return
-            callout = await tx.callouts.get(ref.callout_id, content=False)
+            await tx.callouts.label(ref.callout_id, lock=True)
+            callout = await tx.callouts.get(ref.callout_id)
             contact = callout.contact(contact_id) if callout else None
-            if contact is None:
+            if callout is None or contact is None:
                 return
             actor = await tx.actors.get(contact.actor_id)
             await self._alarm(tx, contact.actor_id, actor.name if actor else "",
                               "permanent_failure", now, callout_id=ref.callout_id)
+            target = callout.target(contact.actor_id)
+            space = await tx.spaces.get(callout.space_id, content=False)
+            if target is not None and space is not None \
+                    and callout.status is CalloutStatus.OPEN:
+                moved, steps = ladder.failed(target, callout.contacts_of(target.actor_id),
+                                             contact_id, now)
+                if steps:
+                    turned = replace(callout, targets=tuple(
+                        moved if t.actor_id == moved.actor_id else t for t in callout.targets))
+                    after = await self._carry_out(tx, space, turned, steps, now)
+                    await tx.callouts.save(callout, after,
+                                           ladder.next_due_at(after, self.policy), now)
+                    seq = await tx.spaces.append_event(callout.space_id, UPDATED, callout.id,
+                                                       now)
+                    await tx.audit.append(AuditRecord(
+                        "callout.failover", target_type="callout", target_id=callout.id,
+                        space_id=callout.space_id, actor_id=callout.owner_actor_id,
+                        detail={"seq": seq, "summoned": target.actor_id,
+                                "failed_contact_point": contact_id,
+                                "steps": len(steps)}), now)
+        if seq is not None and callout is not None:
+            self.publisher.space_changed(callout.space_id, seq)
         self.wake()
 
     async def _alarm(self, tx: Tx, actor_id: str, actor_name: str, reason: str,

@@ -169,11 +169,14 @@ class OutboxService:
         if queued:
             log.info("delivery failed over", delivery_id=job.id, next=len(queued))
         if status is DeliveryStatus.FAILED:
-            for listener in self.failure_listeners:
-                try:
-                    await listener(job)
-                except Exception:  # a listener's failure must not stop the dispatcher
-                    log.exception("failure listener raised", delivery_id=job.id)
+            await self._failed(job)
+
+    async def _failed(self, job: Job) -> None:
+        for listener in self.failure_listeners:
+            try:
+                await listener(job)
+            except Exception:  # a listener's failure must not stop the dispatcher
+                log.exception("failure listener raised", delivery_id=job.id)
 
     async def gone(self, job: Job, now: datetime) -> None:
         sub_id = self._push_ids.pop(job.id, None)
@@ -202,15 +205,21 @@ class OutboxService:
             if delivery_id is None:
                 return False
             ref = None
+            failed: Job | None = None
             if delivered:
                 await tx.outbox.mark_delivered(delivery_id, now)
                 record = await tx.outbox.delivery(delivery_id)
                 ref = record.recipient_ref if record is not None else None
             else:
+                record = await tx.outbox.delivery(delivery_id)
+                if record is not None and not DeliveryStatus(record.status).final:
+                    failed = await tx.outbox.job(delivery_id)
                 await tx.outbox.finish(delivery_id, DeliveryStatus.FAILED, "provider_failed",
                                        now)
         if ref:
             await self._delivered(delivery_id, ref)
+        if failed is not None:  # a late failure is a failure for good, as at send time
+            await self._failed(failed)
         return True
 
 

@@ -134,13 +134,22 @@ class OutboxRepository:
             .returning(deliveries.c.id))).scalars().all()
         if not claimed:
             return []
+        return await self._jobs(list(claimed))
+
+    async def job(self, delivery_id: str) -> Job | None:
+        """One delivery as the dispatcher saw it (a late delivery report's failure
+        listeners need its kind and recipient)."""
+        found = await self._jobs([delivery_id])
+        return found[0] if found else None
+
+    async def _jobs(self, ids: list[str]) -> list[Job]:
         rows = (await self.conn.execute(
             select(deliveries, outbox_messages.c.kind, outbox_messages.c.space_id,
                    outbox_messages.c.classification, outbox_messages.c.audience,
                    outbox_messages.c.author_actor_id, outbox_messages.c.exercise,
                    outbox_messages.c.expires_at)
             .join(outbox_messages, outbox_messages.c.id == deliveries.c.message_id)
-            .where(deliveries.c.id.in_(list(claimed))))).all()
+            .where(deliveries.c.id.in_(ids)))).all()
         return [Job(
             id=r.id, message_id=r.message_id, channel=Channel(r.channel), rank=r.rank,
             attempts=r.attempts, kind=r.kind, classification=Classification(r.classification),
@@ -265,6 +274,18 @@ class OutboxRepository:
             deliveries.c.message_id.in_(list(message_ids)))
             .order_by(deliveries.c.recipient_user_id, deliveries.c.recipient_ref,
                       deliveries.c.rank, deliveries.c.channel, deliveries.c.id))
+        return [_record(r) for r in rows]
+
+    async def of_refs(self, ref_ids: Sequence[str], kind: str) -> list[DeliveryRecord]:
+        """The ledger of the messages of `kind` written for these items (e.g. call-outs),
+        oldest first: which channel tried each recipient, and what became of it."""
+        if not ref_ids:
+            return []
+        rows = await self.conn.execute(
+            select(deliveries).join(outbox_messages,
+                                    outbox_messages.c.id == deliveries.c.message_id)
+            .where(outbox_messages.c.ref_id.in_(list(ref_ids)), outbox_messages.c.kind == kind)
+            .order_by(deliveries.c.created_at, deliveries.c.rank, deliveries.c.id))
         return [_record(r) for r in rows]
 
     async def delivery(self, delivery_id: str) -> DeliveryRecord | None:

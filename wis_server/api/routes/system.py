@@ -7,11 +7,19 @@ from typing import Any
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from ...channels.health import HealthRegistry
 from ..endpoint import Api, Call, Query
 from ..shapes import AuditOut, items_of
 from ..views import audit_view
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def channel_health(runtime: Any) -> dict[str, Any]:
+    """Each enabled channel's counters, error rate and breaker (channels/health.py)."""
+    dispatch = runtime.dispatch
+    health: HealthRegistry = dispatch.health
+    return dict(health.snapshot(frozenset(k.value for k in dispatch.channels)))
 
 
 def register(api: Api) -> None:
@@ -31,10 +39,11 @@ def register(api: Api) -> None:
         # A channel that is down does not make the server unready (it still serves the
         # web); its health is shown for the operators.
         rakel = state.runtime.rakel
-        channels: dict[str, Any] = {}
+        channels: dict[str, Any] = channel_health(state.runtime)
         if rakel is not None:
             inbound = state.runtime.rakel_inbound
-            channels["rakel"] = {**rakel.health().as_dict(), "inbound": inbound.counts.as_dict()
+            channels["rakel"] = {**channels.get("rakel", {}), **rakel.health().as_dict(),
+                                 "inbound": inbound.counts.as_dict()
                                  if inbound is not None else None}
         return JSONResponse({"status": "ready" if ok else "not ready",
                              "checks": {"database": database, "keyring": keyring},

@@ -159,6 +159,7 @@ class RakelGateway:
         self._dropped = 0
         self._refreshes = 0
         self._closed = False
+        self._unreachable = False  # down since the last `ready`: sends fail fast
         self._state_changed = asyncio.Condition()
 
     # -- the Channel port --
@@ -173,10 +174,15 @@ class RakelGateway:
 
     async def send(self, message: Message) -> Receipt:
         """Queue the message and wait until the terminal has accepted it (a delivery report
-        may follow as a DeliveryUpdate). While the terminal is away the message waits in the
-        queue, up to `send_timeout_s`."""
+        may follow as a DeliveryUpdate). A terminal known to be away (the line went down
+        and has not come back to `ready`) fails fast, so the dispatcher's breaker hands the
+        recipient on to their next channel instead of a slot waiting `send_timeout_s`; a
+        message already queued when the line goes waits for the reconnect (at-least-once)."""
         if self._closed:
             raise ChannelUnavailable("Rakel gateway closed", code="rakel_closed")
+        if self._unreachable:
+            raise ChannelUnavailable("Rakel terminal not connected",
+                                     code="rakel_not_connected")
         if message.level is not None and message.level > self._capabilities.max_level:
             raise PermanentError("Rakel may not carry content at this level",
                                  code="level_not_allowed")
@@ -294,6 +300,10 @@ class RakelGateway:
     async def _set_state(self, state: str) -> None:
         async with self._state_changed:
             self._state = state
+            if state == "ready":
+                self._unreachable = False
+            elif state in ("down", "closed"):
+                self._unreachable = True
             self._state_changed.notify_all()
 
     async def _down(self, reason: str | None) -> None:
