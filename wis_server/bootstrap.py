@@ -63,6 +63,7 @@ from .services.sessions import Sessions
 from .services.spaces import Spaces
 from .services.stream import StreamSource, TeePublisher
 from .services.throttle import LoginThrottle
+from .services.unread import Unread
 from .storage.database import Database
 from .storage.unit import Store
 
@@ -90,6 +91,7 @@ class Services:
     callouts: Callouts
     callout_lists: CalloutLists
     push: PushSubscriptions
+    unread: Unread
 
 
 def public_url(settings: Settings) -> str:
@@ -128,6 +130,7 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         push=PushSubscriptions(store, clock, vapid_public_key=vapid_public_key,
                                enabled=channel_settings.push_enabled,
                                allow_loopback=channel_settings.push_allow_loopback),
+        unread=Unread(store, clock),
     )
 
 

@@ -37,6 +37,7 @@ from .routes import (
     spaces,
     stream,
     system,
+    unread,
 )
 from .tokens import TokenService
 
@@ -63,7 +64,7 @@ def _fallback(web_dir: Path) -> ASGIApp:
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, events, notifications, callouts, callout_pages,
-                   push, system):
+                   push, system, unread):
         module.register(api)
     return api
 

@@ -394,3 +394,13 @@ callout_lists = Table(
 
 Index("ix_callout_contacts_callout", callout_contacts.c.callout_id, callout_contacts.c.actor_id)
 Index("ix_callout_contacts_code", callout_contacts.c.code, callout_contacts.c.address)
+
+# How far each user has looked at each space (unread counts): the highest seq of the space's
+# log they have seen. Plain (a number, no content); one row per user and space viewed.
+space_reads = Table(
+    "space_reads", metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("space_id", ID, ForeignKey("spaces.id"), primary_key=True),
+    Column("seen_seq", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -18,6 +18,7 @@ from .entries import EntryRepository
 from .idempotency import IdempotencyRepository
 from .notifications import NotificationRepository
 from .outbox import OutboxRepository
+from .reads import ReadRepository
 from .reports import ReportRepository
 from .sealing import Sealer
 from .spaces import SpaceRepository
@@ -77,6 +78,10 @@ class Tx:
     @cached_property
     def notifications(self) -> NotificationRepository:
         return NotificationRepository(self.conn, self._sealer, self._digest_key)
+
+    @cached_property
+    def reads(self) -> ReadRepository:
+        return ReadRepository(self.conn)
 
 
 class Store:
