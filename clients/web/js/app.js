@@ -12,6 +12,7 @@ import { reportView } from './views/report.js';
 import { adminView } from './views/admin.js';
 import { settingsView } from './views/settings.js';
 import { calloutsView } from './views/callouts.js';
+import { startUnread, stopUnread, updateTitle } from './unread.js';
 
 const main = document.getElementById('main');
 const store = createStore();
@@ -126,6 +127,7 @@ function teardown() {
   if (current?.view?.destroy) current.view.destroy();
   current = null;
   stream?.stop(); stream = null;
+  stopUnread();
   store.reset();
   clear(main);
   setExerciseBanner(false);
@@ -184,6 +186,7 @@ async function startSession() {
   });
   everLive = false; nonLiveSince = Date.now(); connStatus = 'connecting';
   stream.start();
+  startUnread({ live: () => ctx.isLive(), me: store.me });
   if (!window.location.hash || window.location.hash === '#/login') window.location.hash = '#/spaces';
   else route();
 }
@@ -194,7 +197,7 @@ function renderTopbar() {
   clear(nav);
   nav.setAttribute('aria-label', t('main_menu'));
   const langSel = select([['sv', t('lang_sv')], ['en', t('lang_en')]], getLang(), { id: 'lang-select', class: 'lang-select' });
-  langSel.addEventListener('change', () => { setLang(langSel.value); applyStatic(); if (session.hasSession()) route(); else showLogin(); });
+  langSel.addEventListener('change', () => { setLang(langSel.value); applyStatic(); updateTitle(); if (session.hasSession()) route(); else showLogin(); });
   const langWrap = h('div.lang', h('label.sr-only', { for: 'lang-select' }, t('language')), langSel);
   const me = store.me;
   if (me) {

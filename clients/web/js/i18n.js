@@ -1,5 +1,6 @@
 // Swedish (default) and English UI strings. Words follow shared/GLOSSARY.md.
 // Only the language choice is stored in the browser (localStorage key "wis.lang"); never content.
+import * as notifyTexts from './texts_notify.js';
 
 const sv = {
   app_title: 'WIS – lägesbild och samverkan',
@@ -872,7 +873,7 @@ const en = {
   push_failed: 'Push notifications could not be turned on in this browser.',
 };
 
-const DICTS = { sv, en };
+const DICTS = { sv: { ...notifyTexts.sv, ...sv }, en: { ...notifyTexts.en, ...en } };
 const LANG_KEY = 'wis.lang';
 let lang = 'sv';
 try {

@@ -1,7 +1,8 @@
-// The user's own settings: push notifications in this browser (on/off).
+// The user's own settings: push notifications in this browser (on/off), notification preferences.
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { pushState, enablePush, disablePush } from '../push.js';
+import { notificationPrefs } from './notify_prefs.js';
 
 export function settingsView() {
   const el = h('section.settings-view');
@@ -24,6 +25,9 @@ export function settingsView() {
         h('p', t('push_intro')),
         h('label.switch', { for: 'push-toggle' }, toggle, ' ', t('push_toggle')),
         status));
+    const prefs = notificationPrefs();
+    el.append(prefs.el);
+    await prefs.load(ctx);
     const s = await pushState();
     key = s.key || null;
     show(s.state);

@@ -5,6 +5,8 @@ import { t, formatTime } from '../i18n.js';
 import { api, qs } from '../api.js';
 import { badge, exerciseBadge, levelRank, LEVELS } from '../classification.js';
 import { KINDS, audiencePicker, audienceText, ceilingsOf, levelRadios, spaceMeta, exercisePrefix } from './common.js';
+import { arrived, leftSpace, viewing } from '../unread.js';
+import { noticeComposer } from './notice.js';
 
 const PAGE = 200;
 
@@ -36,7 +38,11 @@ export function spaceView({ spaceId }) {
       // wide screens it sits beside it
       const wide = window.matchMedia('(min-width: 64rem)').matches;
       const draft = ctx.store.drafts.get(space.id);
-      el.append(h('details.post-details', { open: wide || Boolean(draft?.body) }, h('summary.btn.btn-primary.post-summary', `+ ${t('new_entry')}`), postForm(ctx)));
+      const post = h('details.post-details', { open: wide || Boolean(draft?.body) }, h('summary.btn.btn-primary.post-summary', `+ ${t('new_entry')}`), postForm(ctx));
+      el.append(post);
+      // the notice form: in the form column on wide screens, its own folded block on phones
+      const notice = noticeComposer({ space, ctx, onSent: (n) => addEntry(n, ctx, false) });
+      if (wide) post.append(notice); else el.append(notice);
       el.classList.add('has-form');
     }
     else if (space.status === 'closed') el.append(closedNotice());
@@ -44,8 +50,10 @@ export function spaceView({ spaceId }) {
     log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
     el.append(h('h2#log-title', t('log')), filterBar(ctx), log);
     const items = showItems(entries, ctx);
-    ctx.stream?.subscribe(space.id, entries.head ?? Math.max(0, ...items.map((e) => e.seq)));
+    const head = entries.head ?? Math.max(0, ...items.map((e) => e.seq));
+    ctx.stream?.subscribe(space.id, head);
     followed = space.id;
+    viewing(space.id, head);
   }
 
   // --- filters and search (server side: only readable entries are decrypted and searched) ---
@@ -157,6 +165,7 @@ export function spaceView({ spaceId }) {
   function showClosed() {
     if (el.querySelector('.space-closed-notice')) return;
     el.querySelector('details.post-details')?.remove();
+    el.querySelector('details.notice-details')?.remove();
     el.classList.remove('has-form');
     for (const d of el.querySelectorAll('details.entry-audience-edit')) d.remove();
     header.after(closedNotice());
@@ -356,6 +365,7 @@ export function spaceView({ spaceId }) {
       return;
     }
     if (ev.type !== 'event') return;
+    arrived(space.id, ev);
     if (ev.event === 'entry.created' || ev.event === 'notice.created') addEntry(ev.data, ctx, true);
     else if (ev.event === 'entry.audience_changed' && ev.data) {
       if (seen.has(ev.data.id)) replaceEntry(ev.data, ctx); else addEntry(ev.data, ctx, true);
@@ -384,6 +394,6 @@ export function spaceView({ spaceId }) {
   return {
     el, load, onEvent,
     get followed() { return followed; },
-    destroy() { if (space) ctxRef?.stream?.unsubscribe(space.id); seen.clear(); },
+    destroy() { if (space) { ctxRef?.stream?.unsubscribe(space.id); leftSpace(space.id); } seen.clear(); },
   };
 }

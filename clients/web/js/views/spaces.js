@@ -4,11 +4,13 @@ import { t, formatTime } from '../i18n.js';
 import { api } from '../api.js';
 import { levelsUpTo } from '../classification.js';
 import { TYPES, spaceMeta, levelRadios, exercisePrefix } from './common.js';
+import { decorateList, onUnread, refreshUnread } from '../unread.js';
 
 export function spacesView({ create = false }) {
   const el = h('section.spaces-view');
   let timer = null;
   let ctxRef = null;
+  let stopBadges = null;
 
   async function load(ctx) {
     ctxRef = ctx;
@@ -25,6 +27,8 @@ export function spacesView({ create = false }) {
     const list = h('ul.space-list', { 'aria-label': t('my_spaces') });
     el.append(list);
     await refreshList(ctx, list);
+    stopBadges = onUnread(() => decorateList(list));
+    refreshUnread().catch(() => {});
     timer = setInterval(() => { if (ctx.isLive()) refreshList(ctx, list).catch(() => {}); }, 30000);
   }
 
@@ -34,6 +38,7 @@ export function spacesView({ create = false }) {
     const items = (res.items || []).slice().sort((a, b) => String(b.last_activity_at || '').localeCompare(String(a.last_activity_at || '')));
     list.replaceChildren(...items.map((s) => spaceItem(s)));
     if (!items.length) list.append(h('li.empty', t('no_spaces')));
+    decorateList(list);
     ctx.rendered();
   }
 
@@ -92,7 +97,7 @@ export function spacesView({ create = false }) {
 
   return {
     el, load,
-    destroy() { clearInterval(timer); },
+    destroy() { clearInterval(timer); stopBadges?.(); },
     onEvent(ev, ctx) { // joined or left a space: show the list as it is now, at once
       if (ev.type !== 'membership.added' && ev.type !== 'membership.removed') return;
       const list = el.querySelector('ul.space-list');
