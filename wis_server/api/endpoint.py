@@ -25,6 +25,7 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.model import Principal
+from ..storage.database import is_dropped_connection
 from .numbers import parse_digits
 from .schemas import Obj, Schema
 from .tokens import check_session
@@ -118,6 +119,18 @@ class Api:
 def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         op = ops[request.method if request.method != "HEAD" else "GET"]
+        try:
+            return await run(op, request)
+        except Exception as error:
+            # A pooled connection that died under the request (PostgreSQL restarted, a
+            # backend terminated): run it once more on a fresh connection when doing so
+            # cannot duplicate anything — a read, or a POST/PATCH under an Idempotency-Key.
+            if not is_dropped_connection(error) or not (
+                    op.method == "GET" or "idempotency-key" in request.headers):
+                raise
+        return await run(op, request)
+
+    async def run(op: Operation, request: Request) -> Response:
         principal = await authenticate(request) if op.auth else None
         try:
             _check_path(request.path_params)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -39,6 +39,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+RECYCLE_S = 1800  # PostgreSQL connections older than this are replaced at checkout
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled asyncpg connection whose server end went away (restart, idle timeout,
+    pg_terminate_backend) is already marked closed by asyncpg: the pool replaces it."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("connection closed by the server")
+
+
+def is_dropped_connection(error: BaseException) -> bool:
+    """A database error that means the connection died under the request (nothing the
+    request did wrong): the connection is already invalidated; one retry may succeed."""
+    return isinstance(error, exc.DBAPIError) and bool(error.connection_invalidated)
+
+
 class Database:
     """Owns the engines. `write()` yields a connection in a write transaction; `read()` one in
     a read transaction. Built in the app factory / CLI and passed explicitly."""
@@ -54,10 +70,15 @@ class Database:
             self.writer = self._sqlite_engine(immediate=True, echo=echo)
             self.reader = self._sqlite_engine(immediate=False, echo=echo)
         else:
+            # No pre-ping (it cost three round trips per checkout): a connection the server
+            # closed is noticed by asyncpg itself and replaced at checkout at no cost, old
+            # ones are recycled, and a request that still meets a dead one is retried once
+            # (api/endpoint.py, `is_dropped_connection`).
             self.writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                echo=echo,
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                pool_recycle=RECYCLE_S, echo=echo,
             )
+            event.listen(self.writer.sync_engine.pool, "checkout", _refuse_closed)
             self.reader = self.writer
 
     @property
