@@ -542,6 +542,11 @@ def test_a_refused_subscription_is_not_shown_as_live(browser, live_server, cast)
     frames.clear()
     ctx.set_offline(False)
     _wait_for_frame(page, frames, type="error", code="not_found", space_id=space_id)
+    # Issue 8 item 3: nothing of the space stays shown, and the screen says why in plain words
+    expect(page.locator("p.space-left-notice")).to_have_text("Din aktör deltar inte längre i ytan.")
+    expect(page.locator("ol.entry-log li.entry")).to_have_count(0)
+    expect(page.get_by_text(title)).to_have_count(0)
+    expect(page.locator("form.post-entry")).to_have_count(0)
     expect(conn).to_have_attribute("data-state", "unfollowed")
     expect(conn).to_contain_text("Ytan följs inte live")
     expect(conn).not_to_contain_text("Ansluten")
@@ -555,4 +560,49 @@ def test_a_refused_subscription_is_not_shown_as_live(browser, live_server, cast)
     expect(conn).to_have_attribute("data-state", "unfollowed")
     expect(conn).to_contain_text(re.compile(r"senast uppdaterad för \d+ (s|min) sedan"))
     expect(conn).not_to_contain_text("nyss")
+    ctx.close()
+
+
+def test_rights_narrowed_while_offline_reload_the_view_on_resume(browser, live_server, people):
+    """Item 3 (offline case): while the reader is offline their clearance is lowered; when the
+    stream resumes the server sends `space.resync` and the view is loaded again under the new
+    rights, so the SEKRETESS entry leaves the screen and the public one stays."""
+    base = live_server.base_url
+    admin = pick(people, role="actor_admin", min_clearance="hemlig")
+    writer = pick(people, role="editor", min_clearance="sekretess", actor=admin["actor"]["id"],
+                  can_create_space=True)
+    admin_auth = bearer(api_token(base, admin))
+    reader = {"username": f"resync.{uuid.uuid4().hex[:8]}", "password": f"Ks-{uuid.uuid4().hex}"}
+    r = httpx.post(f"{base}/api/v1/actors/{admin['actor']['id']}/users", headers=admin_auth, json={
+        "username": reader["username"], "password": reader["password"],
+        "display_name": "Tillfällig läsare", "role": "reader", "clearance": "sekretess"})
+    assert r.status_code == 201, r.text
+    reader_id = r.json()["id"]
+    writer_auth = bearer(api_token(base, writer))
+    space_id = api_space(base, writer_auth, unique("Isstorm Uppsala"), participants=[])
+    secret, open_ = unique("Sekretess före nedgraderingen"), unique("Öppet för alla")
+    for body, level in ((secret, "sekretess"), (open_, "public")):
+        r = httpx.post(f"{base}/api/v1/spaces/{space_id}/entries", headers=writer_auth,
+                       json={"kind": "note", "classification": level, "body": body})
+        assert r.status_code == 201, r.text
+
+    ctx = new_context(browser, base)
+    page = ctx.new_page()
+    frames = _frames(page)
+    login(page, reader["username"], reader["password"])
+    page.goto(f"/#/spaces/{space_id}")
+    _wait_for_frame(page, frames, type="subscribed", space_id=space_id)
+    expect(entry(page, secret)).to_have_count(1)
+    expect(entry(page, open_)).to_have_count(1)
+
+    ctx.set_offline(True)
+    expect(page.locator("#conn")).to_have_attribute("data-state", re.compile("offline|reconnecting"), timeout=LIVE)
+    r = httpx.patch(f"{base}/api/v1/users/{reader_id}", headers=admin_auth, json={"clearance": "public"})
+    assert r.status_code == 200, r.text
+    frames.clear()
+    ctx.set_offline(False)
+    expect(entry(page, secret)).to_have_count(0, timeout=LIVE)
+    expect(entry(page, open_)).to_have_count(1, timeout=LIVE)
+    _wait_for_frame(page, frames, type="event", event="space.resync", space_id=space_id)
+    wait_connected(page)
     ctx.close()

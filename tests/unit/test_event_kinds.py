@@ -14,6 +14,7 @@ from wis_server.domain.events import (
     ENTRY_CHANGES,
     LOGGED,
     PER_USER,
+    RIGHTS_NARROWED,
     WITHDRAWALS,
     EventKind,
     Subject,
@@ -56,7 +57,10 @@ def test_kinds_group_as_the_hub_and_the_renderer_need() -> None:
     assert WITHDRAWALS.isdisjoint(LOGGED)  # derived per reader, never in the log
     assert ENTRY_CHANGES == {EventKind.ENTRY_AUDIENCE_CHANGED}
     assert PER_USER == {k for k in EventKind if k.subject is Subject.MEMBERSHIP}
-    assert {k.subject for k in LOGGED} == set(_DATA)  # every logged kind renders
+    # every logged kind renders; the rights-narrowed markers as `space.resync` (realtime.views)
+    assert {k.subject for k in LOGGED - RIGHTS_NARROWED} == set(_DATA)
+    assert RIGHTS_NARROWED == {k for k in EventKind if k.subject is Subject.ACCESS} <= LOGGED
+    assert not EventKind.SPACE_RESYNC.logged  # derived per reader, never in the log
     assert EventKind.parse("entry.created") is EventKind.ENTRY_CREATED
     assert EventKind.parse("future.created") is None  # a newer version's kind: passed over
     assert EventKind.ENTRY_CREATED == "entry.created"  # the wire value, unchanged

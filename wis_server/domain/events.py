@@ -16,6 +16,7 @@ class Subject(StrEnum):
     MEMBERSHIP = "membership"
     CALLOUT = "callout"
     NOTICE = "notice"
+    ACCESS = "access"
 
 
 class EventKind(StrEnum):
@@ -31,6 +32,9 @@ class EventKind(StrEnum):
     MEMBERSHIP_REMOVED = "membership.removed"
     CALLOUT_CREATED = "callout.created"
     CALLOUT_UPDATED = "callout.updated"
+    ACCESS_CLEARANCE_LOWERED = "access.clearance_lowered"
+    ACCESS_CEILING_LOWERED = "access.ceiling_lowered"
+    SPACE_RESYNC = "space.resync"
 
     @property
     def subject(self) -> Subject:
@@ -58,8 +62,14 @@ class EventKind(StrEnum):
 LOGGED = frozenset({EventKind.SPACE_CREATED, EventKind.SPACE_UPDATED, EventKind.ENTRY_CREATED,
                     EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED,
                     EventKind.NOTICE_CREATED, EventKind.CALLOUT_CREATED,
-                    EventKind.CALLOUT_UPDATED})
+                    EventKind.CALLOUT_UPDATED, EventKind.ACCESS_CLEARANCE_LOWERED,
+                    EventKind.ACCESS_CEILING_LOWERED})
 """The kinds a service appends to a space's event log (in the transaction of the change)."""
+
+RIGHTS_NARROWED = frozenset(k for k in LOGGED if k.subject is Subject.ACCESS)
+"""Markers in the log of each space a reader's actor takes part in, at the seq where the
+reader's own rights narrowed (`ref_id` the user, or the actor for its ceiling). Never sent as
+such: a reader they concern who resumes from before them gets `space.resync`."""
 
 ENTRY_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.ENTRY)
 ENTRY_CHANGES = ENTRY_EVENTS - {EventKind.ENTRY_CREATED}
@@ -69,6 +79,7 @@ ENTRY_ITEM_EVENTS = ENTRY_EVENTS | {EventKind.NOTICE_CREATED}
 """Events whose `ref_id` is an entry (a notice is an entry of kind `notice`)."""
 REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_REPORT)
 SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
+"""Logged events whose `ref_id` is the space itself."""
 CALLOUT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CALLOUT)
 WITHDRAWALS = frozenset({EventKind.ENTRY_WITHDRAWN, EventKind.REPORT_SECTION_WITHDRAWN})
 """Id-only frames sent instead of content a reader may no longer read (derived, not logged)."""
@@ -123,6 +134,22 @@ _DESCRIPTIONS: dict[EventKind, str] = {
     EventKind.CALLOUT_UPDATED:
         "the call-out as it is now, after an acknowledgement, a decline, a delivery receipt, "
         "an escalation step, the deadline, an added actor or its closing.",
+    EventKind.ACCESS_CLEARANCE_LOWERED:
+        "never sent as such: written to the log of every space of the user's actor when an "
+        "administrator lowers the user's (effective) clearance; that user gets "
+        "`space.resync` at its seq, nobody else anything (a seq gap).",
+    EventKind.ACCESS_CEILING_LOWERED:
+        "never sent as such: written to the log of every space of an actor whose clearance "
+        "ceiling is lowered; each user of that actor whom the ceiling now holds below their "
+        "own clearance gets `space.resync` at its seq, nobody else anything.",
+    EventKind.SPACE_RESYNC:
+        "`{}`, with the seq of the narrowing: the reader's own rights narrowed (clearance or "
+        "the actor's ceiling lowered) after the position they resumed from, so the screen may "
+        "still show what they can no longer read. Clients drop the space's view and load it "
+        "again over REST (then follow on from the reloaded head). Sent on every path that "
+        "reads the log (websocket replay and live, long-poll, SSE), so a reader who was "
+        "offline when it happened is told on resume; a connected reader gets the id-only "
+        "withdrawals first.",
 }
 
 

@@ -17,7 +17,7 @@ from .ports import Change, EventSource, Frame, Read, Wanted
 from .reads import reads_of
 from .registry import Registry
 from .replay import Replay
-from .views import View, Views, withdrawable
+from .views import View, Views, sent_without_item
 
 log = structlog.get_logger("wis.realtime")
 READ_ = Action.READ
@@ -117,7 +117,7 @@ class Fanout:
                 # include this change yet.
                 self.replay.restart(feed, sub)
                 continue
-            if change.item is None and not withdrawable(change):
+            if change.item is None and not sent_without_item(change):
                 sub.delivered = seq
                 continue
             principal = sub.connection.principal

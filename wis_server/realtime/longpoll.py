@@ -12,7 +12,7 @@ from ..domain.model import Principal
 from .ports import EventSource, Frame, Read
 from .reads import reads_of
 from .registry import Registry
-from .views import Views, may_read, withdrawable
+from .views import Views, may_read, sent_without_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class LongPoll:
         frames: list[Frame] = []
         reads: list[Read] = []
         for change in changes:
-            if change.item is None and not withdrawable(change):
+            if change.item is None and not sent_without_item(change):
                 continue
             view = self.views.view(space, change, principal, {})
             if view.frame is not None:

@@ -1,5 +1,6 @@
 """One change as one reader sees it: the access decision per labelled part, then the frame
-(rendered once per distinct view, not per socket), or the id-only withdrawal frame."""
+(rendered once per distinct view, not per socket), the id-only withdrawal frame, or the
+`space.resync` frame for a reader whose own rights narrowed at that point of the log."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide
-from ..domain.events import ENTRY_CHANGES, EventKind
+from ..domain.events import ENTRY_CHANGES, RIGHTS_NARROWED, EventKind
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
 from .ports import Change, Frame, Part, Render, Wanted
@@ -37,11 +38,37 @@ def withdrawable(change: Change) -> bool:
     return change.kind in ENTRY_CHANGES
 
 
+def sent_without_item(change: Change) -> bool:
+    """A change that yields a frame even when no item was loaded for it: a withdrawal, or a
+    rights-narrowed marker (`space.resync` for the reader it concerns)."""
+    return withdrawable(change) or change.kind in RIGHTS_NARROWED
+
+
 def withdrawn_frame(change: Change) -> Frame:
     kind = EventKind.ENTRY_WITHDRAWN
     text = json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
                        "event": kind.value, "data": {"id": change.ref_id}},
                       separators=(",", ":"))
+    return Frame(text, len(text.encode()), "event", change.space_id, change.seq, kind)
+
+
+def concerns(change: Change, principal: Principal) -> bool:
+    """Whether a rights-narrowed marker of the log is about this reader: their own clearance
+    was lowered, or their actor's ceiling was and it now holds them below their clearance
+    (a reader the ceiling does not cap lost nothing)."""
+    if change.kind is EventKind.ACCESS_CLEARANCE_LOWERED:
+        return change.ref_id == principal.user_id
+    if change.kind is EventKind.ACCESS_CEILING_LOWERED:
+        return (change.ref_id == principal.actor_id
+                and principal.clearance > principal.effective_clearance)
+    return False
+
+
+def resync_frame(change: Change) -> Frame:
+    """Reload the space's view: it was built under rights wider than the reader's now."""
+    kind = EventKind.SPACE_RESYNC
+    text = json.dumps({"type": "event", "space_id": change.space_id, "seq": change.seq,
+                       "event": kind.value, "data": {}}, separators=(",", ":"))
     return Frame(text, len(text.encode()), "event", change.space_id, change.seq, kind)
 
 
@@ -80,6 +107,13 @@ class Views:
 
     def view(self, space: Space, change: Change, principal: Principal,
              frames: dict[tuple[bool, ...], Frame | None]) -> View:
+        if change.kind in RIGHTS_NARROWED:
+            if not concerns(change, principal):
+                return View(None, (), False)
+            key = (True,)
+            if key not in frames:
+                frames[key] = resync_frame(change)
+            return View(frames[key], (), False)
         shown = tuple(decide(principal, READ_, space, label).allowed
                       for label in change.labels)
         if withdrawable(change) and (change.item is None or not any(shown)):

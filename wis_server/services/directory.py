@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 from ..classification.policy import Action, decide
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.events import EventKind
 from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
 from ..storage.audit import AuditRecord
@@ -21,6 +23,16 @@ from ..storage.unit import Store, Tx
 from .input_rules import check_short_name, normalise_contact_points
 from .passwords import Passwords, check_password_rule, normalise_username
 from .ports import Clock, EventPublisher
+
+
+async def _mark_narrowed(tx: Tx, actor_id: str, kind: EventKind, ref_id: str, now: datetime
+                         ) -> list[tuple[str, int]]:
+    """Write a rights-narrowed marker to the log of every space of the actor, in the
+    transaction of the change, so a reader who resumes from before it is told to reload
+    (`space.resync`, docs/realtime.md). Returns (space, seq) to wake after commit."""
+    return [(space_id, await tx.spaces.append_event(space_id, kind, ref_id, now,
+                                                    activity=False))
+            for space_id in await tx.spaces.ids_for_actor(actor_id)]
 
 
 def _audit(principal: Principal | None, action: str, target_type: str, target_id: str,
@@ -112,6 +124,9 @@ class Directory:
                 contact_points=contact_points if contact_points is not None
                 else actor.contact_points)
             await tx.actors.update(changed, now)
+            marks = await _mark_narrowed(tx, actor_id, EventKind.ACCESS_CEILING_LOWERED,
+                                         actor_id, now) \
+                if ceiling is not None and ceiling < actor.clearance_ceiling else []
             fields = [k for k, v in (("name", name), ("short_name", short_name),
                                      ("ceiling", ceiling), ("contact_points", contact_points))
                       if v is not None]
@@ -119,7 +134,13 @@ class Directory:
                                          fields=fields), now)
         if ceiling is not None:
             self.publisher.access_changed(actor_id=actor_id)
+        self._wake(marks)
         return changed
+
+    def _wake(self, marks: list[tuple[str, int]]) -> None:
+        """After commit, and after `access_changed` (which holds open subscriptions first)."""
+        for space_id, seq in marks:
+            self.publisher.space_changed(space_id, seq)
 
     # --- users --------------------------------------------------------------------------
     async def list_users(self, principal: Principal, actor_id: str) -> list[User]:
@@ -188,6 +209,9 @@ class Directory:
                 active=user.active if active is None else active,
                 display_name=display_name if display_name is not None else user.display_name)
             await tx.users.update(changed, now)
+            marks = await _mark_narrowed(tx, user.actor_id, EventKind.ACCESS_CLEARANCE_LOWERED,
+                                         user.id, now) \
+                if _effective(changed, actor) < _effective(user, actor) else []
             if active is False:
                 await tx.tokens.revoke_user(user.id, now)
                 await tx.users.end_sessions(user.id, now)
@@ -199,6 +223,7 @@ class Directory:
                                          role=changed.role.value,
                                          clearance=changed.clearance.value), now)
         self.publisher.access_changed(user_id=user_id)
+        self._wake(marks)
         return changed
 
     async def reset_password(self, principal: Principal | None, user_id: str,

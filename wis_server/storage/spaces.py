@@ -116,6 +116,14 @@ class SpaceRepository:
             select(spaces).where(spaces.c.id.in_(member)).order_by(
                 spaces.c.last_activity_at.desc()))
 
+    async def ids_for_actor(self, actor_id: str) -> list[str]:
+        """The spaces an actor takes part in, by id only (nothing decrypted)."""
+        rows = await self.conn.execute(
+            select(space_participants.c.space_id).where(
+                space_participants.c.actor_id == actor_id)
+            .order_by(space_participants.c.space_id))
+        return [row.space_id for row in rows]
+
     async def last_activity(self, space_ids: Sequence[str]) -> dict[str, datetime]:
         if not space_ids:
             return {}
@@ -147,12 +155,16 @@ class SpaceRepository:
             result.append(_space(row, title, description, parts[row.id]))
         return result
 
-    async def append_event(self, space_id: str, kind: EventKind, ref_id: str, now: datetime
-                           ) -> int:
-        """Take the space's next seq (row lock on PostgreSQL) and record the event with it."""
+    async def append_event(self, space_id: str, kind: EventKind, ref_id: str, now: datetime,
+                           *, activity: bool = True) -> int:
+        """Take the space's next seq (row lock on PostgreSQL) and record the event with it.
+        `activity=False` for a marker that is no activity in the space (last_activity_at
+        stays)."""
+        values: dict[str, Any] = {"last_seq": spaces.c.last_seq + 1}
+        if activity:
+            values["last_activity_at"] = now
         result = await self.conn.execute(
-            update(spaces).where(spaces.c.id == space_id)
-            .values(last_seq=spaces.c.last_seq + 1, last_activity_at=now)
+            update(spaces).where(spaces.c.id == space_id).values(**values)
             .returning(spaces.c.last_seq))
         seq = int(result.scalar_one())
         await self.conn.execute(space_events.insert().values(

@@ -238,6 +238,23 @@ export function reportView({ spaceId, scope, actorId }) {
   function onEvent(ev, ctx) {
     if (!space || ev.space_id !== space.id) return;
     if (ev.type === 'revoked') { ctx.flash(t('error_not_found')); body?.replaceChildren(); ctx.navigate('#/spaces'); return; }
+    if (ev.type === 'error' && ev.code === 'not_found') {
+      // refused on resubscribe (the actor left the space while this screen was away)
+      el.replaceChildren(h('p.breadcrumb', h('a', { href: '#/spaces' }, `← ${t('back_to_spaces')}`)),
+        h('p.space-left-notice', { role: 'alert' }, t('membership_removed')));
+      editing = false;
+      space = null;
+      ctx.setExercise(false);
+      ctx.rendered();
+      return;
+    }
+    if (ev.type === 'event' && ev.event === 'space.resync') {
+      // the reader's rights narrowed after this view was loaded: load it again under today's
+      body?.replaceChildren();
+      space = null;
+      ctx.navigate(window.location.hash);
+      return;
+    }
     if (ev.type === 'event' && ev.event === 'space.updated' && ev.data) {
       const wasClosed = space.status === 'closed';
       space = { ...space, ...ev.data };

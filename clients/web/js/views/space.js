@@ -172,6 +172,19 @@ export function spaceView({ spaceId }) {
     announce(t('space_closed_notice'));
   }
 
+  /** The actor no longer takes part: the log, the form and the space's own texts leave the
+   * screen; what remains says why. */
+  function showLeft() {
+    seen.clear();
+    log?.replaceChildren();
+    const back = h('p.breadcrumb', h('a', { href: '#/spaces' }, `← ${t('back_to_spaces')}`));
+    const notice = h('p.space-left-notice', { role: 'alert' }, t('membership_removed'));
+    el.classList.remove('has-form');
+    el.replaceChildren(back, notice);
+    ctxRef?.setExercise(false);
+    ctxRef?.rendered();
+  }
+
   function participantsEditor() {
     const me = ctxRef.store.me;
     const current = new Set(participantIds());
@@ -364,7 +377,24 @@ export function spaceView({ spaceId }) {
       ctx.navigate('#/spaces');
       return;
     }
+    if (ev.type === 'error' && ev.code === 'not_found') {
+      // the server refused to follow the space again (a resubscribe after a reconnect): the
+      // actor left it while this screen was away. Nothing of it stays shown; the header keeps
+      // saying that the space is not followed live.
+      left = true;
+      showLeft();
+      return;
+    }
     if (ev.type !== 'event') return;
+    if (ev.event === 'space.resync') {
+      // the reader's own rights narrowed after this view was loaded (e.g. while offline): it may
+      // show what they can no longer read. Drop it and load it again under the rights of now.
+      left = true;
+      log?.replaceChildren();
+      seen.clear();
+      ctx.navigate(window.location.hash);
+      return;
+    }
     arrived(space.id, ev);
     if (ev.event === 'entry.created' || ev.event === 'notice.created') addEntry(ev.data, ctx, true);
     else if (ev.event === 'entry.audience_changed' && ev.data) {
