@@ -4,12 +4,14 @@ counted and restarted with a capped exponential backoff; shutdown cancels cleanl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from structlog.testing import capture_logs
 
 from wis_server.bootstrap import Supervisor
+from wis_server.domain.levels import Classification
+from wis_server.domain.model import Principal
 
 
 class Sleeps:
@@ -141,3 +143,47 @@ async def test_names_are_unique() -> None:
         with pytest.raises(ValueError):
             supervisor.supervise("same", idle)
         supervisor.stop()
+
+
+async def test_a_crashing_hub_loop_is_restarted_and_counted() -> None:
+    """The hub's periodic loops do not swallow failures: the Supervisor sees, counts and
+    restarts them (a loop that failed silently every round would look healthy)."""
+    from tests.unit.test_realtime_hub import Log, person
+    from wis_server.realtime.hub import Hub
+
+    class Broken(Log):
+        calls = 0
+
+        async def principals(self, user_ids: Sequence[str]) -> dict[str, Principal]:
+            Broken.calls += 1
+            raise ConnectionError("database unavailable")
+
+    class Sink:
+        async def send(self, frame: object) -> None:
+            return None
+
+        async def close(self, code: int, reason: str) -> None:
+            return None
+
+    third_backoff = asyncio.Event()
+
+    class Backoffs(Sleeps):
+        async def __call__(self, seconds: float) -> None:
+            await super().__call__(seconds)
+            if len(self.delays) == 3:
+                third_backoff.set()
+
+    sleeps = Backoffs()
+    hub = Hub(Broken(), lambda *_: None, poll_s=0.0, revalidate_s=0.0)
+    hub.connect(Sink(), person("u1", "A", Classification.PUBLIC), None)  # someone to re-check
+    async with asyncio.timeout(30), asyncio.TaskGroup() as group:
+        supervisor = Supervisor(group, sleep=sleeps, monotonic=lambda: 0.0)
+        loops = hub.background_loops()
+        supervisor.supervise("realtime.revalidate", loops["realtime.revalidate"])
+        await third_backoff.wait()
+        status = supervisor.status()["realtime.revalidate"]
+        assert status.restarts >= 3
+        assert status.last_error == "ConnectionError"
+        assert Broken.calls >= 3
+        supervisor.stop()
+    assert sleeps.delays[:3] == [0.5, 1.0, 2.0]  # backed off, not retried in a hot loop

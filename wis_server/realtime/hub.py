@@ -66,10 +66,20 @@ class Hub:
         """The hub's forever-loops, named, for the runtime to supervise (bootstrap.py): the
         head poll that covers lost wake-ups and the re-validation of every connected user.
         The hub starts no loop of its own."""
-        return {
-            "realtime.catch_up": lambda: _every(self.poll_s, self.catch_up_all),
-            "realtime.revalidate": lambda: _every(self.revalidate_s, self.revalidate_all),
-        }
+        return {"realtime.catch_up": self._catch_up_forever,
+                "realtime.revalidate": self._revalidate_forever}
+
+    # A failure ends these loops on purpose: the runtime's Supervisor logs it, counts it and
+    # starts the loop again with backoff (a swallowed failure would be invisible).
+    async def _catch_up_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            await self.catch_up_all()
+
+    async def _revalidate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.revalidate_s)
+            await self.revalidate_all()
 
     async def start(self) -> None:
         """Go live: bus reconnects now trigger a catch-up."""
@@ -234,13 +244,3 @@ class Hub:
 
 def _not_found(space_id: str) -> Frame:
     return control("error", code=Code.NOT_FOUND, message="no such space", space_id=space_id)
-
-
-async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
-    """Run `work` every `seconds` forever; one failure is logged, the next round runs."""
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await work()
-        except Exception:
-            log.exception("realtime periodic task failed", task=getattr(work, "__name__", "?"))

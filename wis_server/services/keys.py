@@ -8,7 +8,6 @@ from collections.abc import Callable
 from ..classification.crypto import EnvelopeCipher
 from ..domain.levels import Classification
 from ..storage.audit import AuditRecord
-from ..storage.sealing import count_keys_to_rewrap, rewrap_batch
 from ..storage.unit import Store
 from .ports import Clock
 
@@ -20,13 +19,13 @@ async def rewrap_all(store: Store, cipher: EnvelopeCipher, clock: Clock,
     """Re-wrap every data key not under its level's current KEK; returns how many."""
     current = {level: cipher.keyring.level(level).current for level in Classification}
     async with store.read() as tx:
-        total = await count_keys_to_rewrap(tx.conn, current)
+        total = await tx.data_keys.count_to_rewrap(current)
     done = 0
     if progress:
         progress(done, total)
     while True:
         async with store.write() as tx:
-            n = await rewrap_batch(tx.conn, cipher, current, batch_size)
+            n = await tx.data_keys.rewrap_batch(cipher, current, batch_size)
         if n == 0:
             break
         done += n

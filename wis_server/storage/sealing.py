@@ -95,3 +95,17 @@ async def rewrap_batch(
         if done >= batch_size:
             break
     return done
+
+
+class DataKeyRepository:
+    """The data keys as key rotation needs them (the connection stays in storage)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def count_to_rewrap(self, current: dict[Classification, int]) -> int:
+        return await count_keys_to_rewrap(self.conn, current)
+
+    async def rewrap_batch(self, cipher: ContentCipher, current: dict[Classification, int],
+                           batch_size: int = 500) -> int:
+        return await rewrap_batch(self.conn, cipher, current, batch_size)

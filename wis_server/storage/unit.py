@@ -20,7 +20,7 @@ from .notifications import NotificationRepository
 from .outbox import OutboxRepository
 from .reads import ReadRepository
 from .reports import ReportRepository
-from .sealing import Sealer
+from .sealing import DataKeyRepository, Sealer
 from .spaces import SpaceRepository
 
 
@@ -74,6 +74,10 @@ class Tx:
     @cached_property
     def outbox(self) -> OutboxRepository:
         return OutboxRepository(self.conn, self._sealer)
+
+    @cached_property
+    def data_keys(self) -> DataKeyRepository:
+        return DataKeyRepository(self.conn)
 
     @cached_property
     def notifications(self) -> NotificationRepository:
