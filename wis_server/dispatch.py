@@ -1,6 +1,14 @@
-"""Building the outbox side of the runtime (bootstrap.runtime uses it): the enabled channels
-(in-memory recorders for WIS_CHANNELS=memory), the outbox port and the dispatcher, which the
-runtime's supervisor runs as `channels.dispatcher`."""
+"""Building the outbox side of the runtime: the enabled channels (in-memory recorders for
+WIS_CHANNELS=memory), the outbox port and the dispatcher, which the runtime's supervisor runs
+as `channels.dispatcher`.
+
+Part of the composition root, not a second one: only `bootstrap.runtime` calls it (an
+import-linter contract in pyproject.toml forbids every other module to import it), and it
+starts nothing — the runtime supervises what it builds and closes the channels on exit. It is
+a module of its own so that bootstrap.py stays one screenful per concern (the channel wiring
+grows with each channel: SMTP, SMS, push, Rakel, phone), and it sits at the top of the
+package beside bootstrap.py because it wires services to channels, which no lower layer may
+do."""
 
 from __future__ import annotations
 
