@@ -22,6 +22,7 @@ from ..config import Settings
 from ..domain.errors import WisError
 from ..services.passwords import Passwords
 from ..services.ports import Clock, EventPublisher, system_clock
+from ..services.sync_cursor import CursorCodec
 from .endpoint import Api
 from .middleware import HttpMiddleware, TrustedProxies
 from .openapi import build_openapi
@@ -36,6 +37,7 @@ from .routes import (
     push,
     spaces,
     stream,
+    sync,
     system,
     unread,
 )
@@ -64,7 +66,7 @@ def _fallback(web_dir: Path) -> ASGIApp:
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, events, notifications, callouts, callout_pages,
-                   push, system, unread):
+                   push, sync, system, unread):
         module.register(api)
     return api
 
@@ -85,6 +87,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
             app.state.cipher = rt.cipher
             app.state.hub = rt.hub
             app.state.services = rt.services
+            app.state.sync_cursors = CursorCodec(rt.store.audit_key)
             app.state.memory_channels = rt.dispatch.memory
             app.state.sms_webhook_secret = rt.dispatch.sms_webhook_secret
             yield

@@ -132,6 +132,7 @@ class Code(StrEnum):
     SMS_WEBHOOK_INVALID_TIME = "sms_webhook_invalid_time"
     SMS_WEBHOOK_INVALID_NUMBER = "sms_webhook_invalid_number"
     SMS_WEBHOOK_INVALID_STATUS = "sms_webhook_invalid_status"
+    SYNC_CURSOR_INVALID = "sync_cursor_invalid"
     # websocket `error` frames only (docs/realtime.md), never a problem+json answer
     BAD_MESSAGE = "bad_message"
     UNKNOWN_TYPE = "unknown_type"
@@ -256,6 +257,8 @@ MEANING: dict[Code, str] = {
     Code.SMS_WEBHOOK_INVALID_TIME: "an SMS webhook timestamp is invalid",
     Code.SMS_WEBHOOK_INVALID_NUMBER: "an SMS webhook sender is not a phone number",
     Code.SMS_WEBHOOK_INVALID_STATUS: "an SMS delivery report has an unknown status",
+    Code.SYNC_CURSOR_INVALID: "the sync cursor is not one this server issued to you; start "
+                              "again without one",
     Code.BAD_MESSAGE: "a stream message was not understood",
     Code.UNKNOWN_TYPE: "a stream message of an unknown (or repeated) type",
     Code.TOO_MANY_SUBSCRIPTIONS: "too many spaces subscribed on one stream connection",

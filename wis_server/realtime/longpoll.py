@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide
@@ -68,18 +69,26 @@ class LongPoll:
 
     async def wait(self, space_id: str, after: int, seconds: float) -> None:
         """Return when the space has (or may have) an event after `after`, or on timeout."""
+        await self.wait_any({space_id: after}, seconds)
+
+    async def wait_any(self, afters: Mapping[str, int], seconds: float) -> None:
+        """Return when any of the spaces has (or may have) an event after its position, or on
+        timeout (the sync endpoint waits on every followed space at once)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (after, future)
-        self._waiters.setdefault(space_id, []).append(entry)
+        entries = [(space_id, (after, future)) for space_id, after in afters.items()]
+        for space_id, entry in entries:
+            self._waiters.setdefault(space_id, []).append(entry)
         try:
-            feed = self.registry.feeds.get(space_id)
-            if feed is not None and feed.cursor > after:
-                return
+            for space_id, after in afters.items():
+                feed = self.registry.feeds.get(space_id)
+                if feed is not None and feed.cursor > after:
+                    return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(future, seconds)
         finally:
-            waiters = self._waiters.get(space_id, [])
-            with contextlib.suppress(ValueError):
-                waiters.remove(entry)
-            if not waiters:
-                self._waiters.pop(space_id, None)
+            for space_id, entry in entries:
+                waiters = self._waiters.get(space_id, [])
+                with contextlib.suppress(ValueError):
+                    waiters.remove(entry)
+                if not waiters:
+                    self._waiters.pop(space_id, None)

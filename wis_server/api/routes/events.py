@@ -46,7 +46,7 @@ def _accepts_gzip(call: Call) -> bool:
     return "gzip" in call.request.headers.get("accept-encoding", "").lower()
 
 
-def _json_response(parts: list[str], call: Call) -> Response:
+def json_parts_response(parts: list[str], call: Call) -> Response:
     """The concatenated parts as JSON; gzip-compressed with a full flush after each part, so
     no item is compressed against another (no length oracle between a public item an attacker
     wrote and a classified one beside it)."""
@@ -60,7 +60,7 @@ def _json_response(parts: list[str], call: Call) -> Response:
     return Response(raw, media_type="application/json", headers={"vary": "accept-encoding"})
 
 
-def _too_many() -> TooManyAttempts:
+def too_many() -> TooManyAttempts:
     error = TooManyAttempts("too many live connections for this user; close one",
                             retry_after=5)
     error.code = Code.TOO_MANY_CONNECTIONS
@@ -128,7 +128,7 @@ def register(api: Api) -> None:
         principal = call.principal
         with hub.long_poll(principal.user_id) as admitted:
             if not admitted:
-                raise _too_many()
+                raise too_many()
             return await _poll(call, hub, space_id, after, limit, deadline)
 
     async def _poll(call: Call, hub: Hub, space_id: str, after: int, limit: int,
@@ -155,7 +155,7 @@ def register(api: Api) -> None:
         parts = ['{"items":[', *(("," if i else "") + f.text
                                   for i, f in enumerate(backlog.frames)),
                  f'],"next_after":{backlog.last_seq},"head":{backlog.head}}}']
-        return _json_response(parts, call)
+        return json_parts_response(parts, call)
 
     @api.op("GET", "/api/v1/spaces/{space_id}/events/stream", summary="Server-Sent Events of "
             "the space (honours Last-Event-ID; fallback for networks without websockets)",
@@ -170,7 +170,7 @@ def register(api: Api) -> None:
         principal, expires_at = await authenticate_token(state, _bearer(call))
         await call.services.spaces.get(principal, space_id)  # 404 unless readable
         if not hub.has_room(principal.user_id):
-            raise _too_many()
+            raise too_many()
         sender = SseSender()
         conn = hub.connect(sender, principal, expires_at)
         await hub.subscribe(conn, space_id, after)
