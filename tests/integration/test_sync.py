@@ -141,6 +141,7 @@ class Terminal:
         self.cursor: str | None = None
         self.view: dict[str, dict[str, tuple[int, str]]] = {}
         self.last: dict[str, int] = {}
+        self.resynced: set[str] = set()  # spaces that said space.resync (kept over crashes)
 
     def snapshot(self) -> tuple[Any, ...]:
         return (self.cursor, {s: dict(v) for s, v in self.view.items()}, dict(self.last))
@@ -162,6 +163,9 @@ class Terminal:
                     # Never a repeat, never out of order.
                     assert item["seq"] > self.last.get(space["id"], 0), item
                     self.last[space["id"]] = item["seq"]
+                if item["event"] == "space.resync":
+                    assert space["resync"] is True
+                    self.resynced.add(space["id"])
                 if item["event"] == "entry.withdrawn":
                     view.pop(item["id"], None)
                 elif item["event"] == "entry.created":
@@ -231,6 +235,7 @@ async def test_resumes_from_any_interruption_never_skipping_or_repeating(world: 
             await _drain(c, b, term)
             expected = {e for s, e, _, ok in written if ok}
             assert {e for v in term.view.values() for e in v} == expected
+            assert term.resynced == set()
             # An audience narrowed in the log: an in-log withdrawal.
             _, victim, *_ = next(w for w in written if w[2] == "sekretess" and w[3])
             r = await c.patch(f"/api/v1/spaces/{_space_of(written, victim)}/entries/{victim}",
@@ -244,7 +249,9 @@ async def test_resumes_from_any_interruption_never_skipping_or_repeating(world: 
         await write()
         for _ in range(rng.randint(0, 2)):
             await step()
-    await _drain(c, b, term)
+    for item in await _drain(c, b, term):
+        assert item.get("level") in (None, "public"), item
+    assert term.resynced == set(spaces)  # each space said so once its log passed the change
     written[:] = [(s, e, lvl, lvl == "public") for s, e, lvl, _ in written]
     for space in spaces:
         shown = term.view.get(space, {})

@@ -111,7 +111,9 @@ def space_meta(space: Space, role: str) -> dict[str, Any]:
 
 def frame_item(frame: Frame) -> str:
     """A page's frame as a sync item: rendered ones as they are; the hub's id-only withdrawal
-    frames (REST shape) cut to `seq`, `event` and the ids."""
+    and `space.resync` frames (REST shape) cut to `seq`, `event` and the ids."""
+    if frame.event == EventKind.SPACE_RESYNC:  # rights narrowed at this seq (the space's
+        return dumps({"seq": frame.seq, "event": frame.event})  # `resync` is set too)
     if frame.event not in WITHDRAWALS:
         return frame.text
     data = json.loads(frame.text)["data"]

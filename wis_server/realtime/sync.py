@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..domain.events import EventKind
 from ..domain.model import Principal, Space
 from .longpoll import LongPoll
 from .ports import EventSource, Frame, Render
@@ -87,6 +88,7 @@ class SyncReader:
             if backlog is None:
                 removed.append(space.id)
                 continue
+            resync = resync or any(f.event == EventKind.SPACE_RESYNC for f in backlog.frames)
             pages.append(SpacePage(space, [*frames, *backlog.frames], backlog.last_seq,
                                    backlog.head, added, resync))
         return SyncPage(pages, removed)
