@@ -160,24 +160,20 @@ async def test_one_channel_unreachable_the_callout_still_reaches_all_ten(
         view = r.dispatcher.health.breaker(down.value).view()
         assert view.trips >= 1 and r.channels[down].attempts < ACTORS
         # The ledger: per actor, the dead channel failed and the next one reached them.
-        ledger = await r.rt.services.callouts.ledger(callout)
         for target in done.targets:
-            lines = [ledger[c.id] for c in done.contacts_of(target.actor_id) if c.id in ledger]
-            assert [line.channel for line in lines] == [Channel(down.value),
-                                                        Channel(others[0].value)]
+            lines = [c.delivery for c in done.contacts_of(target.actor_id) if c.delivery]
+            assert [line.channel for line in lines] == [down.value, others[0].value]
             assert lines[0].status == "failed"
             assert lines[0].error in ("channel_down", "test_unreachable")
             assert lines[1].status in ("sent", "delivered") and lines[1].sent_at is not None
-            reached = done_reach(done, ledger, target.actor_id)
-            assert reached == (others[0].value, lines[1].sent_at)
-
-
-def done_reach(callout: Callout, ledger: dict[str, object], actor_id: str
-               ) -> tuple[str, datetime] | None:
-    from wis_server.services.callouts import reached
-
-    found = reached(callout, ledger, actor_id)  # type: ignore[arg-type]
-    return (found.channel.value, found.at) if found is not None else None
+            reach = done.reach(target.actor_id)
+            assert reach is not None and (reach.channel, reach.at) == (
+                others[0].value, lines[1].sent_at)
+        # Reconciliation: what went out per channel against the answers that came back.
+        assert done.ledger() == {
+            down.value: {"sent": 0, "delivered": 0, "failed": ACTORS, "acknowledged": 0},
+            others[0].value: {"sent": ACTORS, "delivered": 0, "failed": 0,
+                              "acknowledged": ACTORS}}
 
 
 async def test_a_failed_sms_delivery_report_escalates_to_the_next_contact_point(
@@ -205,3 +201,42 @@ async def test_a_failed_sms_delivery_report_escalates_to_the_next_contact_point(
             Channel.SMS, "provider-ref", False, delivery_id=first.delivery_id)
         await r.dispatcher.run_once()
         assert len(r.channels[ChannelKind.EMAIL].sent) == 1
+
+
+async def test_operators_see_each_channels_health_on_readyz_and_the_admin_page(
+        database_url: str, keyring: Keyring, tmp_path: Path) -> None:
+    """/readyz details and GET /api/v1/admin/channels (system administrators only): per
+    channel the sends, failures, error rate and breaker; a channel down shows as open."""
+    import httpx
+
+    from wis_server.api.app import create_app
+
+    settings = make_settings(tmp_path, database_url, WIS_CHANNELS="memory")
+    app = create_app(settings, keyring, passwords=FAST_PASSWORDS)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            d = app.state.services.directory
+            actor = await d.create_actor(None, "Länsstyrelsen", "LST", Classification.PUBLIC)
+            tokens = {}
+            for name, role in (("sys", Role.SYSTEM_ADMIN), ("admin", Role.ACTOR_ADMIN)):
+                user = await d.create_user(None, actor.id, name, "pw-" + "y" * 16, name, role,
+                                           Classification.PUBLIC)
+                tokens[name] = app.state.tokens.issue(user.id, actor.id, app.state.clock())
+            health = app.state.runtime.dispatch.health
+            for _ in range(health.policy.failures):
+                health.record("sms", ok=False, code="channel_unavailable")
+            health.record("email", ok=True)
+            ready = (await c.get("/readyz")).json()["channels"]
+            assert ready["sms"]["breaker"]["state"] == "open"
+            assert ready["sms"]["failed"] == health.policy.failures
+            assert ready["sms"]["error_rate"] == 1.0
+            assert ready["email"]["sent"] == 1 and ready["email"]["breaker"]["state"] == "closed"
+            assert set(ready) >= {"sms", "email", "push"}
+            r = await c.get("/api/v1/admin/channels",
+                            headers={"Authorization": f"Bearer {tokens['admin']}"})
+            assert r.status_code == 403 and r.json()["code"] == "not_system_admin"
+            r = await c.get("/api/v1/admin/channels",
+                            headers={"Authorization": f"Bearer {tokens['sys']}"})
+            assert r.status_code == 200
+            assert r.json()["channels"]["sms"]["breaker"]["state"] == "open"

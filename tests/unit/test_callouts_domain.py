@@ -218,3 +218,29 @@ def test_a_failed_contact_point_moves_the_ladder_on_at_once_only_from_its_own_st
     assert failed(t, cs, "a-c0", later) == (t, [])  # stage "all": the step decides
     answered, _ = answer(t, "a-c2", Answer.ACKNOWLEDGE, later, AckChannel.SMS)
     assert failed(answered, cs, "a-c2", later) == (answered, [])
+
+
+def test_reach_and_ledger_from_the_delivery_lines() -> None:
+    from wis_server.domain.callouts import ContactDelivery
+
+    c = callout(("a", 3), ("b", 2), ("c", 1))
+    t1, t2 = T0 + timedelta(seconds=3), T0 + timedelta(seconds=9)
+    lines = {"a-c0": ContactDelivery("sms", "failed", error="channel_down"),
+             "a-c1": ContactDelivery("email", "sent", sent_at=t1),
+             "b-c0": ContactDelivery("sms", "delivered", sent_at=t1, delivered_at=t2),
+             "b-c1": ContactDelivery("email", "sent", sent_at=t2)}
+    c = replace(c, contacts=tuple(replace(k, delivery=lines.get(k.id)) for k in c.contacts))
+    # a: the e-mail was taken (not confirmed); b: SMS confirmed wins over a later e-mail
+    a, b = c.reach("a"), c.reach("b")
+    assert a is not None and (a.channel, a.at, a.confirmed, a.contact_id) == (
+        "email", t1, False, "a-c1")
+    assert b is not None and (b.channel, b.at, b.confirmed) == ("sms", t2, True)
+    assert c.reach("c") is None  # nothing went out yet
+    # c answered over its SMS contact point: the answer proves the reach
+    answered, _ = answer(c.targets[2], "c-c0", Answer.ACKNOWLEDGE, t2, AckChannel.SMS)
+    c = replace(c, targets=(c.targets[0], c.targets[1], answered))
+    got = c.reach("c")
+    assert got is not None and (got.channel, got.at, got.confirmed) == ("sms", t2, True)
+    assert c.ledger() == {
+        "sms": {"sent": 1, "delivered": 1, "failed": 1, "acknowledged": 1},
+        "email": {"sent": 2, "delivered": 0, "failed": 0, "acknowledged": 0}}

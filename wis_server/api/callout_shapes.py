@@ -7,6 +7,7 @@ from typing import Any
 from ..domain.callouts import AckChannel, Answer, TargetState
 from ..domain.codes import Code
 from ..domain.levels import Classification, ContactKind
+from ..domain.notifications import Channel
 from .schemas import Array, Choice, Int, Name, Nullable, Obj, Out, Str
 from .shapes import ID, LEVEL
 
@@ -44,6 +45,7 @@ _NS = {"type": ["string", "null"]}
 _NI = {"type": ["integer", "null"]}
 _I = {"type": "integer"}
 _STATE = {"type": "string", "enum": [s.value for s in TargetState]}
+_CHANNEL = {"type": "string", "enum": [c.value for c in Channel]}
 
 CalloutOut = Out("Callout", _obj({
     "id": _S, "space_id": _S, "owner_actor_id": _S, "created_by": _obj({
@@ -62,10 +64,27 @@ CalloutOut = Out("Callout", _obj({
                     "enum": [c.value for c in AckChannel] + [None]},
         "time_to_acknowledge_s": {**_NI, "description": "seconds from summons to answer"},
         "escalation_stage": _I, "overdue_at": _NS,
+        "reached": {"type": ["object", "null"], "description": "which channel finally "
+                    "reached the actor and when (confirmed: a delivery report or an answer "
+                    "over it; else the channel took it)", "properties": {
+                        "channel": _CHANNEL, "at": _S, "confirmed": {"type": "boolean"},
+                        "contact_point_id": _S},
+                    "required": ["channel", "at", "confirmed", "contact_point_id"],
+                    "additionalProperties": False},
         "contact_points": {"type": "array", "items": _obj({
             "id": _S, "kind": {"type": "string", "enum": [k.value for k in ContactKind]},
             "value": _S, "label": _S, "position": _I, "notified_at": _NS,
-            "notified_count": _I, "delivered_at": _NS})}})},
+            "notified_count": _I, "delivered_at": _NS,
+            "delivery": {"type": ["object", "null"], "description": "the delivery ledger's "
+                         "latest line for this contact point", "properties": {
+                             "channel": _CHANNEL, "status": _S, "sent_at": _NS,
+                             "delivered_at": _NS, "error": _NS},
+                         "required": ["channel", "status", "sent_at", "delivered_at",
+                                      "error"], "additionalProperties": False}})}})},
+    "ledger": {"type": "object", "description": "reconciliation per channel: contact "
+               "points' messages sent, confirmed delivered, failed, and answers over it",
+               "additionalProperties": _obj({"sent": _I, "delivered": _I, "failed": _I,
+                                             "acknowledged": _I})},
     "updated_at": _NS}))
 AckOut = Out("AcknowledgementResult", _obj({
     "callout_id": _S, "actor_id": _S, "state": _STATE,

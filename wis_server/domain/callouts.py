@@ -57,6 +57,9 @@ class Answer(str, Enum):
     DECLINE = "decline"
 
 
+# The channel a contact point's messages go out on (wire values of notifications.Channel).
+CONTACT_CHANNEL = {ContactKind.SMS: "sms", ContactKind.EMAIL: "email",
+                   ContactKind.RAKEL_ISSI: "rakel", ContactKind.RAKEL_GSSI: "rakel"}
 DEFAULT_STEP = timedelta(minutes=10)
 DEFAULT_DEADLINE = timedelta(minutes=60)
 CODE_DIGITS = 6
@@ -80,6 +83,30 @@ class Conference:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactDelivery:
+    """The delivery ledger's latest line for a contact point (read from the outbox, never
+    written with the call-out): over which channel, what became of it, when."""
+
+    channel: str  # a domain.notifications.Channel value: sms, email, push, rakel
+    status: str  # queued | standby | sent | delivered | failed | expired | refused
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    error: str | None = None  # a code, never content
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which channel finally reached a summoned actor, and when (the board's "nådd via
+    Rakel 03:12"): the first delivery a channel confirmed, else the latest one a channel
+    took (e-mail never confirms), else the contact point the answer came from."""
+
+    channel: str
+    at: datetime
+    confirmed: bool
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """One contact point of a summoned actor, as it was when the call-out was made, with its
     short acknowledgement code (one per call-out and contact point)."""
@@ -94,6 +121,7 @@ class Contact:
     notified_at: datetime | None = None  # last time a message was queued for it
     notified_count: int = 0
     delivered_at: datetime | None = None
+    delivery: ContactDelivery | None = None  # from the ledger, when loaded with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +195,53 @@ class Callout:
     @property
     def missing(self) -> tuple[str, ...]:
         return tuple(t.actor_id for t in self.targets if not t.answered)
+
+    def reach(self, actor_id: str) -> Reach | None:
+        """See Reach: from the ledger lines of the actor's contact points."""
+        lines = [(c, c.delivery) for c in self.contacts_of(actor_id) if c.delivery]
+        confirmed = [(line.delivered_at, c.id, line.channel) for c, line in lines
+                     if line.delivered_at is not None]
+        if confirmed:
+            at, contact_id, channel = min(confirmed)
+            return Reach(channel, at, True, contact_id)
+        sent = [(line.sent_at, c.id, line.channel) for c, line in lines
+                if line.sent_at is not None and line.status in ("sent", "delivered")]
+        if sent:
+            at, contact_id, channel = max(sent)
+            return Reach(channel, at, False, contact_id)
+        target = self.target(actor_id)
+        answering = self.contact(target.answer_contact_id) \
+            if target is not None and target.answer_contact_id else None
+        if target is not None and target.answered_at is not None and answering is not None \
+                and answering.kind in CONTACT_CHANNEL:
+            return Reach(CONTACT_CHANNEL[answering.kind], target.answered_at, True,
+                         answering.id)
+        return None
+
+    def ledger(self) -> dict[str, dict[str, int]]:
+        """Reconciliation: per channel, how many contact points' messages went out, were
+        confirmed, failed, and how many answers came back over it (what went out over
+        Rakel or SMS set against the digital record of acknowledgements)."""
+        result: dict[str, dict[str, int]] = {}
+        for c in self.contacts:
+            if c.delivery is None:
+                continue
+            row = result.setdefault(c.delivery.channel, {
+                "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0})
+            if c.delivery.sent_at is not None:
+                row["sent"] += 1
+            if c.delivery.delivered_at is not None:
+                row["delivered"] += 1
+            if c.delivery.status in ("failed", "expired"):
+                row["failed"] += 1
+        for t in self.targets:
+            answering = self.contact(t.answer_contact_id) if t.answer_contact_id else None
+            if t.state is TargetState.ACKNOWLEDGED and answering is not None \
+                    and answering.kind in CONTACT_CHANNEL:
+                row = result.setdefault(CONTACT_CHANNEL[answering.kind], {
+                    "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0})
+                row["acknowledged"] += 1
+        return result
 
 
 # --- the steps a transition asks the service to carry out -------------------------------

@@ -41,7 +41,7 @@ from ..domain.events import EventKind
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import ItemLabel, Principal, Space
 from ..domain.notifications import Channel
-from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft
+from ..domain.outbox import Address, Attempt, OutboxDraft
 from ..domain.outbox import Recipient as OutboxRecipient
 from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
@@ -101,39 +101,6 @@ class AckResult:
     actor_id: str
     changed: bool
     state: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reach:
-    """Which channel finally reached a summoned actor, and when (the board's "nådd via
-    Rakel 03:12"): the first delivery a channel confirmed, else the latest one a channel
-    took (sent; e-mail never confirms), else the contact point the answer came from."""
-
-    channel: Channel
-    at: datetime
-    confirmed: bool
-    contact_id: str
-
-
-def reached(callout: Callout, ledger: dict[str, DeliveryRecord], actor_id: str
-            ) -> Reach | None:
-    lines = [(c, ledger[c.id]) for c in callout.contacts_of(actor_id) if c.id in ledger]
-    confirmed = [(line.delivered_at, c, line) for c, line in lines
-                 if line.delivered_at is not None]
-    if confirmed:
-        at, contact, line = min(confirmed, key=lambda x: x[0])
-        return Reach(line.channel, at, True, contact.id)
-    sent = [(line.sent_at, c, line) for c, line in lines
-            if line.sent_at is not None and line.status in ("sent", "delivered")]
-    if sent:
-        at, contact, line = max(sent, key=lambda x: x[0])
-        return Reach(line.channel, at, False, contact.id)
-    target = callout.target(actor_id)
-    if target is not None and target.answer_contact_id and target.answered_at:
-        answering = callout.contact(target.answer_contact_id)
-        if answering is not None and answering.kind in CHANNEL_OF:
-            return Reach(CHANNEL_OF[answering.kind], target.answered_at, True, answering.id)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,18 +369,6 @@ class Callouts:
                      if decide(principal, Action.READ, space, _label(c))]
         await self._audit_reads(principal, found)
         return found
-
-    async def ledger(self, *callouts: Callout) -> dict[str, DeliveryRecord]:
-        """The delivery ledger of these call-outs, per contact point: its latest delivery
-        (channel, status, when sent / delivered, the error code). For call-outs the caller
-        may read already (no addresses, no content)."""
-        async with self.store.read() as tx:
-            records = await tx.outbox.of_refs([c.id for c in callouts], "callout")
-        latest: dict[str, DeliveryRecord] = {}
-        for record in records:  # oldest first: the last one wins
-            if record.recipient_ref:
-                latest[record.recipient_ref] = record
-        return latest
 
     async def _visible(self, tx: Tx, principal: Principal, callout_id: str, *,
                        lock: bool = False) -> Callout:

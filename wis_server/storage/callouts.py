@@ -20,13 +20,22 @@ from ..domain.callouts import (
     CalloutStatus,
     Conference,
     Contact,
+    ContactDelivery,
     Target,
     TargetState,
 )
 from ..domain.levels import Classification, ContactKind
 from ..domain.model import ItemLabel
 from .sealing import Sealer
-from .tables import callout_contacts, callout_lists, callout_targets, callouts, users
+from .tables import (
+    callout_contacts,
+    callout_lists,
+    callout_targets,
+    callouts,
+    deliveries,
+    outbox_messages,
+    users,
+)
 
 
 def _context(row_id: str, field: str, space_id: str, level: Classification, owner: str,
@@ -214,12 +223,14 @@ class CalloutRepository:
                 answer_channel=AckChannel(t.answer_channel) if t.answer_channel else None,
                 overdue_at=t.overdue_at, missing_reported_at=t.missing_reported_at)))
         contacts: dict[str, list[Contact]] = {i: [] for i in found}
+        ledger = await self._ledger(found)
         for k in await self.conn.execute(select(callout_contacts).where(
                 callout_contacts.c.callout_id.in_(found))):
             contacts[k.callout_id].append(Contact(
                 id=k.id, actor_id=k.actor_id, position=k.position, kind=ContactKind(k.kind),
                 address=k.address, code=k.code, label=k.label, notified_at=k.notified_at,
-                notified_count=k.notified_count, delivered_at=k.delivered_at))
+                notified_count=k.notified_count, delivered_at=k.delivered_at,
+                delivery=ledger.get(k.id)))
         keys = await self.sealer.keys(self.conn, [r.data_key_id for r in rows]) \
             if content else {}
         result = []
@@ -244,6 +255,22 @@ class CalloutRepository:
                 status=CalloutStatus(r.status), created_by_name=r.creator_name or "",
                 updated_at=r.updated_at))
         return result
+
+    async def _ledger(self, callout_ids: list[str]) -> dict[str, ContactDelivery]:
+        """The latest delivery of each contact point of these call-outs (the ledger)."""
+        rows = await self.conn.execute(
+            select(deliveries.c.recipient_ref, deliveries.c.channel, deliveries.c.status,
+                   deliveries.c.sent_at, deliveries.c.delivered_at, deliveries.c.error)
+            .join(outbox_messages, outbox_messages.c.id == deliveries.c.message_id)
+            .where(outbox_messages.c.ref_id.in_(callout_ids),
+                   outbox_messages.c.kind == "callout",
+                   deliveries.c.recipient_ref.is_not(None))
+            .order_by(deliveries.c.created_at, deliveries.c.id))
+        latest: dict[str, ContactDelivery] = {}
+        for r in rows:  # oldest first: the last one wins
+            latest[r.recipient_ref] = ContactDelivery(r.channel, r.status, r.sent_at,
+                                                      r.delivered_at, r.error)
+        return latest
 
     # --- saved lists ---------------------------------------------------------------------
 

@@ -56,10 +56,17 @@ def callout_view(c: Callout) -> dict[str, Any]:
             "time_to_acknowledge_s": int(seconds.total_seconds())
             if seconds is not None else None,
             "escalation_stage": t.stage, "overdue_at": ts(t.overdue_at),
+            "reached": ({"channel": reach.channel, "at": ts(reach.at),
+                         "confirmed": reach.confirmed, "contact_point_id": reach.contact_id}
+                        if (reach := c.reach(t.actor_id)) is not None else None),
             "contact_points": [
                 {"id": k.id, "kind": k.kind.value, "value": k.address, "label": k.label,
                  "position": k.position, "notified_at": ts(k.notified_at),
-                 "notified_count": k.notified_count, "delivered_at": ts(k.delivered_at)}
+                 "notified_count": k.notified_count, "delivered_at": ts(k.delivered_at),
+                 "delivery": ({"channel": k.delivery.channel, "status": k.delivery.status,
+                               "sent_at": ts(k.delivery.sent_at),
+                               "delivered_at": ts(k.delivery.delivered_at),
+                               "error": k.delivery.error} if k.delivery else None)}
                 for k in c.contacts_of(t.actor_id)],
         })
     conf = c.conference
@@ -71,7 +78,8 @@ def callout_view(c: Callout) -> dict[str, Any]:
         "exercise": c.exercise, "message": c.message,
         "conference": {"start_at": ts(conf.start_at), "dial_in": conf.dial_in,
                        "pin": conf.pin},
-        "counts": counts, "actors": actors, "updated_at": ts(c.updated_at),
+        "counts": counts, "actors": actors, "ledger": c.ledger(),
+        "updated_at": ts(c.updated_at),
     }
 
 

@@ -8,18 +8,31 @@ from typing import Any
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from ...channels.health import HealthRegistry
+from ...domain.codes import Code
+from ...domain.errors import Forbidden
+from ...domain.levels import Role
 from ..endpoint import Api, Call, Query
+from ..schemas import Out
 from ..shapes import AuditOut, items_of
-from ..views import audit_view
+from ..views import audit_view, ts
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def channel_health(runtime: Any) -> dict[str, Any]:
-    """Each enabled channel's counters, error rate and breaker (channels/health.py)."""
+    """Each enabled channel's counters, error rate and breaker (channels/health.py); for
+    Rakel also the terminal's state and the inbound counts. No content, no addresses."""
     dispatch = runtime.dispatch
     health: HealthRegistry = dispatch.health
-    return dict(health.snapshot(frozenset(k.value for k in dispatch.channels)))
+    channels: dict[str, Any] = dict(health.snapshot(
+        frozenset(k.value for k in dispatch.channels)))
+    rakel = runtime.rakel
+    if rakel is not None:
+        inbound = runtime.rakel_inbound
+        channels["rakel"] = {**channels.get("rakel", {}), **rakel.health().as_dict(),
+                             "inbound": inbound.counts.as_dict()
+                             if inbound is not None else None}
+    return channels
 
 
 def register(api: Api) -> None:
@@ -38,17 +51,24 @@ def register(api: Api) -> None:
                  for name, s in state.runtime.supervisor.status().items()}
         # A channel that is down does not make the server unready (it still serves the
         # web); its health is shown for the operators.
-        rakel = state.runtime.rakel
-        channels: dict[str, Any] = channel_health(state.runtime)
-        if rakel is not None:
-            inbound = state.runtime.rakel_inbound
-            channels["rakel"] = {**channels.get("rakel", {}), **rakel.health().as_dict(),
-                                 "inbound": inbound.counts.as_dict()
-                                 if inbound is not None else None}
+        channels = channel_health(state.runtime)
         return JSONResponse({"status": "ready" if ok else "not ready",
                              "checks": {"database": database, "keyring": keyring},
                              "background": loops, "channels": channels},
                             status_code=200 if ok else 503)
+
+    @api.op("GET", "/api/v1/admin/channels", summary="Each channel's health for the "
+            "operators (system administrators): sent, failed, error rate, breaker, and what "
+            "an adapter reports of itself (the Rakel terminal, the phone provider's webhooks)",
+            tag="channels", response=Out("ChannelHealth", {"type": "object", "properties": {
+                "at": {"type": "string"},
+                "channels": {"type": "object", "additionalProperties": {"type": "object"}}},
+                "required": ["at", "channels"]}), errors=(403,))
+    async def admin_channels(call: Call) -> Any:
+        if call.principal.role is not Role.SYSTEM_ADMIN:
+            raise Forbidden("system administrators only", code=Code.NOT_SYSTEM_ADMIN)
+        runtime = call.request.app.state.runtime
+        return {"at": ts(runtime.clock()), "channels": channel_health(runtime)}
 
     @api.op("GET", "/api/v1/audit", summary="The audit trail: your actor's (actor admins) or "
             "all / one actor's (system admins)", tag="audit",

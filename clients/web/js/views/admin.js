@@ -1,7 +1,7 @@
 // Administration: actor admins manage their own actor's users and contact points; system admins
 // also manage actors. Controls are only rendered for what /me says the user may do.
 import { h, field, select, setFieldError, statusLine, showStatus, confirmDialog } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, formatTime } from '../i18n.js';
 import { api } from '../api.js';
 import { LEVELS, levelsUpTo } from '../classification.js';
 import { badgeNoCount } from './common.js';
@@ -34,6 +34,56 @@ export function adminView() {
       await renderActorAdmin(holder, chosen);
     }
     if (perms.manage_actors) el.append(actorsAdmin());
+    if (me.role === 'system_admin') el.append(channelHealth());
+  }
+
+  // The operators' view of the channels (GET /admin/channels): the breaker, counts, error
+  // rate, and each adapter's own state (the Rakel terminal; the phone provider's webhooks).
+  function channelHealth() {
+    const section = h('section.admin-channels', { 'aria-labelledby': 'channels-title' },
+      h('h2#channels-title', t('channel_health')), h('p', t('channel_health_intro')));
+    const holder = h('div');
+    const refresh = h('button.btn', { type: 'button', 'data-refresh': '' }, t('channel_health_refresh'));
+    refresh.addEventListener('click', () => fill());
+    section.append(refresh, holder);
+    async function fill() {
+      let doc;
+      try { doc = await api('/admin/channels'); } catch (e) {
+        holder.replaceChildren(h('p.error-box', { role: 'alert' }, ctxRef.errorText(e))); return;
+      }
+      const names = Object.keys(doc.channels || {}).filter((n) => doc.channels[n].enabled !== false || doc.channels[n].webhook_count);
+      if (!names.length) { holder.replaceChildren(h('p.empty', t('channel_health_none'))); return; }
+      const rows = names.sort().map((name) => {
+        const c = doc.channels[name];
+        const state = c.breaker ? c.breaker.state : 'closed';
+        return h('tr', { 'data-channel': name, 'data-breaker': state },
+          h('th', { scope: 'row' }, t(`via_${name}`)),
+          h('td', h(`span.state.breaker-${state}`, t(`breaker_${state}`))),
+          h('td', String(c.sent ?? 0)),
+          h('td', String(c.failed ?? 0)),
+          h('td', c.error_rate == null ? '–' : `${Math.round(c.error_rate * 100)} %`),
+          h('td', formatTime(c.last_ok_at)),
+          h('td', detail(name, c)));
+      });
+      holder.replaceChildren(h('table.channel-health', h('thead', h('tr',
+        ...['channel_col_channel', 'channel_col_state', 'channel_col_sent', 'channel_col_failed',
+          'channel_col_rate', 'channel_col_last_ok', 'channel_col_detail'].map((k) => h('th', { scope: 'col' }, t(k))))),
+      h('tbody', rows)));
+      ctxRef.rendered();
+    }
+    function detail(name, c) {
+      const parts = [];
+      if (name === 'rakel' && 'connected' in c) {
+        parts.push(t(c.connected ? 'rakel_terminal_connected' : 'rakel_terminal_down'));
+        if (c.last_sds_in_at) parts.push(t('rakel_last_sds', { time: formatTime(c.last_sds_in_at) }));
+        parts.push(t('rakel_queue', { n: c.queue_length ?? 0, max: c.queue_capacity ?? 0 }));
+      }
+      if (c.last_webhook_at) parts.push(t('phone_last_webhook', { time: formatTime(c.last_webhook_at) }));
+      if (c.failed_over) parts.push(t('failed_over_n', { n: c.failed_over }));
+      return parts.join(' · ');
+    }
+    fill();
+    return section;
   }
 
   async function renderActorAdmin(holder, actorId) {

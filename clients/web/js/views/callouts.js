@@ -3,13 +3,29 @@
 // acknowledged, missing, overdue; time left to the deadline; escalate now; add an actor; and
 // the own actor's acknowledge button. Every change arrives as callout.created / callout.updated.
 import { h, field, select, statusLine, showStatus, announce } from '../dom.js';
-import { t, formatTime } from '../i18n.js';
+import { t, formatTime, formatHourMinute } from '../i18n.js';
 import { api } from '../api.js';
 import { exercisePrefix } from './common.js';
 
 const ANSWERED = new Set(['acknowledged', 'declined']);
 
 function secondsLeft(deadline) { return Math.round((Date.parse(deadline) - Date.now()) / 1000); }
+
+// "nådd via Rakel 03:12": the channel that finally reached the actor (the delivery ledger).
+function reachedText(reached) {
+  if (!reached) return '';
+  const params = { channel: t(`via_${reached.channel}`), time: formatHourMinute(reached.at) };
+  return t(reached.confirmed ? 'callout_reached_via' : 'callout_sent_via', params);
+}
+
+// What went out per channel set against the answers that came back over it.
+function ledgerLines(ledger) {
+  const channels = Object.keys(ledger || {}).sort();
+  if (!channels.length) return null;
+  return h('div.callout-ledger', { 'data-ledger': '' }, h('h3', t('callout_ledger')),
+    h('ul', channels.map((ch) => h('li', { 'data-channel': ch },
+      t('callout_ledger_line', { channel: t(`via_${ch}`), ...ledger[ch] })))));
+}
 
 function formatLeft(s) {
   if (s <= 0) return t('callout_deadline_passed');
@@ -106,6 +122,7 @@ export function calloutsView({ spaceId }) {
       h('td', a.answered_at ? formatTime(a.answered_at) : ''),
       h('td', a.answered_by ? a.answered_by.display_name : ''),
       h('td', a.channel ? t(`callout_channel_${a.channel}`) : ''),
+      h('td.callout-reached', { 'data-reached': a.reached ? a.reached.channel : '' }, reachedText(a.reached)),
       h('td', a.time_to_acknowledge_s != null ? t('callout_minutes', { n: Math.round(a.time_to_acknowledge_s / 60) }) : '')));
     const actions = [];
     if (summoned && !ANSWERED.has(summoned.state) && c.status === 'open') {
@@ -140,8 +157,9 @@ export function calloutsView({ spaceId }) {
         t('callout_summary', { answered, total: c.actors.length, missing: c.actors.length - answered,
                                overdue: counts.overdue || 0 }), ' · ',
         c.status === 'closed' ? t('callout_closed') : h('span.time-left', { 'data-deadline': c.deadline_at }, formatLeft(secondsLeft(c.deadline_at)))),
-      h('table.callout-table', h('thead', h('tr', ...['callout_actor', 'callout_state', 'callout_when', 'callout_by', 'callout_channel', 'callout_tta'].map((k) => h('th', { scope: 'col' }, t(k))))),
+      h('table.callout-table', h('thead', h('tr', ...['callout_actor', 'callout_state', 'callout_when', 'callout_by', 'callout_channel', 'callout_reached', 'callout_tta'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', rows)),
+      ledgerLines(c.ledger),
       actions.length ? h('p.callout-actions', actions) : null, status);
     async function act(path, body) {
       try {
