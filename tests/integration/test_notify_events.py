@@ -149,9 +149,9 @@ async def test_being_added_to_a_space_is_told_even_to_who_chose_other_spaces(
 
 
 def _window_around(now: datetime) -> tuple[str, str, datetime]:
-    """A quiet window from an hour before `now` to an hour after (Stockholm time), and the
-    moment it ends."""
-    local = now.astimezone(ZoneInfo("Europe/Stockholm")).replace(second=0)
+    """A quiet window from an hour before `now` to an hour after (in UTC, so no daylight-saving
+    change can fall inside it; local zones are the pure tests' concern), and its end."""
+    local = now.astimezone(ZoneInfo("UTC")).replace(second=0)
     start, end = local - timedelta(hours=1), local + timedelta(hours=1)
     return start.strftime("%H:%M"), end.strftime("%H:%M"), end.astimezone(UTC)
 
@@ -170,7 +170,7 @@ async def test_quiet_hours_hold_a_notice_until_they_end_but_not_from_a_disruptio
         cworld: ClockWorld) -> None:
     w = cworld
     start, end, release = _window_around(w.clock.now)
-    await opt_in(w, "b_reader", quiet_hours={"from": start, "to": end})
+    await opt_in(w, "b_reader", quiet_hours={"from": start, "to": end, "timezone": "UTC"})
     quiet = await create_space(w.client, w["a_editor"], classification="public",
                                type="collaboration", participants=[w.actors["B"]])
     urgent = await create_space(w.client, w["a_editor"], classification="public",

@@ -7,10 +7,11 @@ told), and the dispatcher decides again at send time with the label the row carr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..domain.levels import Classification
-from ..domain.model import ItemLabel, Principal, SituationReport, Space
+from ..domain.model import ItemLabel, Principal, ReportSection, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
 from ..storage.unit import Tx
@@ -21,38 +22,52 @@ SPACE_ADDED_SUBJECT = "Ny yta i WIS"
 EVENT_TTL = timedelta(hours=24)  # longer than any quiet-hours hold (a window is < 24 h)
 
 
-def report_text(report: SituationReport, actor_name: str) -> str:
+def report_text(joint: bool, version: int, actor_name: str) -> str:
     """What a message about a new version says (no section content: the page has it)."""
-    if report.joint:
-        return f"Ny samlad lägesbild, version {report.version}."
-    return f"Ny lägesbild från {actor_name}, version {report.version}."
+    if joint:
+        return f"Ny samlad lägesbild, version {version}."
+    return f"Ny lägesbild från {actor_name}, version {version}."
 
 
-async def queue_report_published(tx: Tx, space: Space, report: SituationReport,
-                                 carried: Sequence[ItemLabel], enabled: frozenset[Channel],
-                                 now: datetime, *, publisher: Principal) -> bool:
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """The version being published, as far as telling about it needs (no seq: this runs
+    before the space's sequence lock is taken)."""
+
+    report_id: str
+    joint: bool
+    owner_actor_id: str
+    version: int
+    sections: Sequence[ReportSection]
+    carried: Sequence[ItemLabel]  # sections carried forward unchanged (still in the version)
+
+
+async def queue_report_published(tx: Tx, space: Space, new: NewVersion,
+                                 enabled: frozenset[Channel], now: datetime, *,
+                                 publisher: Principal) -> bool:
     """Tell those who asked for new lägesbild versions and may read at least one section of
     this one (a section carried forward counts: it is in the version). Each recipient gets
     the message under the lowest-level section label they may read, so a reader of a public
     section hears it in full and a reader of only a sekretess one gets the pointer."""
     if not enabled:
         return False
-    labels = sorted({*(s.label(report.actor_id) for s in report.sections), *carried},
+    labels = sorted({*(s.label(new.owner_actor_id) for s in new.sections), *new.carried},
                     key=lambda lb: (lb.classification.rank, lb.audience is not None,
                                     sorted(lb.audience or ())))
     groups = await recipients_by_label(tx, space, labels, NotifyEvent.SITUATION_REPORT,
                                        enabled, now, exclude=publisher.user_id)
     if not groups:
         return False
-    owner = await tx.actors.get(report.actor_id)
-    body = report_text(report, owner.name if owner is not None else "")
+    owner = await tx.actors.get(new.owner_actor_id)
+    body = report_text(new.joint, new.version, owner.name if owner is not None else "")
+    link = space_link(space.id) + "/report" + (
+        "" if new.joint else f"/actor/{new.owner_actor_id}")
     for label, recipients in groups.items():
         await enqueue(tx, OutboxDraft(
             kind="situation_report", classification=label.classification,
             subject=REPORT_SUBJECT, body=body, expires_at=now + EVENT_TTL, space_id=space.id,
-            ref_id=report.id, audience=label.audience, author_actor_id=label.author_actor_id,
-            exercise=space.is_exercise, link=space_link(space.id) + "/report"
-            + ("" if report.joint else f"/actor/{report.actor_id}"),
+            ref_id=new.report_id, audience=label.audience,
+            author_actor_id=label.author_actor_id, exercise=space.is_exercise, link=link,
             created_by=publisher.user_id, recipients=tuple(recipients)), now, space)
     return True
 

@@ -18,7 +18,7 @@ from ..storage.reports import ReportVersion
 from ..storage.unit import Store
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
-from .notify_events import queue_report_published
+from .notify_events import NewVersion, queue_report_published
 from .outbox import Wake, no_wake
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
@@ -106,15 +106,17 @@ class Reports:
                         code=Code.SECTION_NOT_READABLE, field="sections")
                 version = await tx.reports.next_version(space.id, joint, owner)
                 report_id = str(uuid.uuid4())
+                # told before the space's sequence lock is taken, so it stays short
+                queued = await queue_report_published(
+                    tx, space, NewVersion(report_id, joint, owner, version, final,
+                                          [s.label for s in carried]),
+                    self.enabled, now, publisher=principal)
                 seq = await tx.spaces.append_event(
                     space.id, EventKind.REPORT_PUBLISHED, report_id, now)
                 report = SituationReport(
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
                     seq, principal.display_name, created_at=now)
                 await tx.reports.add(report, carried)
-                queued = await queue_report_published(
-                    tx, space, report, [s.label for s in carried], self.enabled, now,
-                    publisher=principal)
                 await remember(tx, principal.user_id, idempotency_key, print_, "report",
                                report_id, now)
                 await tx.audit.append(AuditRecord(
