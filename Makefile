@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/write_read.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/wire.py
 
 clean:
 	rm -rf $(VENV) var

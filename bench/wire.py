@@ -229,7 +229,7 @@ async def catch_up(relay: Relay, http: httpx.AsyncClient, s: Setup, n: int) -> l
     for label, work in (
             ("sync compact (zstd, dictionary)", lambda: sync_n(True)),
             ("sync JSON (gzip per item)", lambda: sync_n(False)),
-            ("websocket (permessage-deflate as negotiated)",
+            ("websocket (uncompressed: no permessage-deflate, by design)",
              lambda: websocket_path(s, start, n)),
             ("SSE (gzip, flushed per event)", lambda: sse_path(s, start, n)),
             ("long-poll events API (gzip per item)", poll_n)):

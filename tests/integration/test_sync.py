@@ -94,6 +94,12 @@ async def test_compact_encoding_is_the_same_answer_item_by_item(world: World) ->
     assert [i["event"] for i in items] == ["space.created"] + ["entry.created"] * 3
     assert all(i["truncated"] and len(i["body"]) == 50 and i["length"] > 50 for i in items[1:])
     assert len(r.content) < len(json.dumps(plain).encode()) / 2
+    # Lean headers: what guards a non-document answer, not the web page's long policy.
+    h = r.headers
+    assert h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY"
+    assert h["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert h["cache-control"] == "no-store" and "permissions-policy" not in h
+    assert "permissions-policy" in (await c.get("/api/v1/spaces", headers=b.auth)).headers
     # Another dictionary id: the JSON answer, never an error.
     r = await c.get("/api/v1/sync", headers={**b.auth, "Accept": f"{COMPACT_TYPE}; dict=1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")

@@ -28,6 +28,18 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
+LEAN_PATHS = ("/api/v1/sync",)
+"""Answers read only by programs on the slowest links (docs/sync.md), never rendered as a
+document: the headers that guard documents (permissions, opener, the page CSP) cost every
+answer ~300 bytes there and guard nothing; what guards a non-document answer stays."""
+LEAN_SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+]
 NO_STORE = (b"cache-control", b"no-store")
 REVALIDATE = (b"cache-control", b"no-cache")
 
@@ -53,6 +65,7 @@ class HttpMiddleware:
         status = 500
         path = scope.get("path", "")
         api = path.startswith("/api/") or path in ("/openapi.json",)
+        guards = LEAN_SECURITY_HEADERS if path.startswith(LEAN_PATHS) else SECURITY_HEADERS
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
@@ -80,7 +93,7 @@ class HttpMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0] != b"server"]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(guards)
                 headers.append((b"x-request-id", request_id.encode()))
                 if not any(h[0] == b"cache-control" for h in headers):
                     # API answers may be classified: never stored. The web client's files

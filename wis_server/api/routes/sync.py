@@ -186,6 +186,7 @@ def _answer(call: Call, principal: Principal, page: SyncPage, removed: list[str]
                     "removed": removed}
         records = [compact_record(dumps(envelope)),
                    *(compact_record(item) for _, _, items in shown for item in items)]
+        del headers[DICTIONARY_HEADER]  # the client has it: it named it
         return Response(b"".join(records), media_type=COMPACT_TYPE, headers=headers)
     parts = [f'{{"cursor":{json.dumps(cursor)},"more":{"true" if more else "false"},'
              '"spaces":[']
