@@ -45,10 +45,10 @@ async def run(url: str, work: Path, args: argparse.Namespace, engine: str) -> No
     from wis_server.config import load_settings
     from wis_server.domain.levels import Classification, EntryKind, Role, SpaceType
     from wis_server.domain.model import Entry, Participant
+    from wis_server.domain.records import EntryLabelFilter
     from wis_server.services.passwords import Passwords
     from wis_server.services.ports import NullPublisher, system_clock
     from wis_server.storage.database import Database
-    from wis_server.storage.entries import EntryLabelFilter
     from wis_server.storage.migrate import migrate
     from wis_server.storage.unit import Store
 

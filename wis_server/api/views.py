@@ -7,9 +7,9 @@ from typing import Any
 
 from ..classification.policy import Action, decide, visible_levels
 from ..domain.model import Actor, Audience, Entry, Principal, SituationReport, User
+from ..domain.records import ReportVersion
 from ..services.audit import ShownAudit
 from ..services.spaces import SpaceView
-from ..storage.reports import ReportVersion
 
 
 def ts(value: datetime | None) -> str | None:

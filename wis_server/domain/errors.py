@@ -20,6 +20,12 @@ class WisError(Exception):
         self.field = field
 
 
+class ConstraintViolated(Exception):
+    """Storage refused a write on a uniqueness or integrity constraint (in practice: a
+    concurrent first attempt with the same Idempotency-Key won). Not a WisError: left
+    unhandled it is an internal error, as before; services/idempotency retries on it."""
+
+
 class ValidationFailed(WisError):
     code = Code.VALIDATION_FAILED
     status = 422

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord, Mark, StoredAudit, VerifyResult
 from ..domain.codes import Code
 from ..domain.errors import Forbidden
 from ..domain.levels import Classification, Role
 from ..domain.model import Principal, Space
-from ..storage.audit import AuditRecord, Mark, StoredAudit, VerifyResult, verify_chain
 from ..storage.unit import Store, Tx
 from .ports import Clock, system_clock
 
@@ -224,4 +224,4 @@ class AuditTrail:
 
     async def verify(self) -> VerifyResult:
         async with self.store.read() as tx:
-            return await verify_chain(tx.audit.scan(), self.store.audit_key)
+            return await tx.audit.verify()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Role
 from ..domain.model import Principal
-from ..storage.audit import AuditRecord
-from ..storage.callouts import CalloutList
+from ..domain.records import CalloutList
 from ..storage.unit import Store, Tx
 from .ports import Clock
 

@@ -22,6 +22,7 @@ from ..channels.sms_webhooks import Reply, ReplyKind
 from ..classification.channel_policy import ChannelKind, may_carry
 from ..classification.policy import Action, Reason, decide
 from ..domain import callouts as ladder
+from ..domain.audit import AuditRecord
 from ..domain.callouts import (
     AckChannel,
     Answer,
@@ -43,7 +44,6 @@ from ..domain.model import ItemLabel, Principal, Space
 from ..domain.notifications import Channel
 from ..domain.outbox import Address, Attempt, OutboxDraft
 from ..domain.outbox import Recipient as OutboxRecipient
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .audit import ItemRead, record_reads
 from .callout_links import LinkSigner

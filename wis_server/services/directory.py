@@ -13,12 +13,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .input_rules import check_short_name, normalise_contact_points
 from .passwords import Passwords, check_password_rule, normalise_username

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.events import EventKind
@@ -16,8 +17,7 @@ from ..domain.levels import Classification, EntryKind
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
-from ..storage.audit import AuditRecord
-from ..storage.entries import EntryLabelFilter
+from ..domain.records import EntryLabelFilter
 from ..storage.unit import Store, Tx
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race

@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..domain.codes import Code
-from ..domain.errors import Conflict
-from ..storage.errors import is_duplicate_key
-from ..storage.idempotency import IdempotentResult
+from ..domain.errors import Conflict, ConstraintViolated
+from ..domain.records import IdempotentResult
 from ..storage.unit import Tx
 
 T = TypeVar("T")
@@ -46,7 +45,5 @@ async def retrying_on_race(attempt: Callable[[], Awaitable[T]]) -> T:
     and it finds the winner's result."""
     try:
         return await attempt()
-    except Exception as error:
-        if not is_duplicate_key(error):
-            raise
+    except ConstraintViolated:
         return await attempt()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..classification.crypto import EnvelopeCipher
+from ..domain.audit import AuditRecord
 from ..domain.levels import Classification
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
 from .ports import Clock
 

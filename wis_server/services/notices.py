@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from ..classification.policy import Action, decide, space_role
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound
 from ..domain.events import EventKind
@@ -18,8 +19,7 @@ from ..domain.levels import Classification, EntryKind, SpaceRole
 from ..domain.model import Entry, ItemLabel, Principal
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import DeliveryRecord, OutboxDraft
-from ..storage.audit import AuditRecord
-from ..storage.entries import EntryLabelFilter
+from ..domain.records import EntryLabelFilter
 from ..storage.unit import Store
 from .entries import Entries
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race

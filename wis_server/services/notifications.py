@@ -7,6 +7,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import ValidationFailed
 from ..domain.levels import ContactKind
@@ -19,7 +20,6 @@ from ..domain.notifications import (
     QuietHours,
     SpacesMode,
 )
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
 from .input_rules import normalise_contact_point
 from .ports import Clock

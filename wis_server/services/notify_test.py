@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..channels.dispatcher import Channels, Dispatcher, DispatchSettings
+from ..domain.audit import AuditRecord
 from ..domain.levels import Classification
 from ..domain.notifications import Channel, DeliveryStatus
 from ..domain.outbox import Address, Attempt, DeliveryRecord, Job, OutboxDraft, Recipient
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
 from .outbox import OutboxService, enqueue
 from .ports import Clock

@@ -13,12 +13,12 @@ import structlog
 
 from ..channels.ports import Receipt
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord
 from ..domain.levels import Classification, SpaceType
 from ..domain.model import ItemLabel, Space
 from ..domain.notifications import Channel, DeliveryStatus, NotifyEvent
 from ..domain.outbox import Address, Attempt, Job, OutboxDraft, Outgoing, Recipient, Refusal
-from ..storage.audit import AuditRecord
-from ..storage.notifications import Candidate
+from ..domain.records import Candidate
 from ..storage.unit import Store, Tx
 from .directory import load_principal
 from .ports import Clock

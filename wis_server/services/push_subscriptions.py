@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.model import Principal
-from ..storage.audit import AuditRecord
-from ..storage.notifications import PushSubscription
+from ..domain.records import PushSubscription
 from ..storage.unit import Store, Tx
 from .ports import Clock
 

@@ -22,8 +22,8 @@ import structlog
 
 from ..channels.rakel.gateway import DeliveryUpdate, InboundSds, InboundStatus, RakelEvent
 from ..channels.sms_webhooks import Reply, ReplyKind, parse_reply
+from ..domain.audit import AuditRecord
 from ..domain.notifications import Channel
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
 from .ports import Clock
 

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..domain.notifications import Channel
-from ..storage.audit import AuditRecord
-from ..storage.reports import ReportVersion
+from ..domain.records import ReportVersion
 from ..storage.unit import Store
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race

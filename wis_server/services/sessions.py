@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import AuthenticationFailed, TooManyAttempts
 from ..domain.model import Principal
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .directory import load_principal
 from .passwords import Passwords

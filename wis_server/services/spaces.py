@@ -8,13 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..classification.policy import Action, Reason, decide, space_role
+from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
 from ..domain.notifications import Channel
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store, Tx
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .notify_events import queue_space_added

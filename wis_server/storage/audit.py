@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,46 +20,10 @@ from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.audit import GENESIS, AuditRecord, Mark, StoredAudit, VerifyResult
 from .tables import audit_log, audit_marks
 
-GENESIS = "0" * 64
 _LOCK_ID = 0x5749_5341  # "WISA"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    action: str
-    outcome: str = "ok"
-    user_id: str | None = None
-    actor_id: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    space_id: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """How often a user repeated one act (a read of an item, a kind of refused request)
-    within one time window, after the chained record `audit_seq` that recorded the first."""
-
-    subject: str
-    audit_seq: int
-    count: int
-    first_at: datetime
-    last_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAudit:
-    seq: int
-    at: datetime
-    record: AuditRecord
-    prev_hash: str
-    hash: str
-    detail_text: str | None = None
-    """The detail column exactly as stored (read by the verifier, which accepts only the
-    one encoding the writer produces)."""
 
 
 class NotCanonical(ValueError):
@@ -195,6 +159,10 @@ class AuditRepository:
         rows = await self.conn.execute(query.order_by(audit_log.c.seq).limit(limit))
         return [_stored(row) for row in rows]
 
+    async def verify(self) -> VerifyResult:
+        """Walk the whole chain with this trail's key (see verify_chain)."""
+        return await verify_chain(self.scan(), self.key)
+
     async def scan(self, batch: int = 1000) -> AsyncIterator[StoredAudit]:
         after = 0
         while True:
@@ -206,15 +174,6 @@ class AuditRepository:
             for row in rows:
                 yield _stored(row, row.detail_text)
             after = rows[-1].seq
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str = ""
-    head_hash: str = GENESIS
 
 
 async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> VerifyResult:

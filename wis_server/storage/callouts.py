@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..domain.callouts import (
 )
 from ..domain.levels import Classification, ContactKind
 from ..domain.model import ItemLabel
+from ..domain.records import CalloutList, CodeMatch
 from .sealing import Sealer
 from .tables import (
     callout_contacts,
@@ -66,23 +66,6 @@ def _target_values(t: Target) -> dict[str, Any]:
 def _contact_values(c: Contact) -> dict[str, Any]:
     return {"notified_at": c.notified_at, "notified_count": c.notified_count,
             "delivered_at": c.delivered_at}
-
-
-@dataclass(frozen=True, slots=True)
-class CalloutList:
-    id: str
-    owner_actor_id: str
-    name: str
-    actor_ids: tuple[str, ...]
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CodeMatch:
-    callout_id: str
-    space_id: str
-    contact_id: str
 
 
 class CalloutRepository:

@@ -4,7 +4,6 @@ can pre-filter in SQL and the access decision can run before anything is decrypt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,36 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..classification.crypto import DecryptionFailed, FieldContext, WrappedKey
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Entry, ItemLabel
+from ..domain.records import EntryLabelFilter
 from .sealing import Sealer
 from .tables import data_keys, entries, item_audience, users
 
 Visible = Callable[[ItemLabel], bool]
 
 SCAN_CHUNK = 500  # rows decrypted per round of a text search
-
-
-@dataclass(frozen=True, slots=True)
-class EntryLabelFilter:
-    """Narrowing a log page on plain (unencrypted) columns; every field optional."""
-
-    kind: EntryKind | None = None
-    level: Classification | None = None
-    author_actor_id: str | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-    def narrow(self, query: Any) -> Any:
-        if self.kind is not None:
-            query = query.where(entries.c.kind == self.kind.value)
-        if self.level is not None:
-            query = query.where(entries.c.classification == self.level.value)
-        if self.author_actor_id is not None:
-            query = query.where(entries.c.author_actor_id == self.author_actor_id)
-        if self.since is not None:
-            query = query.where(entries.c.created_at >= self.since)
-        if self.until is not None:
-            query = query.where(entries.c.created_at < self.until)
-        return query
 
 
 def _context(entry_id: str, space_id: str, level: Classification, *, author_id: str,
@@ -81,6 +57,21 @@ def audience_filter(id_column: Any, all_column: Any, actor_id: str) -> Any:
 
 def levels_up_to(clearance: Classification) -> list[str]:
     return [level.value for level in Classification if level <= clearance]
+
+
+def _narrow(labels: EntryLabelFilter, query: Any) -> Any:
+    """A log page narrowed on plain (unencrypted) columns."""
+    if labels.kind is not None:
+        query = query.where(entries.c.kind == labels.kind.value)
+    if labels.level is not None:
+        query = query.where(entries.c.classification == labels.level.value)
+    if labels.author_actor_id is not None:
+        query = query.where(entries.c.author_actor_id == labels.author_actor_id)
+    if labels.since is not None:
+        query = query.where(entries.c.created_at >= labels.since)
+    if labels.until is not None:
+        query = query.where(entries.c.created_at < labels.until)
+    return query
 
 
 class EntryRepository:
@@ -186,7 +177,7 @@ class EntryRepository:
             audience_filter(entries.c.id, entries.c.audience_all, actor_id),
         )
         if labels is not None:
-            query = labels.narrow(query)
+            query = _narrow(labels, query)
         if after is not None:
             query = query.where(entries.c.seq > after)
         if before is not None:

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.records import IdempotentResult
 from .tables import idempotency_keys
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentResult:
-    fingerprint: str  # as found: the stored tag; to remember: the request's fingerprint
-    resource_type: str
-    resource_id: str
 
 
 class IdempotencyRepository:

@@ -8,7 +8,6 @@ import hmac
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..domain.notifications import (
     QuietHours,
     SpacesMode,
 )
+from ..domain.records import Candidate, PushSubscription
 from .sealing import Sealer
 from .tables import actors, notification_preferences, push_subscriptions, users
 
@@ -37,25 +37,6 @@ def _pref_context(user_id: str, field: str) -> FieldContext:
 def _push_context(sub_id: str, user_id: str) -> FieldContext:
     return FieldContext("push_subscriptions", sub_id, "subscription", "",
                         Classification.PUBLIC, bound=(user_id,))
-
-
-@dataclass(frozen=True, slots=True)
-class PushSubscription:
-    id: str
-    user_id: str
-    endpoint: str
-    keys: dict[str, str]
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A user who might be told about an item: as the access decision sees them, their
-    preferences, and how many push subscriptions they have."""
-
-    principal: Principal
-    preferences: NotificationPreferences
-    push_ids: tuple[str, ...]
 
 
 def _hhmm(value: str | None) -> time | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,21 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..classification.crypto import FieldContext
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import JOINT, ItemLabel, ReportSection, SituationReport
+from ..domain.records import ReportVersion
 from .entries import read_audiences, write_audience
 from .sealing import Sealer
 from .tables import report_sections, situation_reports, users
 
 Visible = Callable[[ItemLabel], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class ReportVersion:
-    id: str
-    version: int
-    author_id: str
-    author_name: str
-    created_at: datetime
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)

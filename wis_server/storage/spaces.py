@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,18 +13,10 @@ from ..classification.crypto import FieldContext
 from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Space
+from ..domain.records import SpaceEvent
 from . import stream_queries
 from .sealing import Sealer
 from .tables import space_events, space_participants, spaces
-
-
-@dataclass(frozen=True, slots=True)
-class SpaceEvent:
-    space_id: str
-    seq: int
-    kind: str
-    ref_id: str
-    created_at: datetime
 
 
 def _context(space_id: str, field: str) -> FieldContext:

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import cached_property
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, derive_key
+from ..domain.errors import ConstraintViolated
 from .audit import AuditRepository
 from .callouts import CalloutRepository
 from .database import Database
@@ -100,10 +102,16 @@ class Store:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
-        async with self.database.write() as conn:
-            yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+        try:
+            async with self.database.write() as conn:
+                yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+        except IntegrityError as error:  # sqlalchemy's stays in storage
+            raise ConstraintViolated(error.__class__.__name__) from error
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self.database.read() as conn:
-            yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+        try:
+            async with self.database.read() as conn:
+                yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+        except IntegrityError as error:
+            raise ConstraintViolated(error.__class__.__name__) from error

@@ -9,8 +9,8 @@ from ...domain.codes import Code
 from ...domain.errors import ValidationFailed
 from ...domain.levels import Classification, EntryKind
 from ...domain.model import Participant
+from ...domain.records import EntryLabelFilter
 from ...services.reports import SectionDraft
-from ...storage.entries import EntryLabelFilter
 from ..endpoint import Api, Call, Query
 from ..shapes import (
     EntryAudiencePatch,
