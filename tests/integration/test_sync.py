@@ -268,3 +268,49 @@ async def test_resumes_from_any_interruption_never_skipping_or_repeating(world: 
 
 def _space_of(written: list[tuple[str, str, str, bool]], entry: str) -> str:
     return next(s for s, e, *_ in written if e == entry)
+
+
+async def test_callouts_fair_shares_filters_and_spaces_that_leave(world: World) -> None:
+    c, a, b = world.client, world["a_editor"], world["b_editor"]
+    one = await _space(world, a, "sekretess")
+    two = await _space(world, a, "sekretess", participants=("B", "C"))
+    cursor = (await sync(c, b))["cursor"]
+    # A call-out addressed to B's actor: shown with B's own state, acknowledged over REST.
+    r = await c.post(f"/api/v1/spaces/{one}/callouts", headers=a.auth, json={
+        "actor_ids": [world.actors["B"]], "message": "Samverkanskonferens 09:00",
+        "conference": {"dial_in": "+46 8 555 123", "pin": "4711"}})
+    assert r.status_code == 201, r.text
+    callout = r.json()["id"]
+    doc = await sync(c, b, cursor=cursor)
+    (item,) = [i for s in doc["spaces"] for i in s["items"]]
+    assert item["event"] == "callout.created" and item["id"] == callout
+    assert item["mine"] not in (None, "acknowledged", "declined")
+    assert item["message"] == "Samverkanskonferens 09:00" and item["conference"]["pin"] == "4711"
+    assert isinstance(item["deadline"], int)
+    r = await c.post(f"/api/v1/callouts/{callout}/acknowledgements", headers=b.auth, json={})
+    assert r.status_code == 200, r.text
+    doc = await sync(c, b, cursor=doc["cursor"])
+    assert [(i["event"], i["mine"]) for s in doc["spaces"] for i in s["items"]] == [
+        ("callout.updated", "acknowledged")]
+    cursor = doc["cursor"]
+    c_doc = await sync(c, world["c_editor"])  # C takes part in `two` only
+    assert [s["id"] for s in c_doc["spaces"]] == [two]
+    # Equal shares: with limit 2, each space gets one event per answer and `more` says so.
+    for n in range(3):
+        await _post(world, a, one, f"ett {n}")
+        await _post(world, a, two, f"två {n}")
+    doc = await sync(c, b, cursor=cursor, limit=2)
+    assert doc["more"] is True and bodies(doc, one) == ["ett 0"] and bodies(doc, two) == ["två 0"]
+    # A filter reads only its spaces and carries the others' positions over unchanged.
+    doc = await sync(c, b, cursor=doc["cursor"], spaces=one)
+    assert bodies(doc, one) == ["ett 1", "ett 2"] and bodies(doc, two) == []
+    doc = await sync(c, b, cursor=doc["cursor"])
+    assert bodies(doc, one) == [] and bodies(doc, two) == ["två 1", "två 2"]
+    # B's actor leaves `two`: told once, then the space is out of the cursor.
+    r = await c.patch(f"/api/v1/spaces/{two}", headers=a.auth, json={"participants": [
+        {"actor_id": world.actors["A"]}, {"actor_id": world.actors["C"]}]})
+    assert r.status_code == 200, r.text
+    doc = await sync(c, b, cursor=doc["cursor"])
+    assert doc["removed"] == [two] and [s["id"] for s in doc["spaces"]] == []
+    doc = await sync(c, b, cursor=doc["cursor"])
+    assert doc["removed"] == [] and doc["spaces"] == []
