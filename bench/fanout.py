@@ -131,16 +131,31 @@ def raise_nofile() -> None:
         print(f"note: RLIMIT_NOFILE hard limit is {hard}; 5,000 connections need ~10,500")
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (a server may run its workers as child processes)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for task in Path(f"/proc/{pids[i]}/task").glob("*/children"):
+            pids.extend(int(c) for c in task.read_text().split())
+        i += 1
+    return pids
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    total = 0
+    for p in _tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    total = 0.0
+    for p in _tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -421,7 +436,7 @@ async def setup_ours(server: Server, classified: bool = False
 
 
 async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: bool,
-                classified: bool = False) -> None:
+                classified: bool = False, publishers: int = 4) -> None:
     work = Path(tempfile.mkdtemp(prefix="wis-fanout-"))
     ours = start_ours(work / "ours")
     ref = start_reference(work)
@@ -470,7 +485,8 @@ async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: 
                 f = await run_phase(flo, floor_pub, floor_rx, n, posts, 10.0)
                 print(f"  framework floor: {f.summary()}")
             posts = max(5, flat_deliveries // n)
-            o = await run_phase(ours, ours_pub, ours_rx, n, posts, None, concurrency=4)
+            o = await run_phase(ours, ours_pub, ours_rx, n, posts, None,
+                                concurrency=publishers)
             r = await run_phase(ref, ref_pub, ref_rx, n, posts, None)
             print(line(f"N={n} flat out ({posts} posts)", o, r))
             if flo is not None:
@@ -505,6 +521,8 @@ def main() -> None:
                         help="skip the framework floor (Starlette/uvicorn broadcast)")
     parser.add_argument("--classified", action="store_true",
                         help="post sekretess items (every delivery is an audited read)")
+    parser.add_argument("--publishers", type=int, default=4,
+                        help="our POSTs in flight during flat out (default 4)")
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -519,7 +537,8 @@ def main() -> None:
         [1000] if args.quick else [1000, 5000])
     asyncio.run(bench(sizes, steady_s=3 if args.quick else 6,
                       flat_deliveries=100_000 if args.quick else 250_000,
-                      floor=not args.no_floor, classified=args.classified))
+                      floor=not args.no_floor, classified=args.classified,
+                      publishers=args.publishers))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api.app import create_app
+    from .api.ws_protocol import WisWebSocketProtocol
     from .observability import configure_logging
 
     configure_logging(settings.log.level, settings.log.format)
@@ -136,7 +137,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     _print(f"WIS server on http://{host}:{port}/  (API docs: /api/docs)")
     # No permessage-deflate: compressing attacker-influenced public entries in the same
     # stream as classified ones would open a CRIME/BREACH-style length oracle.
-    uvicorn.run(app, host=host, port=port, ws="websockets", log_level="warning",
+    uvicorn.run(app, host=host, port=port, ws=WisWebSocketProtocol, log_level="warning",
                 # Forwarded headers are read by the app, only from WIS_TRUSTED_PROXIES.
                 proxy_headers=False, server_header=False,
                 ws_per_message_deflate=False)

@@ -72,13 +72,16 @@ class Connection:
 
     The writer task exists only while frames are queued, so an idle connection costs no task."""
 
-    __slots__ = ("_closer", "_expiry", "_on_closed", "_queue", "_queued_bytes", "_writer",
-                 "auth_generation", "close_code", "closed", "limits", "principal", "sender",
-                 "subscriptions")
+    __slots__ = ("_closer", "_expiry", "_on_closed", "_queue", "_queued_bytes", "_send_now",
+                 "_writer", "auth_generation", "close_code", "closed", "limits", "principal",
+                 "sender", "subscriptions")
 
     def __init__(self, sender: Sender, principal: Principal, expires_at: float | None,
                  limits: Limits, on_closed: Callable[[Connection], None]) -> None:
         self.sender = sender
+        # A sender that can write a frame synchronously (the websocket's `send_now`) takes
+        # the fan-out without any coroutine; otherwise a send is started eagerly (eager.py).
+        self._send_now: Callable[[Frame], bool] | None = getattr(sender, "send_now", None)
         self.principal = principal
         self.limits = limits
         self.subscriptions: dict[str, Subscription] = {}
@@ -86,7 +89,7 @@ class Connection:
         self.close_code: int | None = None
         self.auth_generation = 0
         self._on_closed = on_closed
-        self._queue: deque[Frame] = deque()
+        self._queue: deque[Frame] | None = None  # made on first back-pressure (~0.6 KiB)
         self._queued_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -113,21 +116,31 @@ class Connection:
         if self.closed:
             return False
         queue = self._queue
+        if queue is None:
+            if self._writer is None:
+                send_now = self._send_now
+                if send_now is not None:
+                    try:
+                        if send_now(frame):
+                            return True
+                    except Exception:
+                        self.close_soon(CLOSE_GOING_AWAY, "send failed", send_close=False)
+                        return False
+                return self._send_eagerly(frame)
+            queue = self._queue = deque()
         if (len(queue) >= self.limits.max_messages
                 or self._queued_bytes + frame.size > self.limits.max_bytes):
             log.info("slow consumer closed", user_id=self.user_id,
                      queued=len(queue), queued_bytes=self._queued_bytes)
             self.close_soon(CLOSE_SLOW_CONSUMER, "slow consumer")
             return False
-        if self._writer is None and not queue:
-            return self._send_now(frame)
         queue.append(frame)
         self._queued_bytes += frame.size
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
         return True
 
-    def _send_now(self, frame: Frame) -> bool:
+    def _send_eagerly(self, frame: Frame) -> bool:
         """Send at once, eagerly (eager.py); a task takes over only if the send must wait."""
         try:
             rest = start_eagerly(self.sender.send(frame))
@@ -150,13 +163,12 @@ class Connection:
 
     @property
     def queued(self) -> tuple[int, int]:
-        return len(self._queue), self._queued_bytes
+        return len(self._queue or ()), self._queued_bytes
 
     async def _write(self) -> None:
-        queue = self._queue
         send = self.sender.send
         try:
-            while queue:
+            while queue := self._queue:
                 frame = queue.popleft()
                 self._queued_bytes -= frame.size
                 await send(frame)
@@ -167,6 +179,8 @@ class Connection:
         finally:
             if self._writer is asyncio.current_task():
                 self._writer = None
+                if not self._queue:
+                    self._queue = None  # drained: the next frame goes straight out again
 
     def close_soon(self, code: int, reason: str, *, send_close: bool = True,
                    flush: bool = False) -> None:
@@ -180,7 +194,7 @@ class Connection:
             self._expiry.cancel()
             self._expiry = None
         if not flush:
-            self._queue.clear()
+            self._queue = None
             self._queued_bytes = 0
         self._on_closed(self)
         if send_close:

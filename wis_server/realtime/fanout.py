@@ -104,9 +104,11 @@ class Fanout:
         space = feed.space
         # Principals are interned, so connections of one user share a view: the decision and
         # the rendering run once per distinct principal, the bytes once per distinct view.
+        # The plan groups the subscribers by view, so each frame goes to all its sockets one
+        # after the other (the websocket sender serialises a frame once for a run of them).
         views: dict[int, View] = {}
         frames: dict[tuple[bool, ...], Frame | None] = {}
-        plan: list[tuple[Subscription, int, Principal, Frame | None]] = []
+        plan: dict[int, list[tuple[Subscription, int, Principal, Frame | None]]] = {}
         reads: dict[str, Read] = {}
         for sub in list(feed.subscribers.values()):
             if not sub.live or seq <= sub.delivered:
@@ -126,23 +128,28 @@ class Fanout:
                 view = views[id(principal)] = self.views.view(space, change, principal, frames)
                 for read in reads_of(principal, change, view):
                     reads.setdefault(read.user_id, read)
-            plan.append((sub, sub.epoch, principal, view.frame))
+            frame = view.frame
+            group = plan.get(id(frame))
+            if group is None:
+                group = plan[id(frame)] = []
+            group.append((sub, sub.epoch, principal, frame))
         if reads:
             await self.source.record_reads(list(reads.values()))
             if feed.paused or feed.space is not space:
                 return False
-        planned = set()
-        for sub, epoch, principal, frame in plan:
-            planned.add(sub)
-            conn = sub.connection
-            if sub.epoch != epoch or not sub.live or conn.closed or \
-                    feed.subscribers.get(conn) is not sub or conn.principal is not principal:
-                continue  # re-authorised meanwhile: its replay reads this change again
-            sub.delivered = seq
-            if frame is not None:
-                conn.push(frame)
+        subscribers = feed.subscribers
+        for group in plan.values():
+            for sub, epoch, principal, frame in group:
+                conn = sub.connection
+                if sub.epoch != epoch or not sub.live or conn.closed or \
+                        subscribers.get(conn) is not sub or conn.principal is not principal:
+                    continue  # re-authorised meanwhile: its replay reads this change again
+                sub.delivered = seq
+                if frame is not None:
+                    conn.push(frame)
         if reads:  # subscribers that turned live while we waited: let them read it
-            for sub in list(feed.subscribers.values()):
+            planned = {entry[0] for group in plan.values() for entry in group}
+            for sub in list(subscribers.values()):
                 if sub.live and sub not in planned and sub.delivered < seq:
                     self.replay.restart(feed, sub)
         return True

@@ -101,7 +101,10 @@ class Frame:
 
 
 class Sender(Protocol):
-    """One client connection's transport (websocket, or an SSE response)."""
+    """One client connection's transport (websocket, or an SSE response).
+
+    A sender may also offer `send_now(frame) -> bool`: write the frame synchronously if it can
+    go at once (True), else do nothing (False: the connection then awaits `send`)."""
 
     async def send(self, frame: Frame) -> None: ...
 

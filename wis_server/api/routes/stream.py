@@ -49,6 +49,7 @@ from ...realtime.ports import Change, Frame
 from ...services.spaces import SpaceView
 from ..tokens import check_session
 from ..views import entry_view, report_view, space_view
+from ..ws_protocol import WRITE_FRAME, text_frame
 from .callouts import callout_view
 
 AUTH_TIMEOUT_S = 10.0
@@ -131,15 +132,43 @@ def origin_allowed(headers: Mapping[str, str], allowed: tuple[str, ...]) -> bool
     return parts.netloc == headers.get("host", "").strip().lower()
 
 
-class WebSocketSender:
-    """Frames go straight to the server's ASGI `send` (the hot path of fan-out); closing goes
-    through Starlette's WebSocket so its state stays right."""
+class _WireCache:
+    """The serialised websocket frame of the last Frame written: fan-out hands one Frame to
+    every socket that shares a view, one after the other, so it is serialised once."""
 
-    __slots__ = ("send_raw", "websocket")
+    __slots__ = ("frame", "wire")
+
+    def __init__(self) -> None:
+        self.frame: Frame | None = None
+        self.wire = b""
+
+    def of(self, frame: Frame) -> bytes:
+        if frame is not self.frame:
+            self.wire = text_frame(frame.text.encode())
+            self.frame = frame
+        return self.wire
+
+
+_WIRE = _WireCache()
+
+
+class WebSocketSender:
+    """Frames go straight to the transport when the server offers `wis.write_frame`
+    (api/ws_protocol.py, what `wis serve` runs): the same bytes to every socket of a view,
+    no coroutine, no ASGI message. Otherwise, and whenever that write must wait, through the
+    raw ASGI `send`. Closing goes through Starlette's WebSocket so its state stays right."""
+
+    __slots__ = ("send_raw", "websocket", "write_frame")
 
     def __init__(self, websocket: WebSocket, send: Send) -> None:
         self.websocket = websocket
         self.send_raw = send
+        self.write_frame: Callable[[bytes], bool] | None = \
+            websocket.scope.get("extensions", {}).get(WRITE_FRAME)
+
+    def send_now(self, frame: Frame) -> bool:
+        write = self.write_frame
+        return write is not None and write(_WIRE.of(frame))
 
     async def send(self, frame: Frame) -> None:
         await self.send_raw({"type": "websocket.send", "text": frame.text})
