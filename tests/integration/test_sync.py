@@ -107,8 +107,15 @@ async def test_compact_encoding_is_the_same_answer_item_by_item(world: World) ->
 
 async def test_forged_foreign_or_garbled_cursors_are_problems(world: World) -> None:
     c, a, b = world.client, world["a_editor"], world["b_editor"]
-    await _space(world, a)
+    space = await _space(world, a)
     mine = (await sync(c, b))["cursor"]
+    # A filter naming a space you may not read, or none at all: the same answer.
+    missing = "00000000-0000-4000-8000-000000000000"
+    doc = await sync(c, world["c_editor"], spaces=f"{space},{missing}")
+    assert doc["spaces"] == [] and doc["removed"] == sorted([space, missing])
+    r = await c.get("/api/v1/sync", headers=b.auth,
+                    params={"spaces": ",".join(f"s{n}" for n in range(51))})
+    assert r.status_code == 422 and r.json()["code"] == "too_long"
     rng = random.Random(3)
     raw = bytearray(mine.encode())
     bad = [mine[:-2], mine + "A", "x" * 9000, "!!!!", "", "é",

@@ -120,30 +120,35 @@ def register(api: Api) -> None:
             if not admitted:
                 raise too_many()
             while True:
-                spaces = [v.space for v in await call.services.spaces.visible(principal)
-                          if wanted is None or v.space.id in wanted][:MAX_SPACES]
-                spaces.sort(key=lambda s: s.id)
+                visible = [v.space for v in await call.services.spaces.visible(principal)]
+                # Most recently active first: the first MAX_SPACES are followed (a filter
+                # may name any readable space).
+                followed = [s for s in visible if s.id in wanted] if wanted is not None \
+                    else visible[:MAX_SPACES]
+                spaces = sorted(followed, key=lambda s: s.id)
                 actors = {a.id: a.short_name
                           for a in await call.services.directory.list_actors(principal)}
                 before = _before(principal, cursor)
-                positions = dict(cursor.positions) if before is not None and cursor else {}
+                known = dict(cursor.positions) if cursor is not None else {}
                 reader = SyncReader(hub.source, hub.registry, hub.long_polls,
                                     SyncRender(actors, q.get("body")))
-                page = await reader.read(principal, spaces, positions, before, limit=limit,
-                                         tail=tail)
-                readable = {p.space.id for p in page.spaces}
-                in_scope = [sid for sid in positions if wanted is None or sid in wanted]
-                removed = sorted({*page.removed, *(sid for sid in in_scope
-                                                   if sid not in readable)}
-                                 | ({sid for sid in wanted if sid not in readable}
-                                    if wanted is not None and cursor is None else set()))
-                for sid in removed:
-                    positions.pop(sid, None)
+                page = await reader.read(principal, spaces, known if before else {}, before,
+                                         limit=limit, tail=tail)
+                readable = {s.id for s in visible} - set(page.removed)
+                in_scope = {sid for sid in known if wanted is None or sid in wanted}
+                if wanted is not None and cursor is None:
+                    in_scope |= wanted  # a fresh start names the filter's unreadable ids
+                removed = sorted(in_scope - readable)
+                # Carried over: positions outside the filter of spaces still followed.
+                kept = {s.id for s in visible[:MAX_SPACES]}
+                positions = {sid: seq for sid, seq in known.items()
+                             if before is not None and sid in kept and sid not in in_scope}
                 positions.update({p.space.id: p.last_seq for p in page.spaces})
                 remaining = deadline - time.monotonic()
                 if not page.empty or removed or remaining <= 0 or before is None:
                     break
-                cursor = Cursor(cursor.rights if cursor else _rights(principal), positions)
+                cursor = Cursor(cursor.rights if cursor else _rights(principal),
+                                {**known, **positions})
                 await reader.wait({p.space.id: p.last_seq for p in page.spaces}, remaining)
                 principal = await _fresh(call, principal)
         text = codec.encode(principal.user_id, Cursor(_rights(principal), positions))
