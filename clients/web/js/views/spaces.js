@@ -101,7 +101,7 @@ export function spacesView({ create = false }) {
     onEvent(ev, ctx) { // joined or left a space: show the list as it is now, at once
       if (ev.type !== 'membership.added' && ev.type !== 'membership.removed') return;
       const list = el.querySelector('ul.space-list');
-      if (list) refreshList(ctx, list).catch(() => {});
+      if (list) refreshList(ctx, list).then(() => refreshUnread()).catch(() => {});
     },
     get ctx() { return ctxRef; },
   };
