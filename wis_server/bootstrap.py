@@ -12,7 +12,8 @@ runtime(settings, keyring?, render?)
         callouts.escalation (due escalation steps and deadlines, on the injected clock)
         channels.rakel (the Rakel gateway's run(), when WIS_RAKEL_DEVICE is set; it is also
           the dispatcher's rakel channel) · channels.rakel.inbound (replies, SDS, reports)
-        channels.dispatcher (when serving and a channel is enabled: WIS_CHANNELS)
+        channels.dispatcher (when serving and a channel is enabled: WIS_CHANNELS, the Rakel
+          gateway, or the phone adapter: WIS_PHONE_PROVIDER, also built here)
         a loop that raises is logged (its type, never its message), counted and restarted
         after a capped exponential backoff; shutdown cancels them all and waits for them.
 ```"""
@@ -28,6 +29,10 @@ from pathlib import Path
 
 import structlog
 
+from .channels.phone.channel import PhoneChannel
+from .channels.phone.settings import PhoneSettings, Provider, parse_phone_settings
+from .channels.phone.speech import SpeechClips, find_espeak
+from .channels.ports import Channel as ChannelPort
 from .channels.rakel.gateway import RakelGateway
 from .channels.rakel.settings import parse_rakel_settings
 from .channels.settings import parse_channel_settings
@@ -48,6 +53,7 @@ from .services.callout_links import LinkSigner
 from .services.callout_lists import CalloutLists
 from .services.callout_outbox import StoreOutbox
 from .services.callouts import Callouts, run_escalations
+from .services.conferences import Conferences
 from .services.directory import Directory
 from .services.entries import Entries
 from .services.maintenance import run_periodically
@@ -55,6 +61,7 @@ from .services.notices import Notices
 from .services.notifications import NotificationSettings
 from .services.outbox import OutboxService, Wake, no_wake
 from .services.passwords import Passwords
+from .services.phone import PhoneCalls
 from .services.ports import Clock, EventPublisher, NullPublisher, system_clock
 from .services.push_subscriptions import PushSubscriptions
 from .services.rakel_inbound import RakelInbound
@@ -92,6 +99,8 @@ class Services:
     callout_lists: CalloutLists
     push: PushSubscriptions
     unread: Unread
+    conferences: Conferences
+    phone: PhoneCalls | None = None  # the phone webhooks (WIS_PHONE_PROVIDER, when serving)
 
 
 def public_url(settings: Settings) -> str:
@@ -104,13 +113,26 @@ def build_services(store: Store, settings: Settings, clock: Clock,
                    publisher: EventPublisher, passwords: Passwords | None = None, *,
                    outbox: OutboxService | None = None, wake: Wake = no_wake,
                    channels: frozenset[Channel] = frozenset(),
-                   vapid_public_key: str | None = None) -> Services:
+                   vapid_public_key: str | None = None,
+                   phone: PhoneSettings | None = None,
+                   clips: SpeechClips | None = None) -> Services:
     """`outbox`, `wake` and `channels` come from the dispatcher (dispatch.build_dispatch):
     notices queue only for enabled channels and wake the dispatcher after commit.
-    `vapid_public_key` is the keyring's: what browsers subscribe to Web Push with."""
+    `vapid_public_key` is the keyring's: what browsers subscribe to Web Push with.
+    `phone` (WIS_PHONE_*): conferences are booked on its lines; with `clips` (46elks) or
+    TwiML the phone webhooks are answered."""
     passwords = passwords or Passwords()
     entries = Entries(store, clock, publisher, enabled=channels, wake=wake)
     channel_settings = parse_channel_settings(settings.channels.reveal())
+    outbox = outbox or OutboxService(store, clock)
+    callouts = Callouts(store, clock, publisher, StoreOutbox(),
+                        LinkSigner(store.audit_key, public_url(settings)),
+                        EscalationPolicy(step=timedelta(seconds=settings.callouts.step_s)),
+                        wake=wake, phone=Channel.PHONE in channels)
+    conferences = Conferences(store, clock, publisher, phone)
+    phone_calls = None
+    if phone is not None and (phone.provider is Provider.TWIML or clips is not None):
+        phone_calls = PhoneCalls(store, clock, phone, callouts, conferences, outbox, clips)
     return Services(
         directory=Directory(store, passwords, clock, publisher),
         sessions=Sessions(store, passwords, clock, LoginThrottle(clock),
@@ -119,18 +141,17 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         entries=entries,
         reports=Reports(store, clock, publisher, enabled=channels, wake=wake),
         audit=AuditTrail(store, clock),
-        callouts=Callouts(store, clock, publisher, StoreOutbox(),
-                          LinkSigner(store.audit_key, public_url(settings)),
-                          EscalationPolicy(step=timedelta(seconds=settings.callouts.step_s)),
-                          wake=wake),
+        callouts=callouts,
         callout_lists=CalloutLists(store, clock),
         notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake),
         notifications=NotificationSettings(store, clock),
-        outbox=outbox or OutboxService(store, clock),
+        outbox=outbox,
         push=PushSubscriptions(store, clock, vapid_public_key=vapid_public_key,
                                enabled=channel_settings.push_enabled,
                                allow_loopback=channel_settings.push_allow_loopback),
         unread=Unread(store, clock),
+        conferences=conferences,
+        phone=phone_calls,
     )
 
 
@@ -274,15 +295,26 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         rakel_settings = (parse_rakel_settings(settings.channels.reveal())
                           if render is not None else None)
         rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
+        phone = parse_phone_settings(settings.channels.reveal())
+        clips = None
+        if phone is not None and phone.provider is Provider.ELKS and render is not None:
+            clips = SpeechClips(find_espeak(phone.espeak))
+        extra: dict[ChannelKind, ChannelPort] = {}
+        if rakel is not None:
+            extra[ChannelKind.RAKEL] = rakel
+        if phone is not None and render is not None:
+            extra[ChannelKind.PHONE] = PhoneChannel(phone, clock=clock)
         dispatch = build_dispatch(store, settings, clock, keyring.vapid_private_pem,
-                                  {ChannelKind.RAKEL: rakel} if rakel is not None else None)
+                                  extra or None)
         services = build_services(
             store, settings, clock,
             downstream if hub is None else TeePublisher(hub, downstream), passwords,
             outbox=dispatch.outbox, wake=dispatch.dispatcher.wake, channels=dispatch.enabled,
-            vapid_public_key=keyring.vapid_public_key)
+            vapid_public_key=keyring.vapid_public_key, phone=phone, clips=clips)
         if rakel is not None:
             dispatch.health.add_source(ChannelKind.RAKEL.value, rakel.health().as_dict)
+        if services.phone is not None:
+            dispatch.health.add_source(ChannelKind.PHONE.value, services.phone.health)
         dispatch.outbox.failure_listeners.append(_callout_failure(services))
         # a delivery receipt for a call-out's contact point: notified → delivered
         dispatch.outbox.delivery_listeners.append(services.callouts.record_delivery)

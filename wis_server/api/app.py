@@ -34,6 +34,7 @@ from .routes import (
     directory,
     events,
     notifications,
+    phone,
     push,
     spaces,
     stream,
@@ -66,7 +67,7 @@ def _fallback(web_dir: Path) -> ASGIApp:
 def build_api() -> Api:
     api = Api()
     for module in (auth, directory, spaces, events, notifications, callouts, callout_pages,
-                   push, sync, system, unread):
+                   phone, push, sync, system, unread):
         module.register(api)
     return api
 

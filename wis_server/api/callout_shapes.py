@@ -17,7 +17,11 @@ TIME = Str(1, 40, "ISO 8601 time with a UTC offset or Z", fmt="date-time")
 ConferenceIn = Obj("Conference", {
     "start_at": Nullable(TIME),
     "dial_in": Str(0, 40, "the conference's dial-in number"),
-    "pin": Str(0, 20, "the conference PIN")})
+    "pin": Str(0, 20, "the conference PIN"),
+    "booking_id": Nullable(ID)},
+    description="`booking_id`: a phone conference booked in this space "
+                "(`POST /spaces/{id}/conferences`); its line and PIN become `dial_in` and "
+                "`pin`, and a callee can press 2 to be connected into it.")
 CalloutCreate = Obj("CalloutCreate", {
     "actor_ids": ACTOR_IDS, "list_id": ID,
     "message": Str(1, 1000, not_blank=True),

@@ -133,6 +133,14 @@ class Code(StrEnum):
     SMS_WEBHOOK_INVALID_NUMBER = "sms_webhook_invalid_number"
     SMS_WEBHOOK_INVALID_STATUS = "sms_webhook_invalid_status"
     SYNC_CURSOR_INVALID = "sync_cursor_invalid"
+    # phone conferences (channels/phone, services/phone)
+    PHONE_SIGNATURE_INVALID = "phone_signature_invalid"
+    PHONE_WEBHOOK_MISSING_FIELD = "phone_webhook_missing_field"
+    PHONE_WEBHOOK_FIELD_TOO_LONG = "phone_webhook_field_too_long"
+    PHONE_WEBHOOK_INVALID_FIELD = "phone_webhook_invalid_field"
+    PHONE_DISABLED = "phone_disabled"
+    NO_FREE_CONFERENCE_LINE = "no_free_conference_line"
+    CONFERENCE_ENDED = "conference_ended"
     # websocket `error` frames only (docs/realtime.md), never a problem+json answer
     BAD_MESSAGE = "bad_message"
     UNKNOWN_TYPE = "unknown_type"
@@ -259,6 +267,16 @@ MEANING: dict[Code, str] = {
     Code.SMS_WEBHOOK_INVALID_STATUS: "an SMS delivery report has an unknown status",
     Code.SYNC_CURSOR_INVALID: "the sync cursor is not one this server issued to you; start "
                               "again without one",
+    Code.PHONE_SIGNATURE_INVALID: "a phone provider webhook whose signature (or key) is not "
+                                  "valid for this URL and body",
+    Code.PHONE_WEBHOOK_MISSING_FIELD: "a phone provider webhook lacks a required field",
+    Code.PHONE_WEBHOOK_FIELD_TOO_LONG: "a phone provider webhook field is too long",
+    Code.PHONE_WEBHOOK_INVALID_FIELD: "a phone provider webhook field has an invalid value",
+    Code.PHONE_DISABLED: "phone conferences are not enabled on this server "
+                         "(WIS_PHONE_PROVIDER)",
+    Code.NO_FREE_CONFERENCE_LINE: "every conference line is held by an active conference; "
+                                  "end one first",
+    Code.CONFERENCE_ENDED: "the conference has ended",
     Code.BAD_MESSAGE: "a stream message was not understood",
     Code.UNKNOWN_TYPE: "a stream message of an unknown (or repeated) type",
     Code.TOO_MANY_SUBSCRIPTIONS: "too many spaces subscribed on one stream connection",

@@ -17,6 +17,7 @@ class Subject(StrEnum):
     CALLOUT = "callout"
     NOTICE = "notice"
     ACCESS = "access"
+    CONFERENCE = "conference"
 
 
 class EventKind(StrEnum):
@@ -35,6 +36,10 @@ class EventKind(StrEnum):
     ACCESS_CLEARANCE_LOWERED = "access.clearance_lowered"
     ACCESS_CEILING_LOWERED = "access.ceiling_lowered"
     SPACE_RESYNC = "space.resync"
+    CONFERENCE_BOOKED = "conference.booked"
+    CONFERENCE_JOINED = "conference.joined"
+    CONFERENCE_LEFT = "conference.left"
+    CONFERENCE_ENDED = "conference.ended"
 
     @property
     def subject(self) -> Subject:
@@ -63,7 +68,9 @@ LOGGED = frozenset({EventKind.SPACE_CREATED, EventKind.SPACE_UPDATED, EventKind.
                     EventKind.ENTRY_AUDIENCE_CHANGED, EventKind.REPORT_PUBLISHED,
                     EventKind.NOTICE_CREATED, EventKind.CALLOUT_CREATED,
                     EventKind.CALLOUT_UPDATED, EventKind.ACCESS_CLEARANCE_LOWERED,
-                    EventKind.ACCESS_CEILING_LOWERED})
+                    EventKind.ACCESS_CEILING_LOWERED, EventKind.CONFERENCE_BOOKED,
+                    EventKind.CONFERENCE_JOINED, EventKind.CONFERENCE_LEFT,
+                    EventKind.CONFERENCE_ENDED})
 """The kinds a service appends to a space's event log (in the transaction of the change)."""
 
 RIGHTS_NARROWED = frozenset(k for k in LOGGED if k.subject is Subject.ACCESS)
@@ -81,6 +88,7 @@ REPORT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SITUATION_RE
 SPACE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.SPACE)
 """Logged events whose `ref_id` is the space itself."""
 CALLOUT_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CALLOUT)
+CONFERENCE_EVENTS = frozenset(k for k in LOGGED if k.subject is Subject.CONFERENCE)
 WITHDRAWALS = frozenset({EventKind.ENTRY_WITHDRAWN, EventKind.REPORT_SECTION_WITHDRAWN})
 """Id-only frames sent instead of content a reader may no longer read (derived, not logged)."""
 PER_USER = frozenset({EventKind.MEMBERSHIP_ADDED, EventKind.MEMBERSHIP_REMOVED})
@@ -150,6 +158,16 @@ _DESCRIPTIONS: dict[EventKind, str] = {
         "reads the log (websocket replay and live, long-poll, SSE), so a reader who was "
         "offline when it happened is told on resume; a connected reader gets the id-only "
         "withdrawals first.",
+    EventKind.CONFERENCE_BOOKED:
+        "the phone conference (`GET /conferences/{id}` shape: line, PIN, status, who joined "
+        "when and for how long); booked from the space, to every participant of it.",
+    EventKind.CONFERENCE_JOINED:
+        "the conference as it is now, after a caller joined (their number, their actor when "
+        "the number is one of its contact points, when).",
+    EventKind.CONFERENCE_LEFT:
+        "the conference as it is now, after a caller left (with `duration_s`).",
+    EventKind.CONFERENCE_ENDED:
+        "the conference as it is now, ended: its line is free for another booking.",
 }
 
 

@@ -15,6 +15,7 @@ class Channel(str, Enum):
     SMS = "sms"
     PUSH = "push"
     RAKEL = "rakel"  # SDS through the Rakel gateway (call-outs to rakel_issi/rakel_gssi)
+    PHONE = "phone"  # a voice call (call-outs to phone contact points; DTMF acknowledges)
 
 
 class NotifyEvent(str, Enum):

@@ -69,10 +69,11 @@ class CalloutClosed(WisError):
     status = 409
 
 
-# The contact point kinds a message can go to today, and over which outbox channel; phone
-# (voice, DTMF) contact points join the ladder when their gateway does.
+# The contact point kinds a message can go to, and over which outbox channel; phone (voice,
+# DTMF) contact points are on the ladder only where the phone adapter is (WIS_PHONE_PROVIDER).
 CHANNEL_OF = {ContactKind.SMS: Channel.SMS, ContactKind.EMAIL: Channel.EMAIL,
-              ContactKind.RAKEL_ISSI: Channel.RAKEL, ContactKind.RAKEL_GSSI: Channel.RAKEL}
+              ContactKind.RAKEL_ISSI: Channel.RAKEL, ContactKind.RAKEL_GSSI: Channel.RAKEL,
+              ContactKind.PHONE: Channel.PHONE}
 NUMBER_KINDS = frozenset({ContactKind.PHONE, ContactKind.SMS})  # telephone numbers
 
 
@@ -152,8 +153,9 @@ def normalise_number(number: str) -> str:
 class Callouts:
     def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, outbox: Outbox,
                  links: LinkSigner, policy: EscalationPolicy | None = None,
-                 wake: Callable[[], None] = lambda: None) -> None:
+                 wake: Callable[[], None] = lambda: None, *, phone: bool = False) -> None:
         self.wake = wake  # the dispatcher: new outbox rows are committed
+        self.phone = phone  # phone contact points are called (the phone adapter is on)
         self.store = store
         self.clock = clock
         self.publisher = publisher
@@ -268,7 +270,8 @@ class Callouts:
             if actor is None:
                 raise ValidationFailed(f"no such actor: {actor_id}", code=Code.UNKNOWN_ACTOR,
                                        field="actor_ids")
-            points = sorted((p for p in actor.contact_points if p.kind in CHANNEL_OF),
+            points = sorted((p for p in actor.contact_points if p.kind in CHANNEL_OF
+                             and (self.phone or p.kind is not ContactKind.PHONE)),
                             key=lambda p: p.priority)
             codes = _new_codes(len(points), taken)
             result += [Contact(str(uuid.uuid4()), actor_id, i, p.kind,
@@ -400,7 +403,7 @@ class Callouts:
                           ) -> AckResult:
         """Every way of answering ends here: the web button (a signed-in `by`, for their
         actor), the link page's button (`contact_id` from the signed link), an SMS reply,
-        and later Rakel SDS and phone DTMF (`code`, with the contact point they came from).
+        a Rakel SDS and phone DTMF (`code`, or the contact point the call came from).
         Idempotent: a repeat answers with the state as it is and changes nothing."""
         now = self.clock()
         async with self.store.write() as tx:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..domain.callouts import Callout
 from ..domain.events import (
     CALLOUT_EVENTS,
+    CONFERENCE_EVENTS,
     ENTRY_ITEM_EVENTS,
     REPORT_EVENTS,
     SPACE_EVENTS,
@@ -19,6 +20,7 @@ from ..domain.model import ItemLabel, Principal, Space
 from ..realtime.ports import Change, Part, Read, Wanted
 from ..storage.unit import Store
 from .audit import ItemRead, record_reads
+from .conferences import label as conference_label
 from .directory import load_principal
 from .ports import Clock, EventPublisher
 
@@ -79,6 +81,10 @@ class StreamSource:
                 if readable:
                     callouts = {c.id: (readable[c.id], c) for c in
                                 await tx.callouts.by_ids(list(readable))}
+            conference_ids = [e.ref_id for e, k in zip(events, kinds, strict=True)
+                              if k in CONFERENCE_EVENTS]
+            conferences = {b.id: b for b in await tx.conferences.by_ids(conference_ids)
+                           if b.space_id == space_id} if conference_ids else {}
         result = []
         for e, kind in zip(events, kinds, strict=True):
             change = Change(space_id, e.seq, kind, e.ref_id)
@@ -93,6 +99,10 @@ class StreamSource:
             elif kind in CALLOUT_EVENTS and e.ref_id in callouts:
                 label, callout = callouts[e.ref_id]
                 change = Change(space_id, e.seq, kind, e.ref_id, (label,), callout)
+            elif kind in CONFERENCE_EVENTS and e.ref_id in conferences:
+                booking = conferences[e.ref_id]
+                change = Change(space_id, e.seq, kind, e.ref_id, (conference_label(booking),),
+                                booking)
             elif kind in SPACE_EVENTS and space is not None:
                 change = Change(space_id, e.seq, kind, e.ref_id, (), space, personal=True)
             result.append(change)

@@ -173,6 +173,30 @@ class CalloutRepository:
         ).order_by(callouts.c.created_at.desc()))
         return [CodeMatch(r.callout_id, r.space_id, r.id) for r in rows]
 
+    async def open_by_address(self, address: str) -> list[CodeMatch]:
+        """Open call-outs' contact points with this address whose actor has not answered
+        yet (newest first): a phone call from that number answers one of them."""
+        rows = await self.conn.execute(select(
+            callout_contacts.c.id, callout_contacts.c.callout_id, callouts.c.space_id,
+        ).join(callouts, callouts.c.id == callout_contacts.c.callout_id).join(
+            callout_targets, (callout_targets.c.callout_id == callout_contacts.c.callout_id)
+            & (callout_targets.c.actor_id == callout_contacts.c.actor_id)).where(
+            callout_contacts.c.address == address,
+            callouts.c.status == CalloutStatus.OPEN.value,
+            callout_targets.c.state.not_in((TargetState.ACKNOWLEDGED.value,
+                                            TargetState.DECLINED.value)),
+        ).order_by(callouts.c.created_at.desc()))
+        return [CodeMatch(r.callout_id, r.space_id, r.id) for r in rows]
+
+    async def open_by_code(self, code: str) -> list[CodeMatch]:
+        """Open call-outs' contact points with this code, from any address (newest first)."""
+        rows = await self.conn.execute(select(
+            callout_contacts.c.id, callout_contacts.c.callout_id, callouts.c.space_id,
+        ).join(callouts, callouts.c.id == callout_contacts.c.callout_id).where(
+            callout_contacts.c.code == code, callouts.c.status == CalloutStatus.OPEN.value,
+        ).order_by(callouts.c.created_at.desc()))
+        return [CodeMatch(r.callout_id, r.space_id, r.id) for r in rows]
+
     async def contact_ref(self, contact_id: str) -> CodeMatch | None:
         row = (await self.conn.execute(select(
             callout_contacts.c.id, callout_contacts.c.callout_id, callouts.c.space_id,

@@ -404,3 +404,33 @@ space_reads = Table(
     Column("seen_seq", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Phone conferences booked from a space (issue 11): a line (one of WIS_PHONE_NUMBERS) held
+# by at most one active booking, a PIN sealed at public level, and who joined when.
+conferences = Table(
+    "conferences", metadata,
+    Column("id", ID, primary_key=True),
+    Column("space_id", ID, ForeignKey("spaces.id"), nullable=False, index=True),
+    Column("owner_actor_id", ID, ForeignKey("actors.id"), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data_key_id", ID, ForeignKey("data_keys.id"), nullable=False),
+    Column("pin_ct", LargeBinary, nullable=False),
+    Column("booked_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    # the line while the booking is active, NULL once ended: unique, so a line is never
+    # held twice at once (NULLs do not collide on either database)
+    Column("active_number", String(20), nullable=True, unique=True),
+)
+
+conference_participants = Table(
+    "conference_participants", metadata,
+    Column("id", ID, primary_key=True),
+    Column("conference_id", ID, ForeignKey("conferences.id"), nullable=False, index=True),
+    Column("call_id", String(64), nullable=False),
+    Column("caller", String(64), nullable=False),
+    Column("actor_id", ID, ForeignKey("actors.id"), nullable=True),
+    Column("joined_at", UtcDateTime, nullable=False),
+    Column("left_at", UtcDateTime, nullable=True),
+)

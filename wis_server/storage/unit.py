@@ -14,6 +14,7 @@ from ..classification.crypto import ContentCipher, derive_key
 from ..domain.errors import ConstraintViolated
 from .audit import AuditRepository
 from .callouts import CalloutRepository
+from .conferences import ConferenceRepository
 from .database import Database
 from .directory import ActorRepository, RefreshTokenRepository, UserRepository
 from .entries import EntryRepository
@@ -64,6 +65,10 @@ class Tx:
     @cached_property
     def callouts(self) -> CalloutRepository:
         return CalloutRepository(self.conn, self._sealer)
+
+    @cached_property
+    def conferences(self) -> ConferenceRepository:
+        return ConferenceRepository(self.conn, self._sealer)
 
     @cached_property
     def audit(self) -> AuditRepository:

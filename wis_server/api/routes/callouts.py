@@ -97,11 +97,16 @@ def register(api: Api) -> None:
     async def create_callout(call: Call) -> Any:
         b = call.body
         conf = b.get("conference") or {}
+        conference = Conference(_moment(conf.get("start_at"), "conference.start_at"),
+                                conf.get("dial_in", "").strip(), conf.get("pin", "").strip())
+        if conf.get("booking_id"):  # a booked phone conference gives the line and PIN
+            booked = await call.services.conferences.details(
+                call.principal, call.path["space_id"], conf["booking_id"])
+            conference = Conference(conference.start_at or booked.start_at, booked.dial_in,
+                                    booked.pin)
         callout = await call.services.callouts.create(
             call.principal, call.path["space_id"], actor_ids=b.get("actor_ids"),
-            list_id=b.get("list_id"), message=b["message"],
-            conference=Conference(_moment(conf.get("start_at"), "conference.start_at"),
-                                  conf.get("dial_in", "").strip(), conf.get("pin", "").strip()),
+            list_id=b.get("list_id"), message=b["message"], conference=conference,
             deadline_minutes=b.get("deadline_minutes"),
             classification=b.get("classification") or Classification.PUBLIC,
             idempotency_key=call.idempotency_key)

@@ -31,6 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ...classification.policy import space_role
 from ...domain.callouts import Callout
 from ...domain.codes import Code
+from ...domain.conferences import Booking
 from ...domain.errors import AuthenticationFailed
 from ...domain.events import Subject
 from ...domain.model import Entry, Principal, SituationReport, Space
@@ -51,6 +52,7 @@ from ..tokens import check_session
 from ..views import entry_view, report_view, space_view
 from ..ws_protocol import WRITE_FRAME, text_frame
 from .callouts import callout_view
+from .phone import conference_view
 
 AUTH_TIMEOUT_S = 10.0
 MAX_CLIENT_MESSAGE = 4096
@@ -95,11 +97,20 @@ def _callout_data(change: Change, principal: Principal, space: Space,
     return callout_view(item)
 
 
+def _conference_data(change: Change, principal: Principal, space: Space,
+                     shown: tuple[bool, ...]) -> dict[str, Any] | None:
+    item = change.item
+    if not isinstance(item, Booking) or not (shown and shown[0]):
+        return None
+    return conference_view(item)
+
+
 _DATA: dict[Subject, Callable[[Change, Principal, Space, tuple[bool, ...]],
                               dict[str, Any] | None]] = {
     Subject.ENTRY: _entry_data, Subject.SITUATION_REPORT: _report_data,
     Subject.SPACE: _space_data, Subject.CALLOUT: _callout_data,
-    Subject.NOTICE: _entry_data}  # a notice is an entry
+    Subject.NOTICE: _entry_data,  # a notice is an entry
+    Subject.CONFERENCE: _conference_data}
 """How each logged kind's `data` is rendered, by what it is about."""
 
 
