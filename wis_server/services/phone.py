@@ -318,7 +318,10 @@ class PhoneCalls:
         a machine, or a call that ended without a key pressed. Never both, never twice."""
         async with self.store.read() as tx:
             record = await tx.outbox.delivery(out.delivery_id)
-        if record is None or record.status != DeliveryStatus.SENT.value:
+        # `queued`: the provider's callback beat our recording of its answer (the row is
+        # still claimed by the dispatcher, whose `sent` then leaves a final row alone).
+        if record is None or record.status not in (DeliveryStatus.QUEUED.value,
+                                                   DeliveryStatus.SENT.value):
             return
         await self.outbox.delivery_report(Channel.PHONE, "", delivered,
                                           delivery_id=out.delivery_id)
