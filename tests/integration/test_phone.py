@@ -228,16 +228,6 @@ async def _callout(w: CalloutWorld, space_id: str, actors: tuple[str, ...], **co
     return dict(r.json())
 
 
-async def _delivery_status(w: CalloutWorld, callout: dict[str, Any], actor: str) -> str:
-    contact = _actor(callout, w.actors[actor])["contact_points"][0]["id"]
-    async with w.app.state.store.read() as tx:
-        from sqlalchemy import text
-
-        row = (await tx.conn.execute(text(
-            "select status from deliveries where recipient_ref = :ref"), {"ref": contact})).first()
-    return str(row.status) if row else "none"
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_dtmf_acknowledgements_and_a_dial_out_that_joins(
         database_url: str, keyring: Keyring, tmp_path: Path, provider: str) -> None:
@@ -259,7 +249,7 @@ async def test_dtmf_acknowledgements_and_a_dial_out_that_joins(
         assert call.conference == _where(peer, booking)
         e = _actor(await _get(w, doc["id"]), w.actors["E"])
         assert e["state"] == "acknowledged" and e["channel"] == "dtmf"
-        assert await _delivery_status(w, doc, "E") == "delivered"
+        assert await _first_delivery(w, doc, "E") == "delivered"
         assert [p["caller"] for p in (await w.client.get(
             f"/api/v1/conferences/{booking['id']}", headers=w["a_editor"].auth)
         ).json()["participants"]] == [E_PHONE]
@@ -289,40 +279,67 @@ async def test_dtmf_acknowledgements_and_a_dial_out_that_joins(
 async def test_dial_out_no_answer_or_voicemail_is_never_an_acknowledgement(
         database_url: str, keyring: Keyring, tmp_path: Path, provider: str) -> None:
     async with phone_world(database_url, keyring, tmp_path, provider) as (w, peer):
-        space = await _space(w, "E")
-        for outcome in (NO_ANSWER, VOICEMAIL):
-            peer.callee(E_PHONE, outcome)
-            before = len(peer.calls)
-            doc = await _callout(w, space, ("E",), dial_in="+46 8 555 123", pin="4711")
-            await _until(lambda: len(peer.calls) > before)
+        human = isinstance(peer, TwimlProvider)  # TwiML's machine detection tells them apart
+        cases = (  # who, their number, how they pick up, what the ledger and board then say
+            ("F", "+46705550011", NO_ANSWER, "failed", "escalated"),
+            ("G", "+46705550012", VOICEMAIL, "failed", "escalated"),
+            # a person who listens and presses nothing: TwiML knows a human answered
+            ("H", "+46705550013", ANSWER, "delivered" if human else "failed",
+             "delivered" if human else "escalated"))
+        for short, number, outcome, delivery, state in cases:
+            actor = await w.app.state.services.directory.create_actor(
+                None, f"Aktör {short}", short, Classification.PUBLIC,
+                points((ContactKind.PHONE, number),))
+            w.actors[short] = actor.id
+            peer.callee(number, outcome, SILENT, SILENT, SILENT)
+        space = await _space(w, "F", "G", "H")
+        for short, number, outcome, delivery, state in cases:
+            doc = await _callout(w, space, (short,), dial_in="+46 8 555 123", pin="4711")
+            await _until(lambda: any(c.caller == number for c in peer.calls))
+            peer.callee(number, NO_ANSWER)  # the ladder's second try: short, not asserted
+            await _until_status(w, doc, short, delivery)
             await peer.settle()
-            call = peer.calls[-1]
+            call = next(c for c in peer.calls if c.caller == number)  # the first dial-out
             assert call.error is None, call.error
             assert peer.dialled[-1].get("MachineDetection", "Enable") == "Enable"
-            if outcome == NO_ANSWER or isinstance(peer, TwimlProvider):
-                assert call.said == []  # nothing is said to a machine (TwiML detects it)
-            else:  # 46elks cannot tell: it hears the message, never presses, goodbye
+            if outcome == NO_ANSWER or (outcome == VOICEMAIL and human):
+                assert call.said == []  # not picked up, or a detected machine: nothing said
+            else:  # a person, or a machine 46elks cannot tell: the message, then goodbye
+                assert "Storm över Mälardalen" in _heard(call)
                 assert call.said[-1] == "Tack för samtalet. Hej då."
-            e = _actor(await _get(w, doc["id"]), w.actors["E"])
-            assert e["state"] == "notified" and e["answered_at"] is None
-            await _until_status(w, doc, "failed")
-        # A person who listens and presses nothing is no acknowledgement either. TwiML's
-        # machine detection says a human answered (delivered); 46elks cannot know (failed).
-        peer.callee(E_PHONE, ANSWER, SILENT, SILENT, SILENT)
-        before = len(peer.calls)
-        doc = await _callout(w, space, ("E",))
-        await _until(lambda: len(peer.calls) > before)
-        await peer.settle()
-        human = isinstance(peer, TwimlProvider)
-        e = _actor(await _get(w, doc["id"]), w.actors["E"])
-        assert e["state"] == ("delivered" if human else "notified") and e["answered_at"] is None
-        await _until_status(w, doc, "delivered" if human else "failed")
+            # Never acknowledged. A failed call moves the ladder on at once (the actor's
+            # only contact point is tried again, all at once: `escalated`).
+            target = await _until_state(w, doc, short, state)
+            assert target["answered_at"] is None and target["channel"] is None
 
 
-async def _until_status(w: CalloutWorld, doc: dict[str, Any], status: str) -> None:
+async def _first_delivery(w: CalloutWorld, callout: dict[str, Any], actor: str) -> str:
+    contact = _actor(callout, w.actors[actor])["contact_points"][0]["id"]
+    async with w.app.state.store.read() as tx:
+        from sqlalchemy import text
+
+        row = (await tx.conn.execute(text(
+            "select status from deliveries where recipient_ref = :ref "
+            "order by created_at, id limit 1"), {"ref": contact})).first()
+    return str(row.status) if row else "none"
+
+
+async def _until_status(w: CalloutWorld, doc: dict[str, Any], actor: str, status: str
+                        ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while (found := await _delivery_status(w, doc, "E")) != status:
+    while (found := await _first_delivery(w, doc, actor)) != status:
         if loop.time() > deadline:
             raise AssertionError(f"delivery is {found}, not {status}")
         await asyncio.sleep(0.05)
+
+
+async def _until_state(w: CalloutWorld, doc: dict[str, Any], actor: str, state: str
+                       ) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while (target := _actor(await _get(w, doc["id"]), w.actors[actor]))["state"] != state:
+        if loop.time() > deadline:
+            raise AssertionError(f"{actor} is {target['state']}, not {state}")
+        await asyncio.sleep(0.05)
+    return target

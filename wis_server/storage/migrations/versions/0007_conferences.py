@@ -1,7 +1,7 @@
 """phone conferences: bookings (a line and a sealed PIN per space) and their participants
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-02
 
 Issue 11 (item 2): two conferences in parallel, each on its own dial-in line; `active_number`
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
