@@ -267,3 +267,12 @@ def test_settings() -> None:
                 {"WIS_PHONE_RING_TIMEOUT_S": "2"}):
         with pytest.raises(ConfigError):
             parse_phone_settings({**BASE, **bad})
+
+
+def test_an_audio_clip_token_is_never_logged() -> None:
+    from wis_server.api.middleware import _route_path
+
+    path = "/api/v1/channels/phone/46elks/audio/Zm9vYmFyLXRva2VuLXNlY3JldA.wav"
+    assert _route_path({"path": path}) == "/api/v1/channels/phone/46elks/audio/{secret}"
+    assert _route_path({"path": "/api/v1/channels/phone/46elks/voice"}) == \
+        "/api/v1/channels/phone/46elks/voice"

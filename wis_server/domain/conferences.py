@@ -68,6 +68,10 @@ class Booking:
         return None
 
 
+class LineTaken(Exception):
+    """Another active booking took the line at the same moment (pick another line)."""
+
+
 def free_line(numbers: Sequence[str], held: Iterable[str]) -> str | None:
     """The first configured line no active booking holds."""
     taken = set(held)

@@ -17,15 +17,14 @@ from collections.abc import Sequence
 
 from ..channels.phone.settings import PhoneSettings
 from ..classification.policy import Action, decide
+from ..domain.audit import AuditRecord
 from ..domain.callouts import Conference
 from ..domain.codes import Code
-from ..domain.conferences import Booking, Participant, free_line
+from ..domain.conferences import Booking, LineTaken, Participant, free_line
 from ..domain.errors import Conflict, Forbidden, NotFound, WisError
 from ..domain.events import EventKind
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
-from ..storage.audit import AuditRecord
-from ..storage.conferences import LineTaken
 from ..storage.unit import Store, Tx
 from .ports import Clock, EventPublisher
 from .spaces import visible_space

@@ -30,12 +30,12 @@ from ..channels.phone.settings import PhoneSettings, Provider
 from ..channels.phone.speech import SpeechClips
 from ..channels.phone.urls import audio_url, webhook_url
 from ..channels.phone.webhooks import CallEvent
+from ..domain.audit import AuditRecord
 from ..domain.callouts import AckChannel, Callout, CalloutStatus
 from ..domain.conferences import Booking
 from ..domain.errors import NotFound
 from ..domain.levels import Classification, ContactKind
 from ..domain.notifications import Channel, DeliveryStatus
-from ..storage.audit import AuditRecord
 from ..storage.unit import Store
 from .callouts import CalloutClosed, Callouts, CodeInvalid, normalise_number
 from .conferences import Conferences
@@ -119,7 +119,9 @@ class PhoneCalls:
         booking = await self.conferences.active_on(event.line)
         url = self._url()
         if hook == "voice":
-            return ivr.menu(url, has_conference=booking is not None, first=True)
+            exercise = booking is not None and await self._exercise(booking)
+            return ivr.menu(url, has_conference=booking is not None, first=True,
+                            before=[ivr.EXERCISE] if exercise else [])
         step = query.get("step", "")
         digits = event.digits or ""
         if step == ivr.Step.CODE.value:
@@ -219,6 +221,11 @@ class PhoneCalls:
         async with self.store.read() as tx:
             space = await tx.spaces.get(booking.space_id, content=False)
         return space is not None and bool(set(actors) & space.participant_ids)
+
+    async def _exercise(self, booking: Booking) -> bool:
+        async with self.store.read() as tx:
+            space = await tx.spaces.get(booking.space_id, content=False)
+        return space is not None and space.is_exercise
 
     def _line_no(self, line: str) -> int | None:
         numbers = self.settings.numbers

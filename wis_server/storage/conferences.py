@@ -13,14 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import FieldContext
-from ..domain.conferences import Booking, ConferenceStatus, Participant
+from ..domain.conferences import Booking, ConferenceStatus, LineTaken, Participant
 from ..domain.levels import Classification
 from .sealing import Sealer
 from .tables import conference_participants, conferences, users
-
-
-class LineTaken(Exception):
-    """Another active booking holds the line (a race lost: pick another line)."""
 
 
 def _context(row_id: str, space_id: str, number: str) -> FieldContext:

@@ -94,6 +94,7 @@ Url = Callable[[Step, int], str]
 """The Gather action URL for a step and a try count (the service builds it: signed paths)."""
 
 WELCOME = "Välkommen till WIS samverkanskonferens."
+EXERCISE = "Det här är en övning."
 NO_CONFERENCE = "Det finns ingen bokad konferens på det här numret just nu."
 GOODBYE = "Tack för samtalet. Hej då."
 WRONG_PIN = "Fel PIN-kod."
