@@ -109,6 +109,12 @@ def public_url(settings: Settings) -> str:
     return server.public_url or f"http://{server.host}:{server.port}"
 
 
+def rakel_sekretess(settings: Settings) -> bool:
+    """WIS_RAKEL_SEKRETESS (an admin approved the gateway for sekretess content)."""
+    parsed = parse_rakel_settings(settings.channels.reveal())
+    return parsed.sekretess if parsed is not None else False
+
+
 def build_services(store: Store, settings: Settings, clock: Clock,
                    publisher: EventPublisher, passwords: Passwords | None = None, *,
                    outbox: OutboxService | None = None, wake: Wake = no_wake,
@@ -143,7 +149,8 @@ def build_services(store: Store, settings: Settings, clock: Clock,
         audit=AuditTrail(store, clock),
         callouts=callouts,
         callout_lists=CalloutLists(store, clock),
-        notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake),
+        notices=Notices(store, clock, publisher, entries, enabled=channels, wake=wake,
+                        rakel_sekretess=rakel_sekretess(settings)),
         notifications=NotificationSettings(store, clock),
         outbox=outbox,
         push=PushSubscriptions(store, clock, vapid_public_key=vapid_public_key,
@@ -324,7 +331,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         async with asyncio.TaskGroup() as group:
             supervisor = Supervisor(group)
             inbound = None if rakel is None else RakelInbound(
-                rakel, services.callouts, dispatch.outbox, store, clock)
+                rakel, services.callouts, dispatch.outbox, store, clock, services.entries)
             rt = Runtime(settings, clock, keyring, database, cipher, store, services, hub, bus,
                          supervisor, dispatch, rakel, inbound)
             try:

@@ -90,3 +90,13 @@ def test_exercise_flag_and_language_survive() -> None:
     assert out.exercise and out.language == "en"
     assert out.body == "New information in WIS (HEMLIG) – sign in to read it"
     assert pointer_text(S, None, "xx") == "Ny information i WIS (SEKRETESS) – logga in för att läsa"
+
+
+def test_a_talkgroup_carries_public_sekretess_only_when_approved_and_never_hemlig() -> None:
+    from wis_server.classification.channel_policy import talkgroup_may_carry
+
+    for approved in (False, True):
+        assert talkgroup_may_carry(Classification.PUBLIC, sekretess_approved=approved)
+        assert not talkgroup_may_carry(Classification.HEMLIG, sekretess_approved=approved)
+    assert not talkgroup_may_carry(Classification.SEKRETESS, sekretess_approved=False)
+    assert talkgroup_may_carry(Classification.SEKRETESS, sekretess_approved=True)

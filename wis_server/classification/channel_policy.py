@@ -113,6 +113,18 @@ def may_carry(channel: ChannelKind, level: Classification,
     return level <= ceiling_of(channel, ceiling)
 
 
+def talkgroup_may_carry(level: Classification, *, sekretess_approved: bool) -> bool:
+    """Whether a notice at `level` may go out to a Rakel talkgroup at all. Everybody who
+    has the group selected hears it, so no per-recipient decision protects it: `public`
+    yes; `sekretess` only where an admin approved the gateway for it
+    (WIS_RAKEL_SEKRETESS=true); `hemlig` never, approved or not."""
+    if level is Classification.PUBLIC:
+        return True
+    if level is Classification.SEKRETESS:
+        return sekretess_approved and may_carry(ChannelKind.RAKEL, level)
+    return False
+
+
 def carried_level(outgoing: Outgoing) -> Classification:
     """The level of what `outgoing` actually says: a content-free pointer says nothing
     classified, so it is public; otherwise the item's level."""

@@ -13,7 +13,7 @@ from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, IntegrityFailure, NotFound, ValidationFailed
 from ..domain.events import EventKind
-from ..domain.levels import Classification, EntryKind
+from ..domain.levels import Classification, EntryKind, SpaceStatus
 from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
@@ -94,8 +94,8 @@ class Entries:
                 key = await tx.entries.new_key(classification)
                 await remember(tx, principal.user_id, idempotency_key, print_, "entry",
                                entry_id, now)
-                queued = await self._notify(tx, principal, space, entry_id, classification,
-                                            chosen, body, now)
+                queued = await self._notify(tx, principal.actor_id, principal.user_id, space,
+                                            entry_id, classification, chosen, body, now)
                 seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
                               principal.user_id, principal.actor_id, principal.display_name,
@@ -116,24 +116,54 @@ class Entries:
             return outcome  # as written: no second read, and no read to audit
         return await self.get(principal, space_id, outcome)  # a retry: read it back
 
-    async def _notify(self, tx: Tx, principal: Principal, space: Space, entry_id: str,
-                      level: Classification, audience: Audience, body: str, now: datetime
-                      ) -> bool:
+    async def post_machine(self, space_id: str, *, author_id: str, author_actor_id: str,
+                           author_name: str, body: str, via: str) -> Entry | None:
+        """An `incoming`, public entry written by a gateway (`via`: "rakel"), not by a
+        person: no access decision is asked (the gateway is not a principal; routing to
+        this space was decided by the space's own link), the audit record says `via`.
+        None if the space is gone or closed."""
+        now = self.clock()
+        async with self.store.write() as tx:
+            space = await tx.spaces.get(space_id, content=False)
+            if space is None or space.status is not SpaceStatus.OPEN:
+                return None
+            entry_id = str(uuid.uuid4())
+            key = await tx.entries.new_key(Classification.PUBLIC)
+            queued = await self._notify(tx, author_actor_id, author_id, space, entry_id,
+                                        Classification.PUBLIC, None, body, now)
+            seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
+            entry = Entry(entry_id, space.id, seq, EntryKind.INCOMING, Classification.PUBLIC,
+                          body, None, author_id, author_actor_id, author_name, created_at=now)
+            await tx.entries.add(entry, key)
+            await tx.audit.append(AuditRecord(
+                "entry.create", user_id=author_id, actor_id=author_actor_id,
+                target_type="entry", target_id=entry_id, space_id=space.id,
+                detail={"seq": seq, "kind": EntryKind.INCOMING.value,
+                        "level": Classification.PUBLIC.value, "audience": "all",
+                        "via": via}), now)
+        self.publisher.space_changed(space.id, seq)
+        if queued:
+            self.wake()
+        return entry
+
+    async def _notify(self, tx: Tx, author_actor_id: str, author_id: str, space: Space,
+                      entry_id: str, level: Classification, audience: Audience, body: str,
+                      now: datetime) -> bool:
         """Outbox rows, in the entry's transaction, for users who asked to hear of new
         entries in this space and may read this one (the author is not told)."""
         if not self.enabled:
             return False
         recipients = await recipients_for(
-            tx, space, ItemLabel(level, audience, principal.actor_id), NotifyEvent.ENTRY,
-            self.enabled, now, exclude=principal.user_id)
+            tx, space, ItemLabel(level, audience, author_actor_id), NotifyEvent.ENTRY,
+            self.enabled, now, exclude=author_id)
         if not recipients:
             return False
         await enqueue(tx, OutboxDraft(
             kind="entry", classification=level, subject=ENTRY_SUBJECT, body=body,
             expires_at=now + ENTRY_NOTICE_TTL, space_id=space.id, ref_id=entry_id,
-            audience=audience, author_actor_id=principal.actor_id,
+            audience=audience, author_actor_id=author_actor_id,
             exercise=space.is_exercise, link=space_link(space.id),
-            created_by=principal.user_id, recipients=tuple(recipients)), now, space)
+            created_by=author_id, recipients=tuple(recipients)), now, space)
         return True
 
     async def change_audience(self, principal: Principal, space_id: str, entry_id: str,

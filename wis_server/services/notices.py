@@ -10,17 +10,18 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from ..classification.channel_policy import talkgroup_may_carry
 from ..classification.policy import Action, decide, space_role
 from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import Forbidden, NotFound
 from ..domain.events import EventKind
 from ..domain.levels import Classification, EntryKind, SpaceRole
-from ..domain.model import Entry, ItemLabel, Principal
+from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
-from ..domain.outbox import DeliveryRecord, OutboxDraft
+from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft, Recipient
 from ..domain.records import EntryLabelFilter
-from ..storage.unit import Store
+from ..storage.unit import Store, Tx
 from .entries import Entries
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
@@ -35,7 +36,8 @@ NOTICE_TTL = timedelta(hours=24)
 class Notices:
     def __init__(self, store: Store, clock: Clock, publisher: EventPublisher,
                  entries: Entries, *, enabled: frozenset[Channel] = frozenset(Channel),
-                 wake: Wake = no_wake, ttl: timedelta = NOTICE_TTL) -> None:
+                 wake: Wake = no_wake, ttl: timedelta = NOTICE_TTL,
+                 rakel_sekretess: bool = False) -> None:
         self.store = store
         self.clock = clock
         self.publisher = publisher
@@ -43,6 +45,7 @@ class Notices:
         self.enabled = enabled
         self.wake = wake
         self.ttl = ttl
+        self.rakel_sekretess = rakel_sekretess  # WIS_RAKEL_SEKRETESS: approved for sekretess
 
     async def post(self, principal: Principal, space_id: str, *,
                    classification: Classification, body: str,
@@ -67,6 +70,9 @@ class Notices:
                 recipients = await recipients_for(tx, space, label, NotifyEvent.NOTICE,
                                                   self.enabled, now,
                                                   exclude=principal.user_id)
+                talkgroup = await self._talkgroup(tx, space, classification, chosen)
+                if talkgroup is not None:
+                    recipients.append(talkgroup)
                 key = await tx.entries.new_key(classification)
                 await remember(tx, principal.user_id, idempotency_key, print_, "notice",
                                notice_id, now)
@@ -96,6 +102,21 @@ class Notices:
         if isinstance(outcome, Entry):
             return outcome
         return await self.entries.get(principal, space_id, outcome)
+
+    async def _talkgroup(self, tx: Tx, space: Space, level: Classification,
+                         audience: Audience) -> Recipient | None:
+        """The space's linked Rakel talkgroup as one more recipient, when the gateway is on
+        and the pure policy lets the level go to a talkgroup; only for a notice meant for
+        every participant (a talkgroup is no audience that läsrätt can narrow)."""
+        if Channel.RAKEL not in self.enabled or audience is not None:
+            return None
+        if not talkgroup_may_carry(level, sekretess_approved=self.rakel_sekretess):
+            return None
+        gssi = await tx.spaces.rakel_gssi(space.id)
+        if gssi is None:
+            return None
+        return Recipient((Attempt(Channel.RAKEL, Address(to=f"gssi:{gssi}"), 0),),
+                         actor_id=space.owner_actor_id, ref=f"gssi:{gssi}")
 
     async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
                    before: int | None = None, limit: int = 100, descending: bool = False

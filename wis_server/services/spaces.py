@@ -10,7 +10,7 @@ from datetime import datetime
 from ..classification.policy import Action, Reason, decide, space_role
 from ..domain.audit import AuditRecord
 from ..domain.codes import Code
-from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
@@ -164,6 +164,44 @@ class Spaces:
                 sorted(space.participant_ids - changed.participant_ids))
         return await self.get(principal, space_id) if decide(
             principal, Action.READ, changed) else SpaceView(changed, SpaceRole.READER, now)
+
+    async def rakel_gssi(self, principal: Principal, space_id: str) -> str | None:
+        """The Rakel talkgroup linked to the space (anybody who may read the space)."""
+        async with self.store.read() as tx:
+            space = await visible_space(tx, principal, space_id)
+            return await tx.spaces.rakel_gssi(space.id)
+
+    async def link_rakel(self, principal: Principal, space_id: str, gssi: str | None
+                         ) -> str | None:
+        """Link a talkgroup (a GSSI) to the space, or clear the link (None): the owning
+        actor's editors. One open space per talkgroup, so an SDS to it has one home."""
+        if gssi is not None:
+            gssi = gssi.strip()
+            if not gssi.isascii() or not gssi.isdigit() or not 0 < int(gssi) <= 0xFFFFFF:
+                raise ValidationFailed("not a Rakel GSSI (a number from 1 to 16777215)",
+                                       code=Code.INVALID_RAKEL_SSI, field="gssi")
+            gssi = str(int(gssi))
+        now = self.clock()
+        async with self.store.write() as tx:
+            space = await visible_space(tx, principal, space_id)
+            decision = decide(principal, Action.ADMINISTER_SPACE, space)
+            if not decision:
+                code = (Code.NOT_SPACE_OWNER if decision.reason is Reason.NOT_OWNING_ACTOR
+                        else Code.SPACE_ROLE_TOO_LOW)
+                raise Forbidden("only the owning actor's editors change a space", code=code)
+            before = await tx.spaces.rakel_gssi(space.id)
+            if gssi == before:
+                return before
+            if gssi is not None and [s for s in await tx.spaces.by_rakel_gssi(gssi)
+                                     if s != space.id]:
+                raise Conflict("that talkgroup is linked to another open space",
+                               code=Code.RAKEL_GSSI_TAKEN)
+            await tx.spaces.set_rakel_gssi(space.id, gssi, now)
+            await tx.audit.append(AuditRecord(
+                "space.rakel_link", user_id=principal.user_id, actor_id=principal.actor_id,
+                target_type="space", target_id=space.id, space_id=space.id,
+                detail={"gssi": gssi, "before": before}), now)
+        return gssi
 
     @staticmethod
     def _view(principal: Principal, space: Space, activity: datetime | None,

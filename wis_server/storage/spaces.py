@@ -146,6 +146,28 @@ class SpaceRepository:
             result.append(_space(row, title, description, parts[row.id]))
         return result
 
+    async def rakel_gssi(self, space_id: str) -> str | None:
+        row = (await self.conn.execute(select(spaces.c.rakel_gssi).where(
+            spaces.c.id == space_id))).first()
+        return row.rakel_gssi if row else None
+
+    async def set_rakel_gssi(self, space_id: str, gssi: str | None, now: datetime) -> None:
+        await self.conn.execute(update(spaces).where(spaces.c.id == space_id).values(
+            rakel_gssi=gssi, updated_at=now))
+
+    async def by_rakel_gssi(self, gssi: str) -> list[str]:
+        """The open spaces linked to this talkgroup (oldest link first)."""
+        rows = await self.conn.execute(select(spaces.c.id).where(
+            spaces.c.rakel_gssi == gssi, spaces.c.status == "open")
+            .order_by(spaces.c.created_at))
+        return list(rows.scalars().all())
+
+    async def linked_to_rakel(self) -> dict[str, str]:
+        """space id -> GSSI of every open space with a linked talkgroup."""
+        rows = await self.conn.execute(select(spaces.c.id, spaces.c.rakel_gssi).where(
+            spaces.c.rakel_gssi.is_not(None), spaces.c.status == "open"))
+        return {r.id: r.rakel_gssi for r in rows}
+
     async def append_event(self, space_id: str, kind: EventKind, ref_id: str, now: datetime,
                            *, activity: bool = True) -> int:
         """Take the space's next seq (row lock on PostgreSQL) and record the event with it.

@@ -123,6 +123,9 @@ spaces = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("last_activity_at", UtcDateTime, nullable=False),
+    # The Rakel talkgroup (GSSI) linked to the space (issue 11): inbound SDS to it become
+    # incoming entries, public notices go out to it.
+    Column("rakel_gssi", String(8), nullable=True, index=True),
 )
 
 space_participants = Table(

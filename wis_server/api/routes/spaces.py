@@ -12,6 +12,7 @@ from ...domain.model import Participant
 from ...domain.records import EntryLabelFilter
 from ...services.reports import SectionDraft
 from ..endpoint import Api, Call, Query
+from ..schemas import Obj, Out, Str
 from ..shapes import (
     EntryAudiencePatch,
     EntryCreate,
@@ -27,6 +28,11 @@ from ..shapes import (
     items_of,
 )
 from ..views import entry_view, report_version_view, report_view, space_view
+
+RakelLinkIn = Obj("RakelLink", {"gssi": Str(1, 8, description="the talkgroup's GSSI, "
+                                                "1-16777215")}, required=("gssi",))
+RakelLinkOut = Out("RakelLinkOut", {"type": "object", "properties": {
+    "gssi": {"type": ["string", "null"]}}, "required": ["gssi"]})
 
 _REPORT_QUERY = (
     Query("scope", str, "joint (default) or actor", enum=("joint", "actor")),
@@ -70,6 +76,28 @@ def register(api: Api) -> None:
             participants=[Participant(a) for a in b.get("participants", [])],
             idempotency_key=call.idempotency_key)
         return space_view(view, call.principal)
+
+    @api.op("GET", "/api/v1/spaces/{space_id}/rakel", summary="The Rakel talkgroup (GSSI) "
+            "linked to the space, or null", tag="spaces", response=RakelLinkOut,
+            errors=(404,))
+    async def get_rakel_link(call: Call) -> Any:
+        return {"gssi": await call.services.spaces.rakel_gssi(
+            call.principal, call.path["space_id"])}
+
+    @api.op("PUT", "/api/v1/spaces/{space_id}/rakel", summary="Link a Rakel talkgroup to "
+            "the space (the owning actor's editors): SDS to it become incoming entries, "
+            "public notices go out to it", tag="spaces", body=RakelLinkIn,
+            response=RakelLinkOut, errors=(403, 404, 409, 422))
+    async def put_rakel_link(call: Call) -> Any:
+        return {"gssi": await call.services.spaces.link_rakel(
+            call.principal, call.path["space_id"], call.body["gssi"])}
+
+    @api.op("DELETE", "/api/v1/spaces/{space_id}/rakel", summary="Unlink the space's Rakel "
+            "talkgroup (the owning actor's editors)", tag="spaces", response=RakelLinkOut,
+            errors=(403, 404))
+    async def delete_rakel_link(call: Call) -> Any:
+        return {"gssi": await call.services.spaces.link_rakel(
+            call.principal, call.path["space_id"], None)}
 
     @api.op("GET", "/api/v1/spaces/{space_id}", summary="One space", tag="spaces",
             response=SpaceOut, errors=(404,))
