@@ -25,10 +25,11 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.model import Principal
+from ..services.directory import load_principal
 from ..storage.database import is_dropped_connection
 from .numbers import parse_digits
 from .schemas import Obj, Schema
-from .tokens import check_session
+from .tokens import AccessClaims, check_session
 
 MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be compared
 MAX_PATH_INT = 2**31 - 1  # path numbers (report versions) are 32-bit INTEGER columns
@@ -90,6 +91,10 @@ class Operation:
     idempotent_post: bool = False
     errors: Sequence[int] = field(default_factory=tuple)
     media_type: str = "application/json"  # of the success answer, as documented
+    one_transaction: bool = False
+    """The principal is loaded in the transaction the request opens, and the handler's use
+    case continues in it (storage/unit.py `Store.request`): for hot paths whose handler
+    starts with its use case's first transaction and does nothing slow before it."""
 
 
 class Api:
@@ -99,11 +104,12 @@ class Api:
     def op(self, method: str, path: str, *, summary: str, tag: str, body: Obj | None = None,
            response: Schema | None = None, status: int = 200, query: Sequence[Query] = (),
            auth: bool = True, idempotent_post: bool = False, errors: Sequence[int] = (),
-           media_type: str = "application/json") -> Callable[[Handler], Handler]:
+           media_type: str = "application/json", one_transaction: bool = False
+           ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, handler, summary, tag, body,
                                              response, status, query, auth, idempotent_post,
-                                             errors, media_type))
+                                             errors, media_type, one_transaction))
             return handler
         return register
 
@@ -131,7 +137,17 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
         return await run(op, request)
 
     async def run(op: Operation, request: Request) -> Response:
-        principal = await authenticate(request) if op.auth else None
+        if op.one_transaction and op.auth:
+            claims = verified_claims(request)
+            if op.body is not None:
+                await request.body()  # off the network before a transaction (and lock) opens
+            store = request.app.state.store
+            async with store.request(write=op.method != "GET") as tx:
+                principal = admit(request, claims, await load_principal(tx, claims.user_id))
+                return await handle(op, request, principal)
+        return await handle(op, request, await authenticate(request) if op.auth else None)
+
+    async def handle(op: Operation, request: Request, principal: Principal | None) -> Response:
         try:
             _check_path(request.path_params)
             body = await _read_body(request, op.body) if op.body is not None else {}
@@ -159,19 +175,29 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
 
 
 async def authenticate(request: Request) -> Principal:
+    claims = verified_claims(request)
+    return admit(request, claims,
+                 await request.app.state.services.directory.principal(claims.user_id))
+
+
+def verified_claims(request: Request) -> AccessClaims:
+    """The bearer token's claims, checked without the database."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("missing bearer token", code=Code.TOKEN_MISSING)
-    state = request.app.state
-    claims = state.tokens.verify(token.strip())
-    principal = await state.services.directory.principal(claims.user_id)
+    claims: AccessClaims = request.app.state.tokens.verify(token.strip())
+    return claims
+
+
+def admit(request: Request, claims: AccessClaims, principal: Principal | None) -> Principal:
+    """The token's user, if still active and still in the session the token belongs to."""
     if principal is None or not principal.active:
         raise AuthenticationFailed("account disabled or removed", code=Code.ACCOUNT_INACTIVE)
     check_session(claims, principal)
     request.state.user_id = principal.user_id
     request.state.actor_id = principal.actor_id
-    return principal  # type: ignore[no-any-return]
+    return principal
 
 
 async def _read_body(request: Request, schema: Obj) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ..domain.outbox import OutboxDraft
 from ..domain.records import EntryLabelFilter
 from ..storage.unit import Store, Tx
 from .audit import audit_classified_reads
-from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from .idempotency import claim, fingerprint, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
 from .ports import Clock, EventPublisher
 from .spaces import visible_space
@@ -78,7 +78,9 @@ class Entries:
             now = self.clock()
             async with self.store.write() as tx:
                 space = await visible_space(tx, principal, space_id)
-                earlier = await previous_result(tx, principal.user_id, idempotency_key, print_)
+                entry_id = str(uuid.uuid4())
+                earlier = await claim(tx, principal.user_id, idempotency_key, print_, "entry",
+                                      entry_id, now)
                 if earlier is not None:
                     return earlier
                 # classification.audience: an explicit list is kept as the author chose it,
@@ -87,13 +89,10 @@ class Entries:
                 chosen = audience_for_write(principal, space, Action.WRITE, classification,
                                         audience)
                 await check_audience_cleared(tx, [(classification, chosen)])
-                entry_id = str(uuid.uuid4())
                 # Everything that needs no sequence number first; the space's seq (a row
                 # lock until commit on PostgreSQL) and the audit chain (a global lock) last,
                 # so concurrent writers queue only for the final statements.
                 key = await tx.entries.new_key(classification)
-                await remember(tx, principal.user_id, idempotency_key, print_, "entry",
-                               entry_id, now)
                 queued = await self._notify(tx, principal.actor_id, principal.user_id, space,
                                             entry_id, classification, chosen, body, now)
                 seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)

@@ -33,6 +33,23 @@ async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) ->
     return found.resource_id
 
 
+async def claim(tx: Tx, user_id: str, key: str | None, print_: str, resource_type: str,
+                resource_id: str, now: Any) -> str | None:
+    """`previous_result` and `remember` in one statement, for a use case that knows its
+    new resource's id up front: None if this is the first attempt (the key now names
+    `resource_id`, kept only if the transaction commits), else the earlier attempt's id."""
+    if key is None:
+        return None
+    found = await tx.idempotency.claim(
+        user_id, key, IdempotentResult(print_, resource_type, resource_id), now)
+    if found is None:
+        return None
+    if not tx.idempotency.matches(found, print_):
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       code=Code.IDEMPOTENCY_KEY_REUSED)
+    return found.resource_id
+
+
 async def remember(tx: Tx, user_id: str, key: str | None, print_: str, resource_type: str,
                    resource_id: str, now: Any) -> None:
     if key is not None:

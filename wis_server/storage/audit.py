@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, select, text, update
+from sqlalchemy import Text, bindparam, cast, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -84,27 +84,58 @@ def _stored(row: Any, detail_text: str | None = None) -> StoredAudit:
         row.space_id, dict(row.detail)), row.prev_hash, row.hash, detail_text)
 
 
+class ChainHead:
+    """The chain's last (seq, hash) as this process last appended it: a guess that saves
+    reading the head before every append, never trusted. An append built on it inserts only
+    if that record is still the last one (checked in the same statement); otherwise (another
+    process appended, or the transaction that appended it rolled back) the head is read and
+    the append made the plain way."""
+
+    __slots__ = ("hash", "seq")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.hash = ""
+
+
 class AuditRepository:
-    def __init__(self, conn: AsyncConnection, key: bytes) -> None:
+    def __init__(self, conn: AsyncConnection, key: bytes, head: ChainHead | None = None) -> None:
         self.conn = conn
         self.key = key
+        self.head = head if head is not None else ChainHead()
+
+    def _values(self, record: AuditRecord, seq: int, prev: str, now: datetime
+                ) -> dict[str, Any]:
+        # Round-trip precision: both databases keep microseconds.
+        return {"seq": seq, "at": now, "user_id": record.user_id, "actor_id": record.actor_id,
+                "action": record.action, "target_type": record.target_type,
+                "target_id": record.target_id, "space_id": record.space_id,
+                "outcome": record.outcome, "detail": record.detail, "prev_hash": prev,
+                "hash": chain_hash(self.key, prev, seq, now, record)}
 
     async def append(self, record: AuditRecord, now: datetime) -> int:
         if self.conn.dialect.name == "postgresql":
             await self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+        head = self.head
+        if head.seq:
+            values = self._values(record, head.seq + 1, head.hash, now)
+            rows = select(*(bindparam(f"v_{name}", value, type_=audit_log.c[name].type)
+                            for name, value in values.items())).where(
+                exists().where(audit_log.c.seq == head.seq, audit_log.c.hash == head.hash),
+                ~exists().where(audit_log.c.seq > head.seq))
+            result = await self.conn.execute(
+                audit_log.insert().from_select(list(values), rows))
+            if result.rowcount == 1:
+                head.seq, head.hash = values["seq"], values["hash"]
+                return int(values["seq"])
         last = (await self.conn.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         )).first()
-        seq = (last.seq + 1) if last else 1
-        prev = last.hash if last else GENESIS
-        # Round-trip precision: both databases keep microseconds.
-        digest = chain_hash(self.key, prev, seq, now, record)
-        await self.conn.execute(audit_log.insert().values(
-            seq=seq, at=now, user_id=record.user_id, actor_id=record.actor_id,
-            action=record.action, target_type=record.target_type, target_id=record.target_id,
-            space_id=record.space_id, outcome=record.outcome, detail=record.detail,
-            prev_hash=prev, hash=digest))
-        return seq
+        values = self._values(record, (last.seq + 1) if last else 1,
+                              last.hash if last else GENESIS, now)
+        await self.conn.execute(audit_log.insert().values(**values))
+        head.seq, head.hash = values["seq"], values["hash"]
+        return int(values["seq"])
 
     async def repeat_marks(self, user_id: str, subjects: list[str], bucket: int, now: datetime
                            ) -> set[str]:

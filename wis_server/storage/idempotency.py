@@ -14,6 +14,7 @@ import hmac
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.records import IdempotentResult
@@ -44,6 +45,23 @@ class IdempotencyRepository:
         await self.conn.execute(idempotency_keys.insert().values(
             user_id=user_id, key=key, fingerprint=self.tag(result.fingerprint),
             resource_type=result.resource_type, resource_id=result.resource_id, created_at=now))
+
+    async def claim(self, user_id: str, key: str, result: IdempotentResult, now: datetime
+                    ) -> IdempotentResult | None:
+        """Remember `result` under the key unless the key is already taken, in one statement
+        (a first attempt, the usual case, needs no read); returns what an earlier attempt
+        stored, or None when this claim is the first. A concurrent first attempt on
+        PostgreSQL waits for the other's commit and then finds its row."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        inserted = (await self.conn.execute(
+            dialect.insert(idempotency_keys).values(
+                user_id=user_id, key=key, fingerprint=self.tag(result.fingerprint),
+                resource_type=result.resource_type, resource_id=result.resource_id,
+                created_at=now).on_conflict_do_nothing()
+            .returning(idempotency_keys.c.user_id))).first()
+        if inserted is not None:
+            return None
+        return await self.find(user_id, key)
 
     async def expire(self, before: datetime) -> int:
         result = await self.conn.execute(

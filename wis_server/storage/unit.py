@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import cached_property
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, derive_key
 from ..domain.errors import ConstraintViolated
-from .audit import AuditRepository
+from .audit import AuditRepository, ChainHead
 from .callouts import CalloutRepository
 from .conferences import ConferenceRepository
 from .database import Database
@@ -32,11 +34,12 @@ class Tx:
     transaction pays only for the repositories it touches (most touch two or three)."""
 
     def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes,
-                 digest_key: bytes) -> None:
+                 digest_key: bytes, audit_head: ChainHead | None = None) -> None:
         self.conn = conn
         self._sealer = sealer
         self._audit_key = audit_key
         self._digest_key = digest_key
+        self._audit_head = audit_head
 
     @cached_property
     def actors(self) -> ActorRepository:
@@ -72,7 +75,7 @@ class Tx:
 
     @cached_property
     def audit(self) -> AuditRepository:
-        return AuditRepository(self.conn, self._audit_key)
+        return AuditRepository(self.conn, self._audit_key, self._audit_head)
 
     @cached_property
     def idempotency(self) -> IdempotencyRepository:
@@ -95,6 +98,32 @@ class Tx:
         return ReadRepository(self.conn)
 
 
+class _Opened:
+    """A transaction a request opened before its use case ran (to load the principal in
+    it), waiting for that use case's first `Store.write()`/`read()` in the same task to
+    take it over; whoever holds `cm` ends the transaction."""
+
+    __slots__ = ("cm", "conn", "taken", "task", "write")
+
+    def __init__(self, cm: AbstractAsyncContextManager[AsyncConnection], conn: AsyncConnection,
+                 write: bool) -> None:
+        self.cm = cm
+        self.conn = conn
+        self.write = write
+        self.task = asyncio.current_task()
+        self.taken = False
+
+    def take(self) -> bool:
+        """Whether the caller (the request's own task, first to ask) now holds it."""
+        if self.taken or asyncio.current_task() is not self.task:
+            return False
+        self.taken = True
+        return True
+
+
+_opened: ContextVar[_Opened | None] = ContextVar("wis_request_transaction", default=None)
+
+
 class Store:
     """What services hold: `async with store.write() as tx:` / `store.read()`."""
 
@@ -104,19 +133,75 @@ class Store:
         self.sealer = Sealer(cipher) if clock is None else Sealer(cipher, clock)
         self.audit_key = audit_key
         self.digest_key = derive_key(audit_key, "idempotency")
+        self.audit_head = ChainHead()  # shared by this store's transactions (a hint)
+
+    def _tx(self, conn: AsyncConnection) -> Tx:
+        return Tx(conn, self.sealer, self.audit_key, self.digest_key, self.audit_head)
+
+    @asynccontextmanager
+    async def request(self, *, write: bool) -> AsyncIterator[Tx]:
+        """One transaction for a whole request: yields it for what the request does first
+        (loading its principal), and the first `write()`/`read()` of the use case the request
+        then runs continues in it instead of opening a second one — one connection, one
+        BEGIN/COMMIT. A use case that needs to write after a read-only start gets a fresh
+        write transaction (the opened one ends first). Whatever no use case took over ends
+        here, committed if the block succeeded."""
+        cm = self.database.write() if write else self.database.read()
+        conn = await cm.__aenter__()
+        opened = _Opened(cm, conn, write)
+        token = _opened.set(opened)
+        try:
+            yield self._tx(conn)
+        except BaseException as error:
+            if not opened.taken:
+                opened.taken = True
+                if not await cm.__aexit__(type(error), error, error.__traceback__):
+                    raise
+            else:
+                raise
+        else:
+            if not opened.taken:
+                opened.taken = True
+                await cm.__aexit__(None, None, None)
+        finally:
+            _opened.reset(token)
+
+    @asynccontextmanager
+    async def _continue(self, opened: _Opened) -> AsyncIterator[Tx]:
+        """Run the caller's block in the request's transaction and end it as `write()` /
+        `read()` would have ended their own."""
+        try:
+            yield self._tx(opened.conn)
+        except BaseException as error:
+            if not await opened.cm.__aexit__(type(error), error, error.__traceback__):
+                raise
+        else:
+            await opened.cm.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         try:
+            opened = _opened.get()
+            if opened is not None and opened.take():
+                if opened.write:
+                    async with self._continue(opened) as tx:
+                        yield tx
+                    return
+                await opened.cm.__aexit__(None, None, None)  # a read-only start ends first
             async with self.database.write() as conn:
-                yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+                yield self._tx(conn)
         except IntegrityError as error:  # sqlalchemy's stays in storage
             raise ConstraintViolated(error.__class__.__name__) from error
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         try:
+            opened = _opened.get()
+            if opened is not None and opened.take():  # a read runs in either kind
+                async with self._continue(opened) as tx:
+                    yield tx
+                return
             async with self.database.read() as conn:
-                yield Tx(conn, self.sealer, self.audit_key, self.digest_key)
+                yield self._tx(conn)
         except IntegrityError as error:
             raise ConstraintViolated(error.__class__.__name__) from error

@@ -139,7 +139,7 @@ def register(api: Api) -> None:
                          "(case-insensitive; 1-200 characters). Only entries you may read "
                          "are decrypted and searched; a page holds up to `limit` matches and "
                          "pages on with after/before as usual")),
-            errors=(404,))
+            errors=(404,), one_transaction=True)
     async def list_entries(call: Call) -> Any:
         q = call.query
         labels = EntryLabelFilter(
@@ -156,7 +156,7 @@ def register(api: Api) -> None:
 
     @api.op("POST", "/api/v1/spaces/{space_id}/entries", summary="Post an entry", tag="entries",
             body=EntryCreate, response=EntryOut, status=201, idempotent_post=True,
-            errors=(403, 404, 409, 422))
+            errors=(403, 404, 409, 422), one_transaction=True)
     async def post_entry(call: Call) -> Any:
         b = call.body
         entry = await call.services.entries.post(
