@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import exc
 
 from tests.conftest import World, admin_sql
+from wis_server.classification.crypto import EnvelopeCipher
+from wis_server.storage.audit import AuditRecord, verify_chain
+from wis_server.storage.unit import Store
 
 REPOSITORIES = {"actors", "users", "tokens", "spaces", "entries", "reports", "callouts",
                 "audit", "idempotency", "outbox", "notifications"}
@@ -63,3 +67,49 @@ async def test_a_request_meeting_a_dead_connection_is_retried_once_only_when_saf
             "classification": "public", "participants": [world.actors["A"]]})
     assert r.status_code == 500
     assert len(calls) == 1
+
+
+async def test_a_request_transaction_is_continued_by_the_first_use_case_only(
+        world: World) -> None:
+    store = world.app.state.store
+    async with store.request(write=True) as first:
+        async with store.write() as continued:
+            assert continued.conn is first.conn  # the same connection and transaction
+        async with store.read() as later:
+            assert later.conn is not first.conn  # the request's transaction has ended
+    async with store.request(write=False) as start:
+        # a use case that writes after a read-only start: the read ends, a write begins
+        async with store.write() as tx:
+            assert tx.conn is not start.conn
+            await tx.audit.append(AuditRecord("test.after_read"), datetime.now(UTC))
+    async with store.request(write=True) as untouched:
+        await untouched.audit.append(AuditRecord("test.untaken"), datetime.now(UTC))
+    async with store.read() as tx:  # what no use case took over is committed at the end
+        actions = [r.record.action async for r in tx.audit.scan()]
+    assert actions[-2:] == ["test.after_read", "test.untaken"]
+
+
+async def test_the_audit_head_hint_survives_other_writers_and_rollbacks(
+        world: World) -> None:
+    """Two stores on one database (two processes): each appends on its own stale hint and
+    after a rolled-back append; the chain stays gapless and verifies."""
+    store = world.app.state.store
+    other = Store(store.database, EnvelopeCipher(world.app.state.keyring), store.audit_key)
+    now = datetime.now(UTC)
+    for n in range(3):
+        for writer in (store, other):
+            async with writer.write() as tx:
+                await tx.audit.append(AuditRecord(f"test.turn{n}"), now)
+    with pytest.raises(RuntimeError):
+        async with store.write() as tx:
+            await tx.audit.append(AuditRecord("test.rolled_back"), now)
+            raise RuntimeError("abort after the append")
+    async with store.write() as tx:  # its hint names a record that was never committed
+        await tx.audit.append(AuditRecord("test.after_rollback"), now)
+    async with store.read() as tx:
+        result = await verify_chain(tx.audit.scan(), store.audit_key)
+        actions = [r.record.action async for r in tx.audit.scan()]
+    assert result.ok, result.problem
+    assert "test.rolled_back" not in actions
+    assert actions[-7:] == [f"test.turn{n}" for n in range(3) for _ in (0, 1)] + [
+        "test.after_rollback"]
