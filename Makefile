@@ -17,11 +17,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
-## Set up and serve the embedded default (SQLite + generated keyring + demo data) on :8000.
+## Set up and serve the embedded default (SQLite + generated keyring + demo data) on :8000,
+## with a simulated Rakel radio on a pty (var/pei0) that the server's gateway opens; the
+## simulator runs the server as its child and stops with it.
 run: $(VENV)/.installed
 	$(BIN)/wis init
 	$(BIN)/wis demo --if-empty
-	WIS_CHANNELS=$${WIS_CHANNELS:-memory} $(BIN)/wis serve
+	mkdir -p var
+	WIS_CHANNELS=$${WIS_CHANNELS:-memory} $(BIN)/python -m wis_server.channels.rakel.simulator \
+		--link var/pei0 --issi 2010001 --terminal 2011234 --terminal 2011235 \
+		--group 9001=2011234,2011235 --auto-ack -- $(BIN)/wis serve
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check wis_server tests bench clients/fallback

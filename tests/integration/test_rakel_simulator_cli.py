@@ -49,3 +49,21 @@ async def test_simulator_process_answers_a_call_out(tmp_path: Path) -> None:
             await asyncio.gather(task, return_exceptions=True)
         process.terminate()
         await asyncio.wait_for(process.wait(), BOUND)
+
+
+async def test_simulator_runs_the_server_as_its_child_and_stops_with_it(tmp_path: Path) -> None:
+    """`make run`: the command after `--` gets WIS_RAKEL_DEVICE/WIS_RAKEL_ISSI pointing at the
+    radio; when it exits the simulator exits too, with its exit status."""
+    link = tmp_path / "pei0"
+    child = ("import os, sys; print('child', os.environ['WIS_RAKEL_DEVICE'], "
+             "os.environ['WIS_RAKEL_ISSI'], os.path.exists(os.environ['WIS_RAKEL_DEVICE']), "
+             "flush=True); sys.exit(3)")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wis_server.channels.rakel.simulator", "--link", str(link),
+        "--issi", "2010001", "--terminal", "2011234", "--", sys.executable, "-c", child,
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(process.communicate(), BOUND)
+    lines = out.decode().splitlines()
+    assert f"child {link} 2010001 True" in lines  # the stable link, not its pty
+    assert process.returncode == 3
+    assert not link.exists()  # the pty went with it

@@ -38,6 +38,10 @@ ACTORS = [
 ]
 
 # username, actor, display name, role, clearance. Display names say the function, not the
+# Rakel terminals of the simulated radio that `make run` starts (ISSI, mnemonic): these
+# actors are called out over Rakel first; the talkgroup is linked to the exercise space.
+RAKEL_TERMINALS = {"SSBF": ("2011234", "RCB SSBF"), "POLIS": ("2011235", "RLC STHLM")}
+DEMO_TALKGROUP = "9001"
 # actor: the client shows the actor beside them ("Ledningsfunktion, SOS Alarm").
 USERS = [
     ("admin", "LST", "Systemadministratör", Role.SYSTEM_ADMIN, C.PUBLIC),
@@ -112,7 +116,9 @@ async def load_demo(directory: Directory, spaces: Spaces, entries: Entries,
                     reports: Reports) -> DemoLogins:
     actors: dict[str, Actor] = {}
     for name, short, ceiling, phone, email in ACTORS:
+        rakel = RAKEL_TERMINALS.get(short)
         actors[short] = await directory.create_actor(None, name, short, ceiling, (
+            *((ContactPoint(ContactKind.RAKEL_ISSI, rakel[0], 0, rakel[1]),) if rakel else ()),
             ContactPoint(ContactKind.PHONE, phone, 1, "Växel / TiB"),
             ContactPoint(ContactKind.EMAIL, email, 2, "Funktionsbrevlåda"),
         ))
@@ -140,6 +146,9 @@ async def load_demo(directory: Directory, spaces: Spaces, entries: Entries,
             type=SpaceType.EXERCISE, classification=C.HEMLIG,
             participants=[Participant(a.id) for a in actors.values()]))
         space_id = view.space.id
+        # The exercise's talkgroup (the simulated radio of `make run` has it): SDS to it
+        # land in the log, its public notices go out over Rakel.
+        await spaces.link_rakel(principals["tib.lst"], space_id, DEMO_TALKGROUP)
         ids = {short: actor.id for short, actor in actors.items()}
         for at, username, kind, level, audience, body in ENTRIES:
             await _at(morning, at, spaces, entries, reports, entries.post(

@@ -14,7 +14,12 @@ drop, delay or refuse messages, to stop answering, and to unplug (close the pty)
 back on a new pty behind the same link path.
 
     python -m wis_server.channels.rakel.simulator --link var/pei0 --issi 2010001 \
-        --terminal 2011234 --terminal 2011235 --group 9001=2011234,2011235 --auto-ack
+        --terminal 2011234 --terminal 2011235 --group 9001=2011234,2011235 --auto-ack \
+        [-- wis serve]
+
+With a command after `--` (as `make run` does) the simulator starts it with WIS_RAKEL_DEVICE
+and WIS_RAKEL_ISSI pointing at itself and exits when it exits (SIGINT/SIGTERM stop it first),
+so the radio never outlives the server.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
+import sys
 import tty
 from collections import deque
 from dataclasses import dataclass, field
@@ -367,17 +374,48 @@ async def _main(args: argparse.Namespace) -> None:
                            quirk=args.quirk)
     radio.plug()
     print(f"simulated Rakel terminal {args.issi} on {args.link}", flush=True)
-    seen = {issi: 0 for issi in network.terminals}
+    child = await _start(args) if args.command else None
+    printing = asyncio.create_task(_print_inboxes(network))
     try:
-        while True:
-            network.delivered.clear()
-            await network.delivered.wait()
-            for issi, terminal in network.terminals.items():
-                for text in terminal.inbox[seen[issi]:]:
-                    print(f"SDS to {issi}: {text}", flush=True)
-                seen[issi] = len(terminal.inbox)
+        if child is None:
+            await printing
+            return
+        code = await child.wait()  # the server stopped: so does the radio
+        print(f"simulated Rakel terminal: the server exited ({code}); stopping", flush=True)
+        args.exit_code = code
     finally:
+        printing.cancel()
+        if child is not None and child.returncode is None:
+            child.terminate()
+            try:
+                await asyncio.wait_for(child.wait(), 10.0)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
         radio.unplug()
+
+
+async def _print_inboxes(network: SimulatedNetwork) -> None:
+    seen = {issi: 0 for issi in network.terminals}
+    while True:
+        network.delivered.clear()
+        await network.delivered.wait()
+        for issi, terminal in network.terminals.items():
+            for text in terminal.inbox[seen[issi]:]:
+                print(f"SDS to {issi}: {text}", flush=True)
+            seen[issi] = len(terminal.inbox)
+
+
+async def _start(args: argparse.Namespace) -> asyncio.subprocess.Process:
+    """The command after `--` (the server), with WIS_RAKEL_DEVICE / WIS_RAKEL_ISSI pointing
+    at this radio; SIGTERM/SIGINT to the simulator stop the child first (`make run`)."""
+    env = {**os.environ, "WIS_RAKEL_DEVICE": args.device,  # the stable link, not its pty
+           "WIS_RAKEL_ISSI": str(args.issi)}
+    child = await asyncio.create_subprocess_exec(*args.command, env=env)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, child.terminate)
+    return child
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -390,9 +428,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quirk", action="store_true", help="understate SDS bit counts")
     parser.add_argument("--auto-ack", action="store_true",
                         help="virtual terminals answer 'OK <code>' to call-outs")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="after `--`: a command (the server) to run with "
+                             "WIS_RAKEL_DEVICE/WIS_RAKEL_ISSI set to this radio; the "
+                             "simulator exits when it does")
     args = parser.parse_args(argv)
+    if args.command and args.command[0] == "--":
+        args.command = args.command[1:]
+    args.exit_code = 0
+    args.device = os.path.abspath(args.link)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(args))
+    if args.exit_code:
+        sys.exit(args.exit_code)
 
 
 if __name__ == "__main__":
