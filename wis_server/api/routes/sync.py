@@ -171,6 +171,8 @@ def _head(principal: Principal, space: Space, page: Any) -> dict[str, Any]:
     if page.added or page.resync or any(f.event in SPACE_EVENTS for f in page.frames):
         role = space_role(principal, space)
         doc.update(space_meta(space, role.value if role is not None else "reader"))
+    elif space.is_exercise:  # ÖVNING on every item, even for a client that lost the meta
+        doc["exercise"] = True
     if page.added:
         doc["added"] = True
     if page.resync:
