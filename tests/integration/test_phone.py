@@ -147,6 +147,12 @@ async def test_two_parallel_conferences_pin_join_records_and_public_readout(
                                      headers=w["a_editor"].auth)).text
         kinds = re.findall(r'"event":"(conference\.[a-z]+)"', events)
         assert kinds == ["conference.booked", "conference.joined", "conference.left"]
+        # The compact sync (degraded links) carries the line and PIN too.
+        r = await w.client.get("/api/v1/sync", headers=w["b_reader"].auth)
+        assert r.status_code == 200, r.text
+        items = [i for sp in r.json()["spaces"] if sp["id"] == storm for i in sp["items"]
+                 if i["event"].startswith("conference.")]
+        assert items and items[-1]["dial_in"] == one["dial_in"] and items[-1]["pin"] == one["pin"]
         # Nobody outside the space sees its conference.
         r = await w.client.get(f"/api/v1/conferences/{one['id']}", headers=w["c_editor"].auth)
         assert r.status_code == 404

@@ -276,3 +276,20 @@ def test_an_audio_clip_token_is_never_logged() -> None:
     assert _route_path({"path": path}) == "/api/v1/channels/phone/46elks/audio/{secret}"
     assert _route_path({"path": "/api/v1/channels/phone/46elks/voice"}) == \
         "/api/v1/channels/phone/46elks/voice"
+
+
+def test_the_compact_sync_carries_a_conference_line_and_pin() -> None:
+    from wis_server.api.sync_shapes import SyncRender
+    from wis_server.domain.conferences import Booking, Participant
+    from wis_server.domain.events import EventKind
+    from wis_server.realtime.ports import Change
+
+    at = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    booking = Booking("c1", "s1", "a1", "+46850000001", "471100", "u1", at, participants=(
+        Participant("p1", "CA1", "+46701234567", None, at),
+        Participant("p2", "CA2", "+46701234568", None, at, at)))
+    change = Change("s1", 7, EventKind.CONFERENCE_JOINED, "c1", (), booking)
+    doc = json.loads(SyncRender({})(change, None, None, (True,)) or "")  # type: ignore[arg-type]
+    assert doc == {"seq": 7, "event": "conference.joined", "id": "c1", "status": "active",
+                   "dial_in": "+46850000001", "pin": "471100", "joined": 1}
+    assert SyncRender({})(change, None, None, (False,)) is None  # type: ignore[arg-type]

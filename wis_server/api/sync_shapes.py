@@ -17,6 +17,7 @@ import zstandard
 
 from ..classification.policy import space_role
 from ..domain.callouts import Callout
+from ..domain.conferences import Booking
 from ..domain.events import WITHDRAWALS, EventKind, Subject
 from ..domain.model import Entry, Principal, SituationReport, Space
 from ..realtime.ports import Change, Frame
@@ -94,6 +95,12 @@ class SyncRender:
                        conference={"start": _at(conf.start_at), "dial_in": conf.dial_in,
                                    "pin": conf.pin},
                        counts=counts, mine=mine.state.value if mine is not None else None)
+            return dumps(doc)
+        if isinstance(item, Booking):  # a phone conference: what to dial when the net is gone
+            if not (shown and shown[0]):
+                return None
+            doc.update(id=item.id, status=item.status.value, dial_in=item.number, pin=item.pin,
+                       joined=sum(1 for p in item.participants if p.left_at is None))
             return dumps(doc)
         if isinstance(item, Space):
             role = space_role(principal, item)
