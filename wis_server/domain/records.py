@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .levels import Classification, EntryKind
-from .model import Principal
+from .levels import Classification, EntryKind, ReportSectionKey
+from .model import ItemLabel, Principal
 from .notifications import NotificationPreferences
 
 
@@ -84,3 +84,15 @@ class SpaceEvent:
     kind: str
     ref_id: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSection:
+    """A report section as stored, still sealed: carried forward into a new version without
+    being opened or shown to anyone (the publisher may not read it)."""
+
+    id: str
+    key: ReportSectionKey
+    label: ItemLabel
+    data_key_id: str
+    body_ct: bytes

@@ -18,8 +18,7 @@ from ..domain.codes import Code
 from ..domain.errors import Forbidden
 from ..domain.levels import Classification, Role
 from ..domain.model import Principal, Space
-from ..storage.unit import Store, Tx
-from .ports import Clock, system_clock
+from .ports import Clock, Transaction, UnitOfWork, system_clock
 
 READ_WINDOW_S = 900
 """Repeats of one read within this window (a fixed bucket of time) are counted, not chained."""
@@ -39,7 +38,7 @@ def bucket_of(now: datetime, window_s: int = READ_WINDOW_S) -> int:
     return int(now.timestamp()) // window_s
 
 
-async def record_reads(tx: Tx, *, user_id: str, actor_id: str, reads: Sequence[ItemRead],
+async def record_reads(tx: Transaction, *, user_id: str, actor_id: str, reads: Sequence[ItemRead],
                        now: datetime, via: str | None = None) -> None:
     """Record, in `tx`, that this user was shown these items now. Public items are skipped;
     an item already recorded for this user in the current window only gains a count; the
@@ -66,7 +65,7 @@ async def record_reads(tx: Tx, *, user_id: str, actor_id: str, reads: Sequence[I
                                  now)
 
 
-async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, kind: str,
+async def audit_classified_reads(tx: Transaction, principal: Principal, space_id: str, kind: str,
                                  items: Sequence[tuple[str, Classification]],
                                  now: datetime) -> None:
     """The reads of one principal shown items of one kind (coalesced: `record_reads`)."""
@@ -74,7 +73,7 @@ async def audit_classified_reads(tx: Tx, principal: Principal, space_id: str, ki
                        reads=[ItemRead(kind, i, space_id, lvl) for i, lvl in items], now=now)
 
 
-async def record_reads_now(store: Store, now: datetime, *, user_id: str, actor_id: str,
+async def record_reads_now(store: UnitOfWork, now: datetime, *, user_id: str, actor_id: str,
                            reads: Sequence[ItemRead], via: str | None = None) -> None:
     """Record these reads by this user now, committed when this returns (call it before the
     items leave the server). Opens no transaction when nothing is classified."""
@@ -124,7 +123,7 @@ def _withheld(stored: StoredAudit, keep_space: bool) -> StoredAudit:
 
 
 class AuditTrail:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock = system_clock) -> None:
         self.store = store
         self.clock = clock
 
@@ -190,7 +189,8 @@ class AuditTrail:
                                     True, repeats))
         return shown
 
-    async def _visibility(self, tx: Tx, principal: Principal, records: Sequence[StoredAudit]
+    async def _visibility(self, tx: Transaction, principal: Principal,
+                          records: Sequence[StoredAudit]
                           ) -> tuple[set[str], set[tuple[str, str]]]:
         """The spaces the reader may know of and the items they may read, among those the
         records name."""

@@ -12,14 +12,13 @@ from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.levels import Role
 from ..domain.model import Principal
 from ..domain.records import CalloutList
-from ..storage.unit import Store, Tx
-from .ports import Clock
+from .ports import Clock, Transaction, UnitOfWork
 
 __all__ = ["CalloutList", "CalloutLists"]
 
 
 class CalloutLists:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
@@ -63,13 +62,13 @@ class CalloutLists:
             await tx.callouts.delete_list(item.id)
             await self._audit(tx, principal, "callout_list.delete", item)
 
-    async def _own(self, tx: Tx, principal: Principal, list_id: str) -> CalloutList:
+    async def _own(self, tx: Transaction, principal: Principal, list_id: str) -> CalloutList:
         item = await tx.callouts.get_list(list_id)
         if item is None or item.owner_actor_id != principal.actor_id:
             raise NotFound("no such call-out list")
         return item
 
-    async def _check(self, tx: Tx, principal: Principal, name: str,
+    async def _check(self, tx: Transaction, principal: Principal, name: str,
                      actor_ids: Sequence[str], own_id: str | None) -> None:
         known = await tx.actors.existing_ids(list(actor_ids))
         unknown = sorted(set(actor_ids) - known)
@@ -81,7 +80,7 @@ class CalloutLists:
             raise Conflict("your actor already has a call-out list with that name",
                            code=Code.LIST_NAME_TAKEN)
 
-    async def _audit(self, tx: Tx, principal: Principal, action: str,
+    async def _audit(self, tx: Transaction, principal: Principal, action: str,
                      item: CalloutList) -> None:
         await tx.audit.append(AuditRecord(
             action, user_id=principal.user_id, actor_id=principal.actor_id,

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from ..domain.model import Space
 from ..domain.outbox import OutboxDraft
-from ..storage.unit import Tx
 from . import outbox
+from .ports import Transaction
 
 
 class StoreOutbox:
-    async def enqueue(self, tx: Tx, draft: OutboxDraft, now: datetime,
+    async def enqueue(self, tx: Transaction, draft: OutboxDraft, now: datetime,
                       space: Space | None = None) -> str:
         return await outbox.enqueue(tx, draft, now, space)

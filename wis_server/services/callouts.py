@@ -44,11 +44,10 @@ from ..domain.model import ItemLabel, Principal, Space
 from ..domain.notifications import Channel
 from ..domain.outbox import Address, Attempt, OutboxDraft
 from ..domain.outbox import Recipient as OutboxRecipient
-from ..storage.unit import Store, Tx
 from .audit import ItemRead, record_reads
 from .callout_links import LinkSigner
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
-from .ports import Clock, EventPublisher, Outbox
+from .ports import Clock, EventPublisher, Outbox, Transaction, UnitOfWork
 from .spaces import visible_space
 
 CREATED = EventKind.CALLOUT_CREATED
@@ -151,7 +150,7 @@ def normalise_number(number: str) -> str:
 
 
 class Callouts:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, outbox: Outbox,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher, outbox: Outbox,
                  links: LinkSigner, policy: EscalationPolicy | None = None,
                  wake: Callable[[], None] = lambda: None, *, phone: bool = False) -> None:
         self.wake = wake  # the dispatcher: new outbox rows are committed
@@ -232,7 +231,7 @@ class Callouts:
         raise Forbidden("only editors in the space call actors out",
                         code=Code.SPACE_ROLE_TOO_LOW)
 
-    async def _resolve_actors(self, tx: Tx, principal: Principal,
+    async def _resolve_actors(self, tx: Transaction, principal: Principal,
                               actor_ids: Sequence[str] | None, list_id: str | None
                               ) -> list[str]:
         if (actor_ids is None) == (list_id is None):
@@ -260,7 +259,7 @@ class Callouts:
                 f"participating: {', '.join(outside)}", code=Code.ACTOR_NOT_PARTICIPANT,
                 field="actor_ids")
 
-    async def _contacts(self, tx: Tx, callout_id: str, actor_ids: Sequence[str],
+    async def _contacts(self, tx: Transaction, callout_id: str, actor_ids: Sequence[str],
                         taken: set[str]) -> list[Contact]:
         result: list[Contact] = []
         # Many actors: one query for all of them rather than one each.
@@ -281,7 +280,7 @@ class Callouts:
 
     # --- carrying out the ladder's steps -----------------------------------------------
 
-    async def _carry_out(self, tx: Tx, space: Space, callout: Callout,
+    async def _carry_out(self, tx: Transaction, space: Space, callout: Callout,
                          steps: Sequence[Step], now: datetime) -> Callout:
         """Queue what the steps ask for, in this transaction; returns the call-out with its
         contact points' notification times updated."""
@@ -311,7 +310,7 @@ class Callouts:
                 await self._tell_editors(tx, space, callout, step, now)
         return replace(callout, contacts=tuple(contacts[c.id] for c in callout.contacts))
 
-    async def _notify(self, tx: Tx, space: Space, callout: Callout, contact: Contact,
+    async def _notify(self, tx: Transaction, space: Space, callout: Callout, contact: Contact,
                       owner_name: str, now: datetime) -> None:
         channel = CHANNEL_OF[contact.kind]
         carry = carries_content(channel, callout.classification)
@@ -329,8 +328,8 @@ class Callouts:
                                         actor_id=contact.actor_id, ref=contact.id),)),
             now, space)
 
-    async def _tell_editors(self, tx: Tx, space: Space, callout: Callout, step: TellEditors,
-                            now: datetime) -> None:
+    async def _tell_editors(self, tx: Transaction, space: Space, callout: Callout,
+                            step: TellEditors, now: datetime) -> None:
         names = await self._actor_names(tx, step.missing)
         subject, body = ladder.missing_text(callout, names, step.missing, step.reason)
         editors = [u for u in await tx.users.of_actor(callout.owner_actor_id)
@@ -349,7 +348,7 @@ class Callouts:
             detail={"missing": list(step.missing), "reason": step.reason,
                     "editors": len(editors)}), now)
 
-    async def _actor_names(self, tx: Tx, actor_ids: Sequence[str]) -> dict[str, str]:
+    async def _actor_names(self, tx: Transaction, actor_ids: Sequence[str]) -> dict[str, str]:
         names = {}
         for actor_id in dict.fromkeys(actor_ids):
             actor = await tx.actors.get(actor_id)
@@ -373,7 +372,7 @@ class Callouts:
         await self._audit_reads(principal, found)
         return found
 
-    async def _visible(self, tx: Tx, principal: Principal, callout_id: str, *,
+    async def _visible(self, tx: Transaction, principal: Principal, callout_id: str, *,
                        lock: bool = False) -> Callout:
         labelled = await tx.callouts.label(callout_id, lock=lock)
         if labelled is None:
@@ -626,7 +625,7 @@ class Callouts:
             self.publisher.space_changed(callout.space_id, seq)
         self.wake()
 
-    async def _alarm(self, tx: Tx, actor_id: str, actor_name: str, reason: str,
+    async def _alarm(self, tx: Transaction, actor_id: str, actor_name: str, reason: str,
                      now: datetime, callout_id: str | None = None) -> None:
         admins = [u for u in await tx.users.of_actor(actor_id)
                   if u.active and u.role is Role.ACTOR_ADMIN]
@@ -678,7 +677,7 @@ class Callouts:
 
     async def add_actors(self, principal: Principal, callout_id: str,
                          actor_ids: Sequence[str]) -> Callout:
-        async def add(tx: Tx, space: Space, callout: Callout, now: datetime
+        async def add(tx: Transaction, space: Space, callout: Callout, now: datetime
                       ) -> tuple[Callout, dict[str, object]]:
             fresh = [a for a in dict.fromkeys(actor_ids) if callout.target(a) is None]
             if not fresh:
@@ -703,7 +702,7 @@ class Callouts:
         return await self.get(principal, callout_id)
 
     async def close(self, principal: Principal, callout_id: str) -> Callout:
-        async def shut(tx: Tx, space: Space, callout: Callout, now: datetime
+        async def shut(tx: Transaction, space: Space, callout: Callout, now: datetime
                        ) -> tuple[Callout, dict[str, object]]:
             return replace(callout, status=CalloutStatus.CLOSED), {
                 "missing": list(callout.missing)}
@@ -711,7 +710,7 @@ class Callouts:
         await self._change(principal, callout_id, "callout.close", shut)
         return await self.get(principal, callout_id)
 
-    async def _escalate(self, tx: Tx, space: Space, callout: Callout, now: datetime
+    async def _escalate(self, tx: Transaction, space: Space, callout: Callout, now: datetime
                         ) -> tuple[Callout, dict[str, object]]:
         steps: list[Step] = []
         targets = []

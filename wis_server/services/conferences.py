@@ -25,8 +25,7 @@ from ..domain.errors import Conflict, Forbidden, NotFound, WisError
 from ..domain.events import EventKind
 from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, Space
-from ..storage.unit import Store, Tx
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, Transaction, UnitOfWork
 from .spaces import visible_space
 
 PIN_DIGITS = 6
@@ -42,7 +41,7 @@ def label(booking: Booking) -> ItemLabel:
 
 
 class Conferences:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher,
                  settings: PhoneSettings | None) -> None:
         self.store = store
         self.clock = clock
@@ -87,7 +86,7 @@ class Conferences:
             return booking
         raise Conflict("every conference line is in use", code=Code.NO_FREE_CONFERENCE_LINE)
 
-    async def _visible(self, tx: Tx, principal: Principal, conference_id: str
+    async def _visible(self, tx: Transaction, principal: Principal, conference_id: str
                        ) -> tuple[Space, Booking]:
         booking = await tx.conferences.get(conference_id)
         if booking is None:

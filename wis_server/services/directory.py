@@ -19,13 +19,12 @@ from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.events import EventKind
 from ..domain.levels import Classification, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
-from ..storage.unit import Store, Tx
 from .input_rules import check_short_name, normalise_contact_points
 from .passwords import Passwords, check_password_rule, normalise_username
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, Transaction, UnitOfWork
 
 
-async def _mark_narrowed(tx: Tx, actor_id: str, kind: EventKind, ref_id: str, now: datetime
+async def _mark_narrowed(tx: Transaction, actor_id: str, kind: EventKind, ref_id: str, now: datetime
                          ) -> list[tuple[str, int]]:
     """Write a rights-narrowed marker to the log of every space of the actor, in the
     transaction of the change, so a reader who resumes from before it is told to reload
@@ -43,7 +42,7 @@ def _audit(principal: Principal | None, action: str, target_type: str, target_id
         target_id=target_id, detail=dict(detail))
 
 
-async def load_principal(tx: Tx, user_id: str) -> Principal | None:
+async def load_principal(tx: Transaction, user_id: str) -> Principal | None:
     found = await tx.users.with_ceiling(user_id)  # no user, or no actor: None
     if found is None:
         return None
@@ -53,7 +52,7 @@ async def load_principal(tx: Tx, user_id: str) -> Principal | None:
 
 
 class Directory:
-    def __init__(self, store: Store, passwords: Passwords, clock: Clock,
+    def __init__(self, store: UnitOfWork, passwords: Passwords, clock: Clock,
                  publisher: EventPublisher) -> None:
         self.store = store
         self.passwords = passwords

@@ -18,11 +18,10 @@ from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
 from ..domain.records import EntryLabelFilter
-from ..storage.unit import Store, Tx
 from .audit import audit_classified_reads
 from .idempotency import claim, fingerprint, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, Transaction, UnitOfWork
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
 
@@ -55,7 +54,7 @@ ENTRY_NOTICE_TTL = timedelta(hours=24)
 
 
 class Entries:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher, *,
                  enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock
@@ -145,7 +144,7 @@ class Entries:
             self.wake()
         return entry
 
-    async def _notify(self, tx: Tx, author_actor_id: str, author_id: str, space: Space,
+    async def _notify(self, tx: Transaction, author_actor_id: str, author_id: str, space: Space,
                       entry_id: str, level: Classification, audience: Audience, body: str,
                       now: datetime) -> bool:
         """Outbox rows, in the entry's transaction, for users who asked to hear of new

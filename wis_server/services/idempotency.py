@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from ..domain.codes import Code
 from ..domain.errors import Conflict, ConstraintViolated
 from ..domain.records import IdempotentResult
-from ..storage.unit import Tx
+from .ports import Transaction
 
 T = TypeVar("T")
 
@@ -20,7 +20,8 @@ def fingerprint(operation: str, payload: Any) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) -> str | None:
+async def previous_result(tx: Transaction, user_id: str, key: str | None, print_: str
+                          ) -> str | None:
     """The id created by an earlier attempt with this key, or None if this is the first."""
     if key is None:
         return None
@@ -33,7 +34,7 @@ async def previous_result(tx: Tx, user_id: str, key: str | None, print_: str) ->
     return found.resource_id
 
 
-async def claim(tx: Tx, user_id: str, key: str | None, print_: str, resource_type: str,
+async def claim(tx: Transaction, user_id: str, key: str | None, print_: str, resource_type: str,
                 resource_id: str, now: Any) -> str | None:
     """`previous_result` and `remember` in one statement, for a use case that knows its
     new resource's id up front: None if this is the first attempt (the key now names
@@ -50,7 +51,7 @@ async def claim(tx: Tx, user_id: str, key: str | None, print_: str, resource_typ
     return found.resource_id
 
 
-async def remember(tx: Tx, user_id: str, key: str | None, print_: str, resource_type: str,
+async def remember(tx: Transaction, user_id: str, key: str | None, print_: str, resource_type: str,
                    resource_id: str, now: Any) -> None:
     if key is not None:
         await tx.idempotency.remember(

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from ..classification.crypto import EnvelopeCipher
 from ..domain.audit import AuditRecord
 from ..domain.levels import Classification
-from ..storage.unit import Store
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 Progress = Callable[[int, int], None]
 
 
-async def rewrap_all(store: Store, cipher: EnvelopeCipher, clock: Clock,
+async def rewrap_all(store: UnitOfWork, cipher: EnvelopeCipher, clock: Clock,
                      progress: Progress | None = None, batch_size: int = 500) -> int:
     """Re-wrap every data key not under its level's current KEK; returns how many."""
     current = {level: cipher.keyring.level(level).current for level in Classification}

@@ -8,8 +8,7 @@ from datetime import timedelta
 
 import structlog
 
-from ..storage.unit import Store
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 IDEMPOTENCY_KEEP = timedelta(hours=24)
 TOKENS_KEEP = timedelta(hours=24)
@@ -17,7 +16,7 @@ TOKENS_KEEP = timedelta(hours=24)
 log = structlog.get_logger("wis.maintenance")
 
 
-async def prune(store: Store, clock: Clock) -> tuple[int, int]:
+async def prune(store: UnitOfWork, clock: Clock) -> tuple[int, int]:
     now = clock()
     async with store.write() as tx:
         keys = await tx.idempotency.expire(now - IDEMPOTENCY_KEEP)
@@ -25,7 +24,7 @@ async def prune(store: Store, clock: Clock) -> tuple[int, int]:
     return keys, tokens
 
 
-async def run_periodically(store: Store, clock: Clock, every_s: float = 3600.0) -> None:
+async def run_periodically(store: UnitOfWork, clock: Clock, every_s: float = 3600.0) -> None:
     """Prune now and then every `every_s` seconds until cancelled (the runtime supervises
     it); failures are logged and retried at the next round (housekeeping must never take the
     server down)."""

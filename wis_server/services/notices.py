@@ -21,11 +21,10 @@ from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import Address, Attempt, DeliveryRecord, OutboxDraft, Recipient
 from ..domain.records import EntryLabelFilter
-from ..storage.unit import Store, Tx
 from .entries import Entries
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, Transaction, UnitOfWork
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
 
@@ -34,7 +33,7 @@ NOTICE_TTL = timedelta(hours=24)
 
 
 class Notices:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher,
                  entries: Entries, *, enabled: frozenset[Channel] = frozenset(Channel),
                  wake: Wake = no_wake, ttl: timedelta = NOTICE_TTL,
                  rakel_sekretess: bool = False) -> None:
@@ -103,7 +102,7 @@ class Notices:
             return outcome
         return await self.entries.get(principal, space_id, outcome)
 
-    async def _talkgroup(self, tx: Tx, space: Space, level: Classification,
+    async def _talkgroup(self, tx: Transaction, space: Space, level: Classification,
                          audience: Audience) -> Recipient | None:
         """The space's linked Rakel talkgroup as one more recipient, when the gateway is on
         and the pure policy lets the level go to a talkgroup; only for a notice meant for

@@ -20,9 +20,8 @@ from ..domain.notifications import (
     QuietHours,
     SpacesMode,
 )
-from ..storage.unit import Store
 from .input_rules import normalise_contact_point
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 
 def _hhmm(value: str, field: str) -> time:
@@ -44,7 +43,7 @@ def _address(kind: ContactKind, value: str | None, field: str) -> str | None:
 
 
 class NotificationSettings:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 

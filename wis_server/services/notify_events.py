@@ -14,8 +14,8 @@ from ..domain.levels import Classification
 from ..domain.model import ItemLabel, Principal, ReportSection, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
-from ..storage.unit import Tx
 from .outbox import enqueue, recipients_by_label, recipients_for, space_link
+from .ports import Transaction
 
 REPORT_SUBJECT = "Ny lägesbild"
 SPACE_ADDED_SUBJECT = "Ny yta i WIS"
@@ -42,7 +42,7 @@ class NewVersion:
     carried: Sequence[ItemLabel]  # sections carried forward unchanged (still in the version)
 
 
-async def queue_report_published(tx: Tx, space: Space, new: NewVersion,
+async def queue_report_published(tx: Transaction, space: Space, new: NewVersion,
                                  enabled: frozenset[Channel], now: datetime, *,
                                  publisher: Principal) -> bool:
     """Tell those who asked for new lägesbild versions and may read at least one section of
@@ -72,7 +72,7 @@ async def queue_report_published(tx: Tx, space: Space, new: NewVersion,
     return True
 
 
-async def queue_space_added(tx: Tx, space: Space, added: frozenset[str],
+async def queue_space_added(tx: Transaction, space: Space, added: frozenset[str],
                             enabled: frozenset[Channel], now: datetime, *,
                             by: Principal) -> bool:
     """Tell the users of the actors just added to `space` (who may read the space and asked

@@ -14,9 +14,8 @@ from ..domain.audit import AuditRecord
 from ..domain.levels import Classification
 from ..domain.notifications import Channel, DeliveryStatus
 from ..domain.outbox import Address, Attempt, DeliveryRecord, Job, OutboxDraft, Recipient
-from ..storage.unit import Store
 from .outbox import OutboxService, enqueue
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 TEST_SUBJECT = "Testmeddelande från WIS"
 TEST_BODY = ("Det här är ett testmeddelande från WIS. Kommer det fram når aviseringar dig "
@@ -42,7 +41,7 @@ class NotifyTestOutcome:
 class _OneMessage(OutboxService):
     """The outbox port narrowed to one message's deliveries."""
 
-    def __init__(self, store: Store, clock: Clock, message_id: str) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock, message_id: str) -> None:
         super().__init__(store, clock)
         self.message_id = message_id
 
@@ -53,7 +52,7 @@ class _OneMessage(OutboxService):
                                          message_id=self.message_id)
 
 
-async def queue_test(store: Store, clock: Clock, username: str, channel: Channel,
+async def queue_test(store: UnitOfWork, clock: Clock, username: str, channel: Channel,
                      enabled: frozenset[Channel]) -> str:
     """Write the test message for `username` on `channel`; NotifyTestRefused says why not."""
     if channel not in enabled:
@@ -89,7 +88,7 @@ async def queue_test(store: Store, clock: Clock, username: str, channel: Channel
     return message_id
 
 
-async def send_test(store: Store, clock: Clock, message_id: str, channels: Channels,
+async def send_test(store: UnitOfWork, clock: Clock, message_id: str, channels: Channels,
                     settings: DispatchSettings, *, wait_s: float = 30.0) -> NotifyTestOutcome:
     """Send the message's deliveries now, and the ledger once none is in flight (another
     process's dispatcher may have claimed them first: then wait for it, bounded). One

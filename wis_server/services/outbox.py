@@ -19,9 +19,8 @@ from ..domain.model import ItemLabel, Space
 from ..domain.notifications import Channel, DeliveryStatus, NotifyEvent
 from ..domain.outbox import Address, Attempt, Job, OutboxDraft, Outgoing, Recipient, Refusal
 from ..domain.records import Candidate
-from ..storage.unit import Store, Tx
 from .directory import load_principal
-from .ports import Clock
+from .ports import Clock, Transaction, UnitOfWork
 from .push_subscriptions import forget_gone_in
 
 log = structlog.get_logger("wis.outbox")
@@ -35,7 +34,7 @@ def no_wake() -> None:
     return None
 
 
-async def enqueue(tx: Tx, draft: OutboxDraft, now: datetime, space: Space | None = None
+async def enqueue(tx: Transaction, draft: OutboxDraft, now: datetime, space: Space | None = None
                   ) -> str:
     """Write `draft` and its deliveries in the caller's transaction. In an exercise space a
     recipient whose actor does not take part is refused here already, and audited; and the
@@ -51,7 +50,7 @@ async def enqueue(tx: Tx, draft: OutboxDraft, now: datetime, space: Space | None
     return message_id
 
 
-async def _refuse_outside(tx: Tx, message_id: str, space_id: str, actor_ids: Sequence[str],
+async def _refuse_outside(tx: Transaction, message_id: str, space_id: str, actor_ids: Sequence[str],
                           now: datetime) -> None:
     records = [d for d in await tx.outbox.deliveries_of([message_id])
                if (d.recipient_actor_id or "") in actor_ids]
@@ -66,7 +65,7 @@ async def _refuse_outside(tx: Tx, message_id: str, space_id: str, actor_ids: Seq
 class OutboxService:
     """Implements channels.dispatcher.OutboxPort."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock) -> None:
         self.store = store
         self.clock = clock
         self._push_ids: dict[str, str] = {}  # delivery id -> subscription id, while sending
@@ -120,7 +119,7 @@ class OutboxService:
                                        title, keys))
         return result
 
-    async def _check(self, tx: Tx, job: Job, space: Space | None) -> Refusal | None:
+    async def _check(self, tx: Transaction, job: Job, space: Space | None) -> Refusal | None:
         if job.space_id is not None and space is None:
             return Refusal(job, "space_gone")
         if job.exercise and space is not None \
@@ -251,7 +250,7 @@ def plan(candidate: Candidate, enabled: frozenset[Channel], *, now: datetime,
                      not_before=prefs.not_before(now, activated=activated))
 
 
-async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEvent,
+async def recipients_for(tx: Transaction, space: Space, label: ItemLabel, event: NotifyEvent,
                          enabled: frozenset[Channel], now: datetime, *,
                          exclude: str | None = None,
                          actors: frozenset[str] | None = None) -> list[Recipient]:
@@ -261,7 +260,7 @@ async def recipients_for(tx: Tx, space: Space, label: ItemLabel, event: NotifyEv
                                       exclude=exclude, actors=actors)).get(label, [])
 
 
-async def recipients_by_label(tx: Tx, space: Space, labels: Sequence[ItemLabel],
+async def recipients_by_label(tx: Transaction, space: Space, labels: Sequence[ItemLabel],
                               event: NotifyEvent, enabled: frozenset[Channel],
                               now: datetime, *, exclude: str | None = None,
                               actors: frozenset[str] | None = None

@@ -36,11 +36,10 @@ from ..domain.conferences import Booking
 from ..domain.errors import NotFound
 from ..domain.levels import Classification, ContactKind
 from ..domain.notifications import Channel, DeliveryStatus
-from ..storage.unit import Store
 from .callouts import CalloutClosed, Callouts, CodeInvalid, normalise_number
 from .conferences import Conferences
 from .outbox import OutboxService
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 log = structlog.get_logger("wis.phone")
 NUMBER_KINDS = (ContactKind.PHONE, ContactKind.SMS)
@@ -63,7 +62,7 @@ class _Outbound:
 
 
 class PhoneCalls:
-    def __init__(self, store: Store, clock: Clock, settings: PhoneSettings,
+    def __init__(self, store: UnitOfWork, clock: Clock, settings: PhoneSettings,
                  callouts: Callouts, conferences: Conferences, outbox: OutboxService,
                  clips: SpeechClips | None) -> None:
         self.store = store

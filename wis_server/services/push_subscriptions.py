@@ -23,8 +23,7 @@ from ..domain.codes import Code
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.model import Principal
 from ..domain.records import PushSubscription
-from ..storage.unit import Store, Tx
-from .ports import Clock
+from .ports import Clock, Transaction, UnitOfWork
 
 MAX_PER_USER = 10
 MAX_ENDPOINT = 1000
@@ -131,7 +130,7 @@ def _origin(endpoint: str) -> str:
 
 
 class PushSubscriptions:
-    def __init__(self, store: Store, clock: Clock, *, vapid_public_key: str | None,
+    def __init__(self, store: UnitOfWork, clock: Clock, *, vapid_public_key: str | None,
                  enabled: bool, allow_loopback: bool = False,
                  max_per_user: int = MAX_PER_USER) -> None:
         self.store = store
@@ -149,7 +148,7 @@ class PushSubscriptions:
 
     async def subscribe(self, principal: Principal, endpoint: str, p256dh: str,
                         auth: str) -> str:
-        """Store (or re-own) the browser's subscription; the same endpoint is one row."""
+        """UnitOfWork (or re-own) the browser's subscription; the same endpoint is one row."""
         self.vapid_public_key()  # push must be on
         check_endpoint(endpoint, allow_loopback=self.allow_loopback)
         keys = check_keys(p256dh, auth)
@@ -195,7 +194,7 @@ class PushSubscriptions:
             return await forget_gone_in(tx, subscription_id, self.clock())
 
 
-async def forget_gone_in(tx: Tx, subscription_id: str, now: datetime) -> bool:
+async def forget_gone_in(tx: Transaction, subscription_id: str, now: datetime) -> bool:
     """Delete a subscription the push service reports gone, on the audit trail."""
     port: PushStore = tx.notifications
     sub = await port.push_subscription(subscription_id)

@@ -32,8 +32,7 @@ from ..domain.audit import AuditRecord
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import Entry, User
 from ..domain.notifications import Channel
-from ..storage.unit import Store
-from .ports import Clock
+from .ports import Clock, UnitOfWork
 
 log = structlog.get_logger("wis.rakel")
 
@@ -103,7 +102,7 @@ class InboundCounts:
 
 
 class RakelInbound:
-    def __init__(self, events: Events, replies: Replies, ledger: Ledger, store: Store,
+    def __init__(self, events: Events, replies: Replies, ledger: Ledger, store: UnitOfWork,
                  clock: Clock, incoming: Incoming | None = None) -> None:
         self.events, self.replies, self.ledger = events, replies, ledger
         self.store, self.clock = store, clock

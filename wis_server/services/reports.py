@@ -15,12 +15,11 @@ from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import ItemLabel, Principal, ReportSection, SituationReport, Space
 from ..domain.notifications import Channel
 from ..domain.records import ReportVersion
-from ..storage.unit import Store
 from .audit import audit_classified_reads
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .notify_events import NewVersion, queue_report_published
 from .outbox import Wake, no_wake
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, UnitOfWork
 from .spaces import visible_space
 from .write_checks import audience_for_write, check_audience_cleared
 
@@ -50,7 +49,7 @@ def section_filter(principal: Principal, space: Space):  # type: ignore[no-untyp
 
 
 class Reports:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher, *,
                  enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock

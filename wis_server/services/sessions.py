@@ -30,10 +30,9 @@ from ..domain.audit import AuditRecord
 from ..domain.codes import Code
 from ..domain.errors import AuthenticationFailed, TooManyAttempts
 from ..domain.model import Principal
-from ..storage.unit import Store, Tx
 from .directory import load_principal
 from .passwords import Passwords
-from .ports import Clock, EventPublisher, NullPublisher
+from .ports import Clock, EventPublisher, NullPublisher, Transaction, UnitOfWork
 from .throttle import LoginThrottle, Reservation
 
 
@@ -58,8 +57,9 @@ def _revoked() -> AuthenticationFailed:
 
 
 class Sessions:
-    def __init__(self, store: Store, passwords: Passwords, clock: Clock, throttle: LoginThrottle,
-                 refresh_ttl: timedelta, publisher: EventPublisher | None = None) -> None:
+    def __init__(self, store: UnitOfWork, passwords: Passwords, clock: Clock,
+                 throttle: LoginThrottle, refresh_ttl: timedelta,
+                 publisher: EventPublisher | None = None) -> None:
         self.store = store
         self.passwords = passwords
         self.clock = clock
@@ -162,7 +162,7 @@ class Sessions:
                                        code=Code.INVALID_REFRESH_TOKEN)
         return Session(principal, token)
 
-    async def _retry(self, tx: Tx, row: Any, refresh_token: str, now: datetime
+    async def _retry(self, tx: Transaction, row: Any, refresh_token: str, now: datetime
                      ) -> Session | None:
         """The answer to a refresh a moment ago was probably lost on a bad link: hand back the
         very successor issued then, if nobody has used it yet."""
@@ -197,7 +197,7 @@ class Sessions:
         digest = hmac.new(self._successor_key, token.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    async def _issue(self, tx: Tx, user_id: str, family_id: str, now: datetime,
+    async def _issue(self, tx: Transaction, user_id: str, family_id: str, now: datetime,
                      parent: str | None = None) -> str:
         token = self._successor(parent) if parent is not None else secrets.token_urlsafe(32)
         await tx.tokens.add(str(uuid.uuid4()), user_id, family_id, _hash(token), now,

@@ -15,11 +15,10 @@ from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
 from ..domain.notifications import Channel
-from ..storage.unit import Store, Tx
 from .idempotency import fingerprint, previous_result, remember, retrying_on_race
 from .notify_events import queue_space_added
 from .outbox import Wake, no_wake
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, Transaction, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +33,7 @@ class SpaceView:
     (the client counts "läsrätt hos N av M" over those)."""
 
 
-async def visible_space(tx: Tx, principal: Principal, space_id: str, *,
+async def visible_space(tx: Transaction, principal: Principal, space_id: str, *,
                         content: bool = False) -> Space:
     """The space if the principal may read it; otherwise NotFound, whether or not it exists.
     Its title and description are decrypted only when `content` is asked for."""
@@ -45,7 +44,7 @@ async def visible_space(tx: Tx, principal: Principal, space_id: str, *,
 
 
 class Spaces:
-    def __init__(self, store: Store, clock: Clock, publisher: EventPublisher, *,
+    def __init__(self, store: UnitOfWork, clock: Clock, publisher: EventPublisher, *,
                  enabled: frozenset[Channel] = frozenset(), wake: Wake = no_wake) -> None:
         self.store = store
         self.clock = clock
@@ -212,11 +211,11 @@ class Spaces:
             a: ceilings[a] for a in space.participant_ids if a in ceilings})
 
 
-async def _ceilings(tx: Tx) -> dict[str, Classification]:
+async def _ceilings(tx: Transaction) -> dict[str, Classification]:
     return {actor.id: actor.clearance_ceiling for actor in await tx.actors.all()}
 
 
-async def _check_actors_exist(tx: Tx, actor_ids: list[str]) -> None:
+async def _check_actors_exist(tx: Transaction, actor_ids: list[str]) -> None:
     if len(set(actor_ids)) != len(actor_ids):
         raise ValidationFailed("an actor is named twice", code=Code.DUPLICATE_PARTICIPANT,
                                field="participants")

@@ -18,17 +18,16 @@ from ..domain.events import (
 )
 from ..domain.model import ItemLabel, Principal, Space
 from ..realtime.ports import Change, Part, Read, Wanted
-from ..storage.unit import Store
 from .audit import ItemRead, record_reads
 from .conferences import label as conference_label
 from .directory import load_principal
-from .ports import Clock, EventPublisher
+from .ports import Clock, EventPublisher, UnitOfWork
 
 
 class StreamSource:
     """Implements realtime.ports.EventSource."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from ..classification.policy import Action, decide
 from ..domain.model import Principal, Space
-from ..storage.unit import Store, Tx
-from .ports import Clock
+from .ports import Clock, Transaction, UnitOfWork
 from .spaces import visible_space
 
 UNREAD_CAP = 99
@@ -26,7 +25,7 @@ class UnreadCount:
 
 
 class Unread:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
@@ -49,7 +48,7 @@ class Unread:
             return await _count(tx, principal, space, seen)
 
 
-async def _count(tx: Tx, principal: Principal, space: Space, seen: int) -> UnreadCount:
+async def _count(tx: Transaction, principal: Principal, space: Space, seen: int) -> UnreadCount:
     if space.last_seq <= seen:
         return UnreadCount(space.id, 0, False, seen)
     labels = await tx.reads.labels_after(

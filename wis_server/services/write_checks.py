@@ -13,7 +13,7 @@ from ..domain.codes import Code
 from ..domain.errors import Forbidden, ValidationFailed
 from ..domain.levels import Classification
 from ..domain.model import Audience, ItemLabel, Principal, Space
-from ..storage.unit import Tx
+from .ports import Transaction
 
 
 def audience_for_write(principal: Principal, space: Space, action: Action, level: Classification,
@@ -47,7 +47,7 @@ def audience_for_write(principal: Principal, space: Space, action: Action, level
     raise Forbidden("your role in this space does not allow this", code=Code.SPACE_ROLE_TOO_LOW)
 
 
-async def check_audience_cleared(tx: Tx,
+async def check_audience_cleared(tx: Transaction,
                                  items: Sequence[tuple[Classification, Audience]], *,
                                  field: str = "audience") -> None:
     """Refuse read right for an actor whose clearance ceiling is below the item's level:

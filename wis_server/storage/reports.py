@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,23 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..classification.crypto import FieldContext
 from ..domain.levels import Classification, ReportSectionKey
 from ..domain.model import JOINT, ItemLabel, ReportSection, SituationReport
-from ..domain.records import ReportVersion
+from ..domain.records import ReportVersion, StoredSection
 from .entries import read_audiences, write_audience
 from .sealing import Sealer
 from .tables import report_sections, situation_reports, users
 
 Visible = Callable[[ItemLabel], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSection:
-    """A section as stored (for carrying it forward without showing it to anyone)."""
-
-    id: str
-    key: ReportSectionKey
-    label: ItemLabel
-    data_key_id: str
-    body_ct: bytes
 
 
 def _context(section_id: str, space_id: str, level: Classification) -> FieldContext:
