@@ -113,3 +113,11 @@ async def test_the_audit_head_hint_survives_other_writers_and_rollbacks(
     assert "test.rolled_back" not in actions
     assert actions[-7:] == [f"test.turn{n}" for n in range(3) for _ in (0, 1)] + [
         "test.after_rollback"]
+
+
+async def test_only_a_sqlite_read_transaction_is_not_writable(world: World) -> None:
+    store = world.app.state.store
+    async with store.write() as tx:
+        assert tx.writable
+    async with store.read() as tx:  # PostgreSQL: one engine, a read may audit in place
+        assert tx.writable is (not store.database.is_sqlite)

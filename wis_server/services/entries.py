@@ -237,12 +237,18 @@ class Entries:
                 visible=reader_filter(principal, space), after=after, before=before,
                 limit=limit, descending=descending, corrupt=corrupt, labels=labels,
                 match=match)
+            # The read's audit in the read's own transaction where it may write
+            # (PostgreSQL): committed with it, before the items leave the server.
+            audited = not corrupt and tx.writable
+            if audited:
+                await self._audit_reads_in(tx, principal, space_id, items)
         # The space row was read first in this transaction; an entry committed since can
         # only be newer, so the larger of the two is a head no client can overshoot.
         head = max([space.last_seq, *(e.seq for e in items)])
         if corrupt:
             await self._report_corruption(principal, space_id, corrupt)
-        await self._audit_reads(principal, space_id, items)
+        if not audited:
+            await self._audit_reads(principal, space_id, items)
         return items, head
 
     async def _report_corruption(self, principal: Principal, space_id: str,
@@ -257,10 +263,15 @@ class Entries:
                 actor_id=principal.actor_id, target_type="entry", space_id=space_id,
                 detail={"items": entry_ids}), self.clock())
 
+    async def _audit_reads_in(self, tx: Tx, principal: Principal, space_id: str,
+                              items: Sequence[Entry]) -> None:
+        if any(e.classification is not Classification.PUBLIC for e in items):
+            await audit_classified_reads(
+                tx, principal, space_id, "entry",
+                [(e.id, e.classification) for e in items], self.clock())
+
     async def _audit_reads(self, principal: Principal, space_id: str,
                            items: Sequence[Entry]) -> None:
         if any(e.classification is not Classification.PUBLIC for e in items):
             async with self.store.write() as tx:
-                await audit_classified_reads(
-                    tx, principal, space_id, "entry",
-                    [(e.id, e.classification) for e in items], self.clock())
+                await self._audit_reads_in(tx, principal, space_id, items)

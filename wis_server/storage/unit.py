@@ -34,8 +34,12 @@ class Tx:
     transaction pays only for the repositories it touches (most touch two or three)."""
 
     def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes,
-                 digest_key: bytes, audit_head: ChainHead | None = None) -> None:
+                 digest_key: bytes, audit_head: ChainHead | None = None, *,
+                 writable: bool = True) -> None:
         self.conn = conn
+        self.writable = writable
+        """Whether this transaction may also write: a write transaction, or any on
+        PostgreSQL (where reads and writes share one engine); never a SQLite read."""
         self._sealer = sealer
         self._audit_key = audit_key
         self._digest_key = digest_key
@@ -135,8 +139,9 @@ class Store:
         self.digest_key = derive_key(audit_key, "idempotency")
         self.audit_head = ChainHead()  # shared by this store's transactions (a hint)
 
-    def _tx(self, conn: AsyncConnection) -> Tx:
-        return Tx(conn, self.sealer, self.audit_key, self.digest_key, self.audit_head)
+    def _tx(self, conn: AsyncConnection, *, write: bool = True) -> Tx:
+        return Tx(conn, self.sealer, self.audit_key, self.digest_key, self.audit_head,
+                  writable=write or not self.database.is_sqlite)
 
     @asynccontextmanager
     async def request(self, *, write: bool) -> AsyncIterator[Tx]:
@@ -151,7 +156,7 @@ class Store:
         opened = _Opened(cm, conn, write)
         token = _opened.set(opened)
         try:
-            yield self._tx(conn)
+            yield self._tx(conn, write=write)
         except BaseException as error:
             if not opened.taken:
                 opened.taken = True
@@ -171,7 +176,7 @@ class Store:
         """Run the caller's block in the request's transaction and end it as `write()` /
         `read()` would have ended their own."""
         try:
-            yield self._tx(opened.conn)
+            yield self._tx(opened.conn, write=opened.write)
         except BaseException as error:
             if not await opened.cm.__aexit__(type(error), error, error.__traceback__):
                 raise
@@ -202,6 +207,6 @@ class Store:
                     yield tx
                 return
             async with self.database.read() as conn:
-                yield self._tx(conn)
+                yield self._tx(conn, write=False)
         except IntegrityError as error:
             raise ConstraintViolated(error.__class__.__name__) from error
