@@ -178,6 +178,11 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     demo: dict[str, str] = field(default_factory=dict)
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """More processes whose CPU counts as this server's (scale-out: the other `wis serve`)."""
+
+    def cpu(self) -> float:
+        return sum(cpu_s(p.pid) for p in [self.process, *self.others])
 
     def stop(self) -> None:
         self.process.terminate()
@@ -187,13 +192,15 @@ class Server:
             self.process.kill()
 
 
-def start_ours(data_dir: Path) -> Server:
+def start_ours(data_dir: Path, extra_env: dict[str, str] | None = None) -> Server:
     wis = [sys.executable, "-m", "wis_server.cli"]
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WIS_DATA_DIR": str(data_dir), "WIS_LOG_LEVEL": "warning",
            "WIS_COOKIE_SECURE": "false", "WIS_STREAM_QUEUE_MESSAGES": "5000",
            # thousands of connections from one address and four users: lift the caps
            "WIS_STREAM_MAX_PER_USER": "1000000", "WIS_STREAM_MAX_PER_ADDRESS": "1000000"}
     env.pop("WIS_DATABASE_URL", None)
+    env.update(extra_env or {})
     subprocess.run([*wis, "init"], env=env, check=True, capture_output=True, cwd=ROOT)
     out = subprocess.run([*wis, "demo", "--if-empty"], env=env, check=True,
                          capture_output=True, text=True, cwd=ROOT).stdout
@@ -373,7 +380,7 @@ async def run_phase(server: Server, publisher: Any, receivers: Receivers, n: int
     """`posts` publications (at `rate`/s, or flat out) to `n` subscribers; waits for all."""
     receivers.reset()
     expected = posts * n
-    cpu0 = cpu_s(server.process.pid)
+    cpu0 = server.cpu()
     start_ns = time.time_ns()
     padding = "p" * 200
     if rate is None:
@@ -401,7 +408,7 @@ async def run_phase(server: Server, publisher: Any, receivers: Receivers, n: int
         elif time.monotonic() - idle_since > 10:
             break  # something was lost (printed below)
     seconds = (receivers.last_ns - start_ns) / 1e9
-    cpu = cpu_s(server.process.pid) - cpu0
+    cpu = server.cpu() - cpu0
     if receivers.count < expected:
         print(f"  note: {server.name} delivered {receivers.count:,} of {expected:,} "
               f"(closed: {receivers.closed})")
@@ -513,6 +520,122 @@ async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: 
             print(f"kept {work}")
 
 
+# --- scale-out: one and two `wis serve` processes on one PostgreSQL behind the shipped nginx -
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+
+
+def start_nginx(work: Path, upstreams: list[int]) -> tuple[subprocess.Popen[bytes], int]:
+    """nginx with deploy/nginx/wis.conf as its server block, its upstream pointed at our
+    processes (the same edit as tests/integration/test_realtime_multiprocess.py)."""
+    assert NGINX is not None
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    site = (ROOT / "deploy" / "nginx" / "wis.conf").read_text()
+    lines = "".join(f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n"
+                    for p in upstreams)
+    site = site.replace("    server 127.0.0.1:8001 max_fails=3 fail_timeout=10s;\n"
+                        "    server 127.0.0.1:8002 max_fails=3 fail_timeout=10s;\n", lines)
+    assert lines in site, "deploy/nginx/wis.conf changed: update the bench's edit"
+    (work / "wis.conf").write_text(site.replace("listen 8080;", f"listen 127.0.0.1:{port};"))
+    (work / "nginx.conf").write_text(
+        f"worker_processes 1;\nworker_rlimit_nofile 30000;\nerror_log {work}/error.log warn;\n"
+        f"pid {work}/nginx.pid;\nevents {{ worker_connections 25000; }}\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {work};\n"
+        f"  proxy_temp_path {work};\n  include {work}/wis.conf;\n}}\n")
+    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(work / "nginx.conf"),
+                                "-g", "daemon off;"], stderr=subprocess.STDOUT,
+                               stdout=(work / "out.log").open("wb"))
+    wait_ready(f"http://127.0.0.1:{port}/readyz", process, work / "error.log")
+    return process, port
+
+
+async def write_phase(server: Server, publisher: Any, seconds: float, concurrency: int
+                      ) -> tuple[float, float]:
+    """Posts for `seconds` with `concurrency` in flight: (writes/s, server CPU ms per write)."""
+    cpu0, t0, done = server.cpu(), time.monotonic(), 0
+    deadline = t0 + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            await publisher.publish("w")
+            done += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.monotonic() - t0
+    return done / elapsed, (server.cpu() - cpu0) * 1e3 / max(1, done)
+
+
+async def scale_out_one(k: int, database: str, work: Path, n: int, steady_s: float,
+                        flat_deliveries: int, publishers: int, write_s: float
+                        ) -> dict[str, Any]:
+    env = {"WIS_DATABASE_URL": database, "WIS_KEYRING_FILE": str(work / "keyring.json")}
+    servers = [start_ours(work / f"node{i}", env) for i in range(k)]  # node0: demo logins
+    nginx, port = start_nginx(work / f"k{k}-nginx", [s.port for s in servers])
+    demo = servers[0].demo or next((s.demo for s in servers if s.demo), {})
+    via = Server(f"{k} process{'es' if k > 1 else ''}", servers[0].process, port, demo,
+                 others=[s.process for s in servers[1:]])
+    rx = Receivers()
+    result: dict[str, Any] = {}
+    try:
+        tokens, space_id, _ = await setup_ours(via)
+        pub = OursPublisher(via, tokens[0], space_id)
+        result["writes"] = await write_phase(via, pub, write_s, 16)
+        await open_ours(via, tokens, space_id, n, rx)
+        await asyncio.sleep(2)
+        nginx_cpu0 = cpu_s(nginx.pid)
+        result["steady"] = await run_phase(via, pub, rx, n, max(5, int(steady_s * 10)), 10.0)
+        posts = max(5, flat_deliveries // n)
+        result["flat"] = await run_phase(via, pub, rx, n, posts, None, concurrency=publishers)
+        delivered = result["steady"].deliveries + result["flat"].deliveries
+        result["nginx_us"] = (cpu_s(nginx.pid) - nginx_cpu0) * 1e6 / max(1, delivered)
+        result["posts"] = posts
+        await pub.close()
+    finally:
+        await close_all(rx)
+        nginx.terminate()
+        nginx.wait(10)
+        for server in servers:
+            server.stop()
+    return result
+
+
+async def scale_out(n: int, steady_s: float, flat_deliveries: int, publishers: int,
+                    write_s: float) -> None:
+    from common import postgres_url_from_env, scratch_postgres
+
+    admin = postgres_url_from_env()
+    if not admin or NGINX is None:
+        print("scale-out: skipped (needs WIS_BENCH_POSTGRES_URL or WIS_TEST_POSTGRES_URL, "
+              "and nginx)")
+        return
+    work = Path(tempfile.mkdtemp(prefix="wis-scale-"))
+    results = []
+    try:
+        async with scratch_postgres(admin) as url:
+            database = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+            for k in (1, 2):
+                results.append(await scale_out_one(k, database, work, n, steady_s,
+                                                   flat_deliveries, publishers, write_s))
+    finally:
+        if not os.environ.get("WIS_BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    one, two = results
+    print(f"scale-out on PostgreSQL behind the shipped nginx, N={n}, {os.cpu_count()} cores "
+          f"shared by PostgreSQL, nginx, the servers and all clients (ratio: two processes / one)")
+    (w1, c1), (w2, c2) = one["writes"], two["writes"]
+    print(f"{'writes (16 in flight)':<34} one process {w1:,.0f}/s cpu={c1:.1f}ms/write | "
+          f"two processes {w2:,.0f}/s cpu={c2:.1f}ms/write ratio={w2 / w1:.2f}")
+    for key, label in (("steady", f"N={n} steady 10 posts/s"),
+                       ("flat", f"N={n} flat out ({one['posts']} posts)")):
+        a, b = one[key], two[key]
+        print(f"{label:<34} one process {a.summary()} | two processes {b.summary()} "
+              f"ratio={b.rate / a.rate if a.rate else float('nan'):.2f}")
+    print(f"  nginx CPU per delivery: one {one['nginx_us']:.1f}us, two {two['nginx_us']:.1f}us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N=1000 only, shorter phases")
@@ -523,6 +646,9 @@ def main() -> None:
                         help="post sekretess items (every delivery is an audited read)")
     parser.add_argument("--publishers", type=int, default=4,
                         help="our POSTs in flight during flat out (default 4)")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="instead: one and two `wis serve` processes on one PostgreSQL "
+                        "behind the shipped nginx (writes/s, steady, flat out)")
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -535,6 +661,11 @@ def main() -> None:
     raise_nofile()
     sizes = [int(s) for s in args.sizes.split(",") if s] or (
         [1000] if args.quick else [1000, 5000])
+    if args.scale_out:
+        asyncio.run(scale_out(sizes[0], steady_s=3 if args.quick else 6,
+                              flat_deliveries=100_000 if args.quick else 250_000,
+                              publishers=args.publishers, write_s=3 if args.quick else 6))
+        return
     asyncio.run(bench(sizes, steady_s=3 if args.quick else 6,
                       flat_deliveries=100_000 if args.quick else 250_000,
                       floor=not args.no_floor, classified=args.classified,
