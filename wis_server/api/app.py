@@ -111,5 +111,4 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = system_cl
                                     audience=settings.auth.audience,
                                     ttl_s=settings.auth.access_token_ttl_s)
     app.state.openapi = build_openapi(api)
-    app.state.exercise_spaces = {}
     return app

@@ -138,6 +138,9 @@ class Entry:
     author_actor_id: str
     author_name: str = ""
     created_at: datetime | None = None
+    exercise: bool = False
+    """Its space is an exercise (ÖVNING): set by the services, which hold the space, so the
+    API marks it without reading the space again (storage leaves it False)."""
 
     @property
     def label(self) -> ItemLabel:
@@ -169,6 +172,8 @@ class SituationReport:
     seq: int
     author_name: str = ""
     created_at: datetime | None = None
+    exercise: bool = False
+    """Its space is an exercise (ÖVNING); set by the services, as for Entry."""
 
 
 JOINT = "joint"

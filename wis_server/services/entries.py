@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -97,7 +98,7 @@ class Entries:
                 seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
                 entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
                               principal.user_id, principal.actor_id, principal.display_name,
-                              created_at=now)
+                              created_at=now, exercise=space.is_exercise)
                 await tx.entries.add(entry, key)
                 await tx.audit.append(AuditRecord(
                     "entry.create", user_id=principal.user_id, actor_id=principal.actor_id,
@@ -207,7 +208,7 @@ class Entries:
         if entry is None:
             raise NotFound("no such entry")
         await self._audit_reads(principal, space_id, [entry])
-        return entry
+        return replace(entry, exercise=space.is_exercise)
 
     async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
                    before: int | None = None, limit: int = 100, descending: bool = False,
@@ -249,7 +250,7 @@ class Entries:
             await self._report_corruption(principal, space_id, corrupt)
         if not audited:
             await self._audit_reads(principal, space_id, items)
-        return items, head
+        return [replace(e, exercise=space.is_exercise) for e in items], head
 
     async def _report_corruption(self, principal: Principal, space_id: str,
                                  entry_ids: list[str]) -> None:

@@ -85,7 +85,8 @@ class Notices:
                                                  now)
                 notice = Entry(notice_id, space.id, seq, EntryKind.NOTICE, classification,
                                body, chosen, principal.user_id, principal.actor_id,
-                               principal.display_name, created_at=now)
+                               principal.display_name, created_at=now,
+                               exercise=space.is_exercise)
                 await tx.entries.add(notice, key)
                 await tx.audit.append(AuditRecord(
                     "notice.create", user_id=principal.user_id, actor_id=principal.actor_id,

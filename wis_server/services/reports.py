@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..classification.policy import Action, decide
 from ..domain.audit import AuditRecord
@@ -114,7 +114,7 @@ class Reports:
                     space.id, EventKind.REPORT_PUBLISHED, report_id, now)
                 report = SituationReport(
                     report_id, space.id, joint, owner, version, tuple(final), principal.user_id,
-                    seq, principal.display_name, created_at=now)
+                    seq, principal.display_name, created_at=now, exercise=space.is_exercise)
                 await tx.reports.add(report, carried)
                 await remember(tx, principal.user_id, idempotency_key, print_, "report",
                                report_id, now)
@@ -154,7 +154,7 @@ class Reports:
         if report is None or report.space_id != space_id:
             raise NotFound("no such situation report")
         await self._audit(principal, report)
-        return report
+        return replace(report, exercise=space.is_exercise)
 
     async def get(self, principal: Principal, space_id: str, *, joint: bool,
                   actor_id: str | None, version: int | None) -> SituationReport:
@@ -170,7 +170,7 @@ class Reports:
         if report is None:
             raise NotFound("no such situation report")
         await self._audit(principal, report)
-        return report
+        return replace(report, exercise=space.is_exercise)
 
     async def versions(self, principal: Principal, space_id: str, *, joint: bool,
                        actor_id: str | None) -> list[ReportVersion]:

@@ -93,19 +93,6 @@ def delivery_view(d: DeliveryRecord) -> dict[str, Any]:
             "delivered_at": ts(d.delivered_at)}
 
 
-def _space_exercise_cache(call: Call) -> dict[str, bool]:
-    cache: dict[str, bool] = call.request.app.state.exercise_spaces
-    return cache
-
-
-async def _is_exercise(call: Call, space_id: str) -> bool:
-    cache = _space_exercise_cache(call)
-    if space_id not in cache:
-        view = await call.services.spaces.get(call.principal, space_id)
-        cache[space_id] = view.space.is_exercise
-    return bool(cache[space_id])
-
-
 def register(api: Api) -> None:
     @api.op("GET", "/api/v1/me/notifications", summary="Your notification preferences",
             tag="notifications", response=PreferencesOut)
@@ -138,7 +125,7 @@ def register(api: Api) -> None:
         notice = await call.services.notices.post(
             call.principal, call.path["space_id"], classification=b["classification"],
             body=b["body"], audience=b.get("audience"), idempotency_key=call.idempotency_key)
-        return entry_view(notice, await _is_exercise(call, notice.space_id))
+        return entry_view(notice, notice.exercise)
 
     @api.op("GET", "/api/v1/spaces/{space_id}/notices", summary="The space's notices, as you "
             "may read them", tag="notices", response=items_of(EntryOut, "NoticePage", {
@@ -154,8 +141,7 @@ def register(api: Api) -> None:
             call.principal, call.path["space_id"], after=q.get("after"),
             before=q.get("before"), limit=q.get("limit", 100),
             descending=q.get("order") == "desc")
-        exercise = await _is_exercise(call, call.path["space_id"])
-        return {"items": [entry_view(e, exercise) for e in items], "head": head}
+        return {"items": [entry_view(e, e.exercise) for e in items], "head": head}
 
     @api.op("GET", "/api/v1/notices/{notice_id}/deliveries", summary="A notice's delivery "
             "ledger: per recipient and channel (its sender and the space's editors)",

@@ -151,8 +151,7 @@ def register(api: Api) -> None:
             call.principal, call.path["space_id"], after=q.get("after"),
             before=q.get("before"), limit=q.get("limit", 100),
             descending=q.get("order") == "desc", labels=labels, text=q.get("q"))
-        exercise = await _is_exercise(call)
-        return {"items": [entry_view(e, exercise) for e in entries], "head": head}
+        return {"items": [entry_view(e, e.exercise) for e in entries], "head": head}
 
     @api.op("POST", "/api/v1/spaces/{space_id}/entries", summary="Post an entry", tag="entries",
             body=EntryCreate, response=EntryOut, status=201, idempotent_post=True,
@@ -163,14 +162,14 @@ def register(api: Api) -> None:
             call.principal, call.path["space_id"], kind=b["kind"],
             classification=b["classification"], body=b["body"], audience=b.get("audience"),
             idempotency_key=call.idempotency_key)
-        return entry_view(entry, await _is_exercise(call))
+        return entry_view(entry, entry.exercise)
 
     @api.op("GET", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="One entry",
             tag="entries", response=EntryOut, errors=(404, 409))
     async def get_entry(call: Call) -> Any:
         entry = await call.services.entries.get(
             call.principal, call.path["space_id"], call.path["entry_id"])
-        return entry_view(entry, await _is_exercise(call))
+        return entry_view(entry, entry.exercise)
 
     @api.op("PATCH", "/api/v1/spaces/{space_id}/entries/{entry_id}", summary="Change who may "
             "read an entry (the author's actor)", tag="entries", body=EntryAudiencePatch,
@@ -179,7 +178,7 @@ def register(api: Api) -> None:
         entry = await call.services.entries.change_audience(
             call.principal, call.path["space_id"], call.path["entry_id"],
             call.body["audience"])
-        return entry_view(entry, await _is_exercise(call))
+        return entry_view(entry, entry.exercise)
 
     @api.op("POST", "/api/v1/spaces/{space_id}/situation-reports", summary="Publish a new "
             "version of your actor's situation report, or (editors) the joint one. "
@@ -197,7 +196,7 @@ def register(api: Api) -> None:
             sections=[SectionDraft(s["key"], s["classification"], s["body"], s.get("audience"))
                       for s in b["sections"]],
             idempotency_key=call.idempotency_key)
-        return {**report_view(published.report, await _is_exercise(call)),
+        return {**report_view(published.report, published.report.exercise),
                 "kept_unreadable": published.kept_unreadable}
 
     @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports", summary="The versions of a "
@@ -220,7 +219,7 @@ def register(api: Api) -> None:
         report = await call.services.reports.get(
             call.principal, call.path["space_id"], joint=_joint(call),
             actor_id=call.query.get("actor_id"), version=None)
-        return report_view(report, await _is_exercise(call))
+        return report_view(report, report.exercise)
 
     @api.op("GET", "/api/v1/spaces/{space_id}/situation-reports/{version:int}",
             summary="One version of a situation report", tag="situation reports",
@@ -229,17 +228,4 @@ def register(api: Api) -> None:
         report = await call.services.reports.get(
             call.principal, call.path["space_id"], joint=_joint(call),
             actor_id=call.query.get("actor_id"), version=int(call.path["version"]))
-        return report_view(report, await _is_exercise(call))
-
-
-async def _is_exercise(call: Call) -> bool:
-    """Whether the (already access-checked) space is an exercise. A space's type never
-    changes, so the answer is cached per process."""
-    cache: dict[str, bool] = call.request.app.state.exercise_spaces
-    space_id = call.path["space_id"]
-    if space_id not in cache:
-        view = await call.services.spaces.get(call.principal, space_id)
-        if len(cache) > 50_000:
-            cache.clear()
-        cache[space_id] = view.space.is_exercise
-    return bool(cache[space_id])
+        return report_view(report, report.exercise)
