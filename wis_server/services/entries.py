@@ -264,7 +264,7 @@ class Entries:
                 actor_id=principal.actor_id, target_type="entry", space_id=space_id,
                 detail={"items": entry_ids}), self.clock())
 
-    async def _audit_reads_in(self, tx: Tx, principal: Principal, space_id: str,
+    async def _audit_reads_in(self, tx: Transaction, principal: Principal, space_id: str,
                               items: Sequence[Entry]) -> None:
         if any(e.classification is not Classification.PUBLIC for e in items):
             await audit_classified_reads(

@@ -326,6 +326,11 @@ class Transaction(Protocol):
     (implemented by storage.unit.Tx)."""
 
     @property
+    def writable(self) -> bool:
+        """Whether this transaction may write (a read transaction on PostgreSQL may)."""
+        ...
+
+    @property
     def actors(self) -> Actors: ...
 
     @property
