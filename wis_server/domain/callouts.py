@@ -228,7 +228,7 @@ class Callout:
                 continue
             row = result.setdefault(c.delivery.channel, {
                 "sent": 0, "delivered": 0, "failed": 0, "acknowledged": 0})
-            if c.delivery.sent_at is not None:
+            if c.delivery.sent_at is not None or c.delivery.delivered_at is not None:
                 row["sent"] += 1
             if c.delivery.delivered_at is not None:
                 row["delivered"] += 1

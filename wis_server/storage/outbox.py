@@ -251,7 +251,9 @@ class OutboxRepository:
         await self.conn.execute(update(deliveries).where(
             deliveries.c.id == delivery_id,
             deliveries.c.status.in_([Q.QUEUED.value, Q.SENT.value])).values(
-            status=Q.DELIVERED.value, delivered_at=now, claimed_until=None, updated_at=now))
+            status=Q.DELIVERED.value, delivered_at=now, claimed_until=None, updated_at=now,
+            # a report can overtake the send's own answer (Rakel): it was sent, too
+            sent_at=func.coalesce(deliveries.c.sent_at, now)))
 
     async def in_flight(self, message_id: str, now: datetime) -> bool:
         """Whether a delivery of the message is queued and not yet tried, or being sent

@@ -144,7 +144,8 @@ export function calloutsView({ spaceId }) {
         onclick: () => act(`/callouts/${c.id}/close`) }, t('callout_close')));
     }
     const status = statusLine();
-    box.append(
+    // Through h(): absent parts (null) are skipped, never shown as the text "null".
+    box.append(...h('div',
       h('h2', c.exercise ? `${t('exercise')} – ` : '', t('callout_from', { actor: ctxRef.store.actorName(c.owner_actor_id) }),
         ' ', h('small', formatTime(c.created_at))),
       c.message ? h('p.callout-message', c.message) : null,
@@ -160,7 +161,7 @@ export function calloutsView({ spaceId }) {
       h('table.callout-table', h('thead', h('tr', ...['callout_actor', 'callout_state', 'callout_when', 'callout_by', 'callout_channel', 'callout_reached', 'callout_tta'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', rows)),
       ledgerLines(c.ledger),
-      actions.length ? h('p.callout-actions', actions) : null, status);
+      actions.length ? h('p.callout-actions', actions) : null, status).childNodes);
     async function act(path, body) {
       try {
         const r = await api(path, { method: 'POST', body });
