@@ -125,7 +125,11 @@ class FaultProxy:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+            async def drain() -> None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            loop.run_until_complete(drain())
             loop.close()
 
     async def _accept(self, client_r: asyncio.StreamReader,

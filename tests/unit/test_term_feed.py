@@ -105,3 +105,31 @@ def test_commands_in_swedish_and_english():
     for bad in ("1 beslut", "1 typo public text", "1 note secret text", "1 note public @A"):
         with pytest.raises(UsageError):
             parse_post(bad)
+
+
+def test_the_compact_answer_is_read_record_by_record():
+    import json as _json
+
+    from wis_term.sync import decode_compact, uvarint
+
+    assert uvarint(bytes([0x96, 0x01, 0x05]), 0) == (150, 2)
+    envelope = {"cursor": "c1", "more": False, "removed": [],
+                "spaces": [{"id": "A", "head": 9, "n": 2}, {"id": "B", "head": 4, "n": 1}]}
+    records = [envelope, {"seq": 8, "event": "entry.created", "id": "a8"},
+               {"seq": 9, "event": "entry.created", "id": "a9"},
+               {"seq": 4, "event": "entry.withdrawn", "id": "b1"}]
+    body = b""
+    for r in records:
+        frame = b"Z" + _json.dumps(r).encode() * 3  # long enough for a two-byte length
+        body += bytes([len(frame) & 0x7F | 0x80, len(frame) >> 7]) + frame
+    seen = []
+
+    def decompress(frame: bytes) -> bytes:
+        seen.append(frame[:1])
+        return frame[1:len(frame[1:]) // 3 + 1]
+
+    out = decode_compact(body, decompress)
+    assert seen == [b"Z"] * 4  # every record decompressed on its own
+    assert out["cursor"] == "c1"
+    assert [[i["id"] for i in s["items"]] for s in out["spaces"]] == [["a8", "a9"], ["b1"]]
+    assert "n" not in out["spaces"][0]

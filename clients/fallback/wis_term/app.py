@@ -137,11 +137,13 @@ class App:
             return render.state_line(self.t, self.shared.state, posts, len(pending) - posts)
 
     def label(self, space_id: str) -> str:
+        """`2:Snöstorm Stock` — the space's number and the start of its title (without a
+        leading ÖVNING: the item's marking says it)."""
         for nr, s in enumerate(self.spaces, 1):
             if s["id"] == space_id:
-                return f"{nr}:{str(s.get('title', ''))[:14]}"
-        if isinstance(self.source, SyncSource) and space_id in self.source.meta:
-            return str(self.source.meta[space_id].get("title", space_id[:8]))[:14]
+                return f"{nr}:{render.short_title(str(s.get('title', '')))}"
+        if isinstance(self.source, SyncSource) and self.source.meta.get(space_id, {}).get("title"):
+            return render.short_title(str(self.source.meta[space_id]["title"]))
         return space_id[:8]
 
     def space_ref(self, ref: str) -> dict[str, Any] | None:
@@ -189,7 +191,7 @@ class App:
                 continue
             try:
                 if self.source is None:
-                    self.source = pick_source(self.source_choice)
+                    self.source = pick_source(self.source_choice, self.dir)
                 frames, revoked = self.source.poll(self.auth, link, list(self.following),
                                                    self.cursor, wait_s=25)
             except NoSyncEndpoint:
@@ -216,10 +218,14 @@ class App:
             self.console.say(self.t("withdrawn", id=str(data.get("id", ""))[:8]))
         elif kind == "situation_report.published":
             self.console.say(render.report_lines(self.t, data)[0] + f" ({label})")
-        elif kind == "callout.created":
+        elif kind in ("callout.created", "callout.updated") and data.get("mine") not in (
+                None, "acknowledged", "declined") and data.get("status") != "closed":
+            # Addressed to this user's actor and not yet answered (docs/sync.md).
+            if any(c.get("id") == data.get("id") for c in self.callouts):
+                return
             self.callouts.append(data)
-            self.console.say(self.t("callout.new", message=data.get("message", ""),
-                                    nr=len(self.callouts)))
+            self.console.say(*render.wrap(self.t("callout.new", message=data.get("message", ""),
+                                                 nr=len(self.callouts)), indent=""))
 
     def _send_loop(self, link: Link) -> None:
         while True:
@@ -324,7 +330,6 @@ class App:
         self.console.say(self.t("signed_in", user=username))
         self.wake_feed.set()
         self.wake_sender.set()
-        self._refresh_directory()
 
     def _refresh_directory(self) -> None:
         data = self._get("/api/v1/spaces", "what.spaces")

@@ -20,7 +20,11 @@ from .store import TokenFile
 from .transport import Link, LinkDown, Stopped
 
 RETRY_WINDOW_S = 8.0  # the server's grace is 10 s; keep well inside it
-REFRESH_AT = 0.5  # refresh when half the access token's life is gone
+ATTEMPT_S = 4.5  # one refresh attempt's time-out inside that window
+# The last attempt inside the window waits long for its answer: sending the old token again
+# later, after the server took it, would end the session (a queued answer is worth waiting for).
+LAST_WAIT_S = 60.0
+REFRESH_AT = 0.75  # refresh when three quarters of the access token's life are gone
 
 
 class SignedOut(Exception):
@@ -95,18 +99,29 @@ class Auth:
         self.username = saved.get("username", self.username)
         body = {"refresh_token": saved["refresh_token"]}
         shared = link.shared
+        in_flight = float(saved.get("refreshing_since") or 0)
         while True:
-            if not shared.state.online:
+            # A refresh sent moments ago (by us before a crash, or just now) may have rotated
+            # the token already: retry at once while the server still takes it as a retry.
+            # Otherwise make sure the line answers first.
+            if time.time() - in_flight > RETRY_WINDOW_S and not shared.state.online:
                 self._wait_for_line(link)
-            first_sent = time.monotonic()
+            if time.time() - in_flight > RETRY_WINDOW_S:
+                in_flight = time.time()
+                self.tokens.mark_refreshing(saved, in_flight)
             while True:
+                # Short attempts, so that several fit in the server's 10 s retry grace; the
+                # last one inside it waits as long as the line needs for its answer.
+                left = RETRY_WINDOW_S - (time.time() - in_flight)
                 try:
-                    reply = link.once("POST", "/api/v1/auth/refresh", body=body)
+                    reply = link.once("POST", "/api/v1/auth/refresh", body=body,
+                                      max_timeout_s=ATTEMPT_S if left > ATTEMPT_S else None,
+                                      min_timeout_s=None if left > ATTEMPT_S else LAST_WAIT_S)
                 except httpx.TransportError:
-                    if time.monotonic() - first_sent < RETRY_WINDOW_S:
+                    if time.time() - in_flight < RETRY_WINDOW_S:
                         shared.sleep(0.2)
                         continue  # a prompt retry: the server may have rotated already
-                    break  # outside the window: probe the line, then try again
+                    break  # no answer at all: probe the line, then try once more
                 if reply.status == 200:
                     self._take(reply.data)
                     return

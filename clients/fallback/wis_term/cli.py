@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None,
                         help="state directory (default $WIS_TERM_STATE or "
                              "~/.local/state/wis-term)")
-    parser.add_argument("--source", default="auto", choices=("auto", "sync", "longpoll"),
+    parser.add_argument("--source", default="auto", choices=("auto", "json", "longpoll"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return main_app(args.server, args.state or default_state_dir(), args.lang, args.source)

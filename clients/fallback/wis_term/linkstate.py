@@ -42,7 +42,11 @@ class RttEstimator:
         """(connect, read) time-outs. httpx's read time-out is inactivity between bytes, so a
         long but trickling answer on a slow line never trips it; a long-poll adds its wait."""
         rto = self.rto
-        return rto, max(rto, 2 * (self.srtt or rto)) + server_wait_s
+        if self.srtt is None:  # nothing measured yet: be generous, the line may be awful
+            return rto, 3 * rto + server_wait_s
+        # Three round trips: on a lossy line one lost segment costs a retransmission time-out,
+        # and giving up on an answer that was merely late wastes the whole request.
+        return rto, max(rto, 3 * self.srtt) + server_wait_s
 
 
 def backoff_delay(attempt: int, rng: random.Random, base_s: float = 1.0,

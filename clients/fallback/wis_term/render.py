@@ -31,6 +31,12 @@ def clock_time(iso: str | None) -> str:
         return "--:--"
 
 
+def short_title(title: str, width: int = 14) -> str:
+    if title.upper().startswith(EXERCISE + " "):
+        title = title[len(EXERCISE) + 1:]
+    return title[:width]
+
+
 def wrap(text: str, indent: str = INDENT) -> list[str]:
     lines: list[str] = []
     for paragraph in (text or "").splitlines() or [""]:

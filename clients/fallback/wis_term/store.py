@@ -104,5 +104,10 @@ class TokenFile:
         write_json(self.path, {"server": server, "username": username,
                                "refresh_token": refresh_token})
 
+    def mark_refreshing(self, saved: dict[str, str], since: float) -> None:
+        """Note (durably) that a refresh with this token is about to be sent, so a client
+        restarted after a crash knows to retry it at once rather than later."""
+        write_json(self.path, {**saved, "refreshing_since": str(since)})
+
     def clear(self) -> None:
         remove(self.path)

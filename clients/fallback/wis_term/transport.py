@@ -34,6 +34,7 @@ class Reply:
     status: int
     data: Any
     headers: httpx.Headers
+    raw: bytes = b""
 
     @property
     def code(self) -> str:
@@ -68,9 +69,10 @@ class Shared:
 class Link:
     """One worker's connection. Not shared between threads."""
 
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, transport: httpx.BaseTransport | None = None) -> None:
         self.shared = shared
-        self.client = httpx.Client(base_url=shared.base_url, http2=False, follow_redirects=False,
+        self.client = httpx.Client(base_url=shared.base_url, follow_redirects=False,
+                                   transport=transport,
                                    limits=httpx.Limits(max_connections=1,
                                                        max_keepalive_connections=1,
                                                        keepalive_expiry=300))
@@ -83,11 +85,16 @@ class Link:
 
     def once(self, method: str, path: str, *, body: Any = None,
              params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-             wait_s: float = 0.0) -> Reply:
+             wait_s: float = 0.0, max_timeout_s: float | None = None,
+             min_timeout_s: float | None = None) -> Reply:
         """One attempt. Raises httpx.TransportError when no answer came."""
         shared = self.shared
         with shared.lock:
             connect_s, read_s = shared.state.rtt.timeouts(wait_s)
+        if max_timeout_s is not None:
+            connect_s, read_s = min(connect_s, max_timeout_s), min(read_s, max_timeout_s)
+        if min_timeout_s is not None:
+            read_s = max(read_s, min_timeout_s)
         content = None
         hdrs = dict(headers or {})
         if body is not None:
@@ -115,12 +122,12 @@ class Link:
         if changed:
             shared.changed()
         data: Any = None
-        if raw:
+        if raw and "json" in response.headers.get("content-type", ""):
             try:
-                data = json.loads(response.content)
+                data = json.loads(raw)
             except ValueError:
                 data = None
-        return Reply(response.status_code, data, response.headers)
+        return Reply(response.status_code, data, response.headers, raw)
 
     def request(self, method: str, path: str, *, body: Any = None,
                 params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
