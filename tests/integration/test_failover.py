@@ -3,6 +3,8 @@ channel made unreachable at a time, a call-out to 10 actors still reaches all 10
 each actor's next contact point and records every acknowledgement, within 60 s of
 simulated time. The dispatcher's breaker marks the dead channel down after its first
 failures, so the rest fail over without trying; a failed SMS delivery report escalates too.
+Push is a person's channel, not a contact point's: with push down, a notice to ten people
+who asked for push first reaches all ten by e-mail, on the same clock.
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ class Rig:
 
 @asynccontextmanager
 async def rig(database_url: str, keyring: Keyring, tmp_path: Path,
-              order: tuple[ChannelKind, ...]) -> AsyncIterator[Rig]:
+              order: tuple[ChannelKind, ...], **env: str) -> AsyncIterator[Rig]:
     """10 actors, each with one contact point per channel in `order` (priority order)."""
     clock = SimClock()
     settings = make_settings(tmp_path, database_url, WIS_PUBLIC_URL=PUBLIC_URL,
-                             WIS_CALLOUT_STEP_S="600")
+                             WIS_CALLOUT_STEP_S="600", **env)
     async with runtime(settings, keyring, clock=clock, passwords=FAST_PASSWORDS) as rt:
-        channels = {kind: MemoryChannel(kind, clock=clock) for kind in KINDS}
+        channels = {kind: MemoryChannel(kind, clock=clock)
+                    for kind in (*KINDS, ChannelKind.PUSH)}
         health = HealthRegistry(clock)
         dispatcher = Dispatcher(rt.services.outbox, channels, clock,
                                 DispatchSettings(public_url=PUBLIC_URL), health=health)
@@ -174,6 +177,57 @@ async def test_one_channel_unreachable_the_callout_still_reaches_all_ten(
             down.value: {"sent": 0, "delivered": 0, "failed": ACTORS, "acknowledged": 0},
             others[0].value: {"sent": ACTORS, "delivered": 0, "failed": 0,
                               "acknowledged": ACTORS}}
+
+
+async def test_push_unreachable_a_notice_reaches_all_ten_by_their_next_channel(
+        database_url: str, keyring: Keyring, tmp_path: Path) -> None:
+    """Push is a person's channel (call-outs go to contact points, which have no push): ten
+    people who asked for push first, then e-mail. Push down: the breaker opens after its
+    first failures, and every one of them gets the notice by e-mail within the minute."""
+    async with rig(database_url, keyring, tmp_path, (ChannelKind.SMS,),
+                   WIS_CHANNELS="memory") as r:
+        r.channels[ChannelKind.PUSH].down = ChannelUnavailable("unreachable",
+                                                               code="test_unreachable")
+        d = r.rt.services.directory
+        people = []
+        for i, actor_id in enumerate(r.actor_ids):
+            user = await d.create_user(None, actor_id, f"tib{i}", "pw-" + "z" * 16, f"TiB {i}",
+                                       Role.READER, Classification.PUBLIC)
+            async with r.rt.store.read() as tx:
+                person = await load_principal(tx, user.id)
+            assert person is not None
+            await r.rt.services.notifications.put(person, {
+                "channels": ["push", "email"], "email": f"tib{i}@aktor.example"})
+            async with r.rt.store.write() as tx:
+                await tx.notifications.add_push(user.id, f"https://push.example/{i}",
+                                                {"p256dh": "p", "auth": "a"}, r.clock())
+            people.append(user.id)
+        space = await r.rt.services.spaces.create(
+            r.editor, title="Elavbrott", description="", type=SpaceType.DISRUPTION,
+            classification=Classification.PUBLIC,
+            participants=[Participant(a) for a in [r.editor.actor_id, *r.actor_ids]])
+        notice = await r.rt.services.notices.post(
+            r.editor, space.space.id, classification=Classification.PUBLIC,
+            body="Elavbrott i norra länet, värmestuga i Tensta")
+        emails: list[str] = []
+        for _ in range(61):
+            for _ in range(20):
+                if await r.dispatcher.run_once() == 0:
+                    break
+            emails = [m.to for m in r.channels[ChannelKind.EMAIL].sent  # not "space added"
+                      if isinstance(m.to, str) and "värmestuga" in m.rendered.text]
+            if len(emails) == ACTORS:
+                break
+            r.clock.now += timedelta(seconds=1)
+        assert sorted(emails) == sorted(f"tib{i}@aktor.example" for i in range(ACTORS))
+        assert r.clock.now - r.clock.start <= timedelta(seconds=60)
+        assert not r.channels[ChannelKind.PUSH].sent
+        assert r.channels[ChannelKind.PUSH].attempts < ACTORS  # the breaker spared the rest
+        ledger = await r.rt.services.notices.deliveries(r.editor, notice.id)
+        by_person = {p: sorted((d.channel.value, d.status) for d in ledger
+                               if d.recipient_user_id == p) for p in people}
+        assert all(lines == [("email", "sent"), ("push", "failed")]
+                   for lines in by_person.values()), by_person
 
 
 async def test_a_failed_sms_delivery_report_escalates_to_the_next_contact_point(
