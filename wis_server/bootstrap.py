@@ -35,7 +35,7 @@ from .channels.phone.speech import SpeechClips, find_espeak
 from .channels.ports import Channel as ChannelPort
 from .channels.rakel.gateway import RakelGateway
 from .channels.rakel.settings import parse_rakel_settings
-from .channels.settings import parse_channel_settings
+from .channels.settings import channel_settings as channel_settings_of
 from .classification.channel_policy import ChannelKind
 from .classification.crypto import EnvelopeCipher
 from .classification.keys import Keyring, load_keyring, load_keyring_file
@@ -129,7 +129,7 @@ def build_services(store: Store, settings: Settings, clock: Clock,
     TwiML the phone webhooks are answered."""
     passwords = passwords or Passwords()
     entries = Entries(store, clock, publisher, enabled=channels, wake=wake)
-    channel_settings = parse_channel_settings(settings.channels.reveal())
+    channel_settings = channel_settings_of(settings)
     outbox = outbox or OutboxService(store, clock)
     callouts = Callouts(store, clock, publisher, StoreOutbox(),
                         LinkSigner(store.audit_key, public_url(settings)),

@@ -15,9 +15,9 @@ repr of the whole tree or a log line that carries it.
       stream       per-connection queue and connection caps, catch-up and re-auth periods
       maintenance  prune_every_s
       callouts     step_s (escalation step), tick_s (how often this process escalates)
-      channels     sms_webhook_secret (Secret); variables: the WIS_* variables the channels
-                   read (Secrets), for channels.settings.parse_channel_settings(
-                   settings.channels.reveal())
+      channels     sms_webhook_secret (Secret); variables: the WIS_* variables only the
+                   channels read (Secrets), for channels.settings.channel_settings(settings),
+                   which takes WIS_PUBLIC_URL from server and the webhook secret from here
 """
 
 from __future__ import annotations
@@ -140,8 +140,8 @@ class CalloutSettings:
 @dataclass(frozen=True, slots=True)
 class ChannelsSection:
     """The hook for channel settings: `variables` holds every WIS_* variable no other section
-    reads (SMTP, SMS, push…) plus WIS_PUBLIC_URL, as Secrets; `channels.settings` parses
-    them."""
+    reads (SMTP, SMS, push…), as Secrets; `channels.settings.channel_settings` parses them
+    with server.public_url and this section's sms_webhook_secret (each read once, here)."""
 
     sms_webhook_secret: Secret = field(default_factory=Secret)
     variables: Variables = ()
@@ -228,8 +228,6 @@ _TOML_KEYS = {
 KEYRING_PREFIX = "WIS_KEYRING_"
 # Read elsewhere, never kept in Settings: the CLI's one-off passwords and the config file.
 _NOT_KEPT = frozenset({"WIS_CONFIG_FILE", "WIS_ADMIN_PASSWORD", "WIS_USER_PASSWORD"})
-# Read by a core section and by the channels too.
-_SHARED_WITH_CHANNELS = frozenset({"WIS_PUBLIC_URL", "WIS_SMS_WEBHOOK_SECRET"})
 
 
 def _convert(name: str, kind: object, raw: object) -> object:
@@ -301,7 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                  if n.startswith(KEYRING_PREFIX) and n not in _ENV)
     others = tuple((n, Secret(v)) for n, v in sorted(env.items())
                    if n.startswith("WIS_") and n not in _NOT_KEPT
-                   and (n not in _ENV or n in _SHARED_WITH_CHANNELS)
+                   and n not in _ENV
                    and not n.startswith((KEYRING_PREFIX, "WIS_TEST_")))
     settings = Settings(keyring=KeyringSettings(variables=keys),
                         channels=ChannelsSection(variables=others))

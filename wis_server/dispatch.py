@@ -20,7 +20,7 @@ from .channels.health import HealthRegistry
 from .channels.memory import MemoryChannel
 from .channels.ports import Channel
 from .channels.registry import ChannelRegistry, build_channels
-from .channels.settings import parse_channel_settings
+from .channels.settings import channel_settings as channel_settings_of
 from .classification.channel_policy import ChannelKind
 from .config import ConfigError, Settings
 from .domain.notifications import Channel as NotifyChannel
@@ -62,7 +62,7 @@ def build_dispatch(store: Store, settings: Settings, clock: Clock,
                    extra: Mapping[ChannelKind, Channel] | None = None) -> Dispatch:
     """`extra`: channels the runtime built itself (the Rakel gateway, whose run() it
     supervises); they take the place of an in-memory recorder of the same kind."""
-    channel_settings = parse_channel_settings(settings.channels.reveal())
+    channel_settings = channel_settings_of(settings)
     registry = build_channels(channel_settings, vapid_private_pem=vapid_private_pem)
     if extra:
         registry = ChannelRegistry({**registry.channels, **extra})

@@ -30,9 +30,10 @@ from tests.peers.push_service import PushService
 from wis_server.channels.ports import Message, PushSubscription
 from wis_server.channels.registry import build_channels
 from wis_server.channels.render import render
-from wis_server.channels.settings import parse_channel_settings
+from wis_server.channels.settings import ChannelSettings, channel_settings
 from wis_server.classification.channel_policy import ChannelKind, MessageContent, apply
 from wis_server.classification.keys import load_keyring_file
+from wis_server.config import load_settings
 from wis_server.domain.levels import Classification
 
 PUSH_ENV = {"WIS_CHANNELS": "push", "WIS_VAPID_SUBJECT": "mailto:wis@kommun.example",
@@ -134,7 +135,7 @@ def _send_through_channel(server: LiveServer, sub_id: str, peer: PushService,
     assert isinstance(keys, dict)
 
     async def send() -> None:
-        registry = build_channels(parse_channel_settings(PUSH_ENV),
+        registry = build_channels(_channels(PUSH_ENV),
                                   vapid_private_pem=keyring.vapid_private_pem)
         push = registry.channels[ChannelKind.PUSH]
         content = MessageContent(level=Classification.PUBLIC, body="Provlarm från WIS",
@@ -192,3 +193,9 @@ def test_service_worker_shows_the_push_and_opens_its_space(push_server: LiveServ
         }""")
         expect(page).to_have_url(target)
         context.close()
+
+
+def _channels(env: dict[str, str]) -> ChannelSettings:
+    """Channel settings as the runtime gets them: through the config sections (which read
+    WIS_PUBLIC_URL and WIS_SMS_WEBHOOK_SECRET once)."""
+    return channel_settings(load_settings(env))

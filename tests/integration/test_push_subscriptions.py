@@ -25,9 +25,10 @@ from wis_server.channels.errors import SubscriptionGone
 from wis_server.channels.ports import Message, PushSubscription
 from wis_server.channels.registry import build_channels
 from wis_server.channels.render import render
-from wis_server.channels.settings import parse_channel_settings
+from wis_server.channels.settings import ChannelSettings, channel_settings
 from wis_server.classification.channel_policy import ChannelKind, MessageContent, apply
 from wis_server.classification.keys import Keyring
+from wis_server.config import load_settings
 from wis_server.domain.levels import Classification, Role
 from wis_server.storage.tables import audit_log, push_subscriptions
 
@@ -250,7 +251,7 @@ async def test_real_peer_subscription_via_our_api_is_delivered_then_forgotten_on
         stored = await tx.notifications.push_subscription(sub_id)
     assert stored is not None and stored.endpoint == data["endpoint"]
     env = {**PUSH_ENV}
-    registry = build_channels(parse_channel_settings(env),
+    registry = build_channels(_channels(env),
                               vapid_private_pem=keyring.vapid_private_pem)
     push = registry.channels[ChannelKind.PUSH]
     to = PushSubscription(stored.endpoint, stored.keys["p256dh"], stored.keys["auth"])
@@ -278,3 +279,9 @@ async def test_real_peer_subscription_via_our_api_is_delivered_then_forgotten_on
         actions = (await tx.conn.execute(select(audit_log.c.action).where(
             audit_log.c.target_id == sub_id).order_by(audit_log.c.seq))).scalars().all()
     assert actions == ["push.subscribe", "push.gone"]
+
+
+def _channels(env: dict[str, str]) -> ChannelSettings:
+    """Channel settings as the runtime gets them: through the config sections (which read
+    WIS_PUBLIC_URL and WIS_SMS_WEBHOOK_SECRET once)."""
+    return channel_settings(load_settings(env))

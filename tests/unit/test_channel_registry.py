@@ -8,13 +8,13 @@ import pytest
 from wis_server.channels.memory import MemoryChannel
 from wis_server.channels.ports import Channel
 from wis_server.channels.registry import build_channels
-from wis_server.channels.settings import parse_channel_settings
+from wis_server.channels.settings import ChannelSettings, channel_settings
 from wis_server.channels.sms import SmsChannel
 from wis_server.channels.smtp import SmtpChannel
 from wis_server.channels.webpush import WebPushChannel
 from wis_server.classification.channel_policy import ChannelKind
 from wis_server.classification.keys import generate_keyring
-from wis_server.config import ConfigError
+from wis_server.config import ConfigError, load_settings
 
 ENV = {"WIS_CHANNELS": "email,sms,push", "WIS_SMTP_URL": "smtps://mail.example",
        "WIS_MAIL_FROM": "wis@kommun.example", "WIS_SMS_API_URL": "https://api.46elks.example",
@@ -23,7 +23,7 @@ ENV = {"WIS_CHANNELS": "email,sms,push", "WIS_SMTP_URL": "smtps://mail.example",
 
 
 async def test_memory_registry() -> None:
-    registry = build_channels(parse_channel_settings({"WIS_CHANNELS": "memory"}))
+    registry = build_channels(_channels({"WIS_CHANNELS": "memory"}))
     assert set(registry) == {ChannelKind.EMAIL, ChannelKind.SMS, ChannelKind.PUSH}
     for kind in registry:
         channel = registry.get(kind)
@@ -34,7 +34,7 @@ async def test_memory_registry() -> None:
 
 
 async def test_real_registry() -> None:
-    registry = build_channels(parse_channel_settings(ENV),
+    registry = build_channels(_channels(ENV),
                               vapid_private_pem=generate_keyring().vapid_private_pem)
     assert isinstance(registry.get(ChannelKind.EMAIL), SmtpChannel)
     assert isinstance(registry.get(ChannelKind.SMS), SmsChannel)
@@ -46,9 +46,15 @@ async def test_real_registry() -> None:
 
 
 def test_nothing_enabled_builds_nothing() -> None:
-    assert list(build_channels(parse_channel_settings({}))) == []
+    assert list(build_channels(_channels({}))) == []
 
 
 def test_push_needs_the_vapid_key() -> None:
     with pytest.raises(ConfigError, match="VAPID"):
-        build_channels(parse_channel_settings({**ENV, "WIS_CHANNELS": "push"}))
+        build_channels(_channels({**ENV, "WIS_CHANNELS": "push"}))
+
+
+def _channels(env: dict[str, str]) -> ChannelSettings:
+    """Channel settings as the runtime gets them: through the config sections (which read
+    WIS_PUBLIC_URL and WIS_SMS_WEBHOOK_SECRET once)."""
+    return channel_settings(load_settings(env))

@@ -8,9 +8,9 @@ import pytest
 from wis_server.channels.errors import TransientError
 from wis_server.channels.memory import MemoryChannel
 from wis_server.channels.ports import Message, Rendered
-from wis_server.channels.settings import Secret, parse_channel_settings
+from wis_server.channels.settings import ChannelSettings, Secret, channel_settings
 from wis_server.classification.channel_policy import ChannelKind
-from wis_server.config import ConfigError
+from wis_server.config import ConfigError, load_settings
 
 SMTP = {"WIS_CHANNELS": "email", "WIS_SMTP_URL": "smtp://mail.example:2525?starttls=true",
         "WIS_SMTP_USER": "wis", "WIS_SMTP_PASSWORD": "pw-Hunter2-secret",
@@ -22,19 +22,19 @@ SMS = {"WIS_CHANNELS": "sms", "WIS_SMS_API_URL": "https://api.46elks.example/",
 
 
 def test_nothing_enabled_by_default() -> None:
-    settings = parse_channel_settings({})
+    settings = _channels({})
     assert settings.enabled == () and not settings.memory
     assert settings.smtp is None and settings.sms is None and settings.push is None
 
 
 def test_memory_enables_every_real_channel_as_recorder() -> None:
-    settings = parse_channel_settings({"WIS_CHANNELS": "memory"})
+    settings = _channels({"WIS_CHANNELS": "memory"})
     assert settings.memory
     assert settings.enabled == (ChannelKind.EMAIL, ChannelKind.SMS, ChannelKind.PUSH)
 
 
 def test_smtp_parsed() -> None:
-    smtp = parse_channel_settings(SMTP).smtp
+    smtp = _channels(SMTP).smtp
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.tls, smtp.user) == ("mail.example", 2525, "starttls", "wis")
     assert smtp.password is not None and smtp.password.reveal() == "pw-Hunter2-secret"
@@ -47,7 +47,7 @@ def test_smtp_parsed() -> None:
 ])
 def test_smtp_tls_modes(url: str, tls: str, port: int) -> None:
     env = {**SMTP, "WIS_SMTP_URL": url, "WIS_SMTP_USER": "", "WIS_SMTP_PASSWORD": ""}
-    smtp = parse_channel_settings(env).smtp
+    smtp = _channels(env).smtp
     assert smtp is not None and (smtp.tls, smtp.port) == (tls, port)
 
 
@@ -65,15 +65,15 @@ def test_smtp_tls_modes(url: str, tls: str, port: int) -> None:
 ])
 def test_smtp_errors(change: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
-        parse_channel_settings({**SMTP, **change})
+        _channels({**SMTP, **change})
     assert "Hunter2" not in str(info.value)
 
 
 def test_sms_parsed_and_validated() -> None:
-    sms = parse_channel_settings(SMS).sms
+    sms = _channels(SMS).sms
     assert sms is not None and sms.api_url == "https://api.46elks.example"
     assert sms.password.reveal() == "sms-Hunter2-secret" and "Hunter2" not in repr(sms)
-    assert parse_channel_settings({**SMS, "WIS_SMS_FROM": "+46766861004"}).sms is not None
+    assert _channels({**SMS, "WIS_SMS_FROM": "+46766861004"}).sms is not None
     for change, message in [({"WIS_PUBLIC_URL": ""}, "WIS_PUBLIC_URL is required"),
                             ({"WIS_SMS_WEBHOOK_SECRET": "short"}, "at least 16"),
                             ({"WIS_SMS_WEBHOOK_SECRET": "a/b" * 8}, "at least 16"),
@@ -82,17 +82,17 @@ def test_sms_parsed_and_validated() -> None:
                             ({"WIS_SMS_FROM": "0701234567"}, "E.164"),
                             ({"WIS_SMS_FROM": "Länsstyrelsen"}, "E.164")]:
         with pytest.raises(ConfigError, match=message):
-            parse_channel_settings({**SMS, **change})
+            _channels({**SMS, **change})
 
 
 def test_push_subject() -> None:
-    push = parse_channel_settings({"WIS_CHANNELS": "push", "WIS_MAIL_FROM": "a@b.example"}).push
+    push = _channels({"WIS_CHANNELS": "push", "WIS_MAIL_FROM": "a@b.example"}).push
     assert push is not None and push.subject == "mailto:a@b.example"
-    push = parse_channel_settings({"WIS_CHANNELS": "push",
+    push = _channels({"WIS_CHANNELS": "push",
                                    "WIS_PUBLIC_URL": "https://wis.example"}).push
     assert push is not None and push.subject == "https://wis.example"
     with pytest.raises(ConfigError, match="VAPID"):
-        parse_channel_settings({"WIS_CHANNELS": "push", "WIS_PUBLIC_URL": "http://x"})
+        _channels({"WIS_CHANNELS": "push", "WIS_PUBLIC_URL": "http://x"})
 
 
 def test_secret_equality_and_repr() -> None:
@@ -111,3 +111,9 @@ async def test_memory_channel_records_and_fails_on_demand() -> None:
     assert list(channel.sent) == [message] and channel.attempts == 2
     await channel.aclose()
     assert channel.closed
+
+
+def _channels(env: dict[str, str]) -> ChannelSettings:
+    """Channel settings as the runtime gets them: through the config sections (which read
+    WIS_PUBLIC_URL and WIS_SMS_WEBHOOK_SECRET once)."""
+    return channel_settings(load_settings(env))

@@ -172,7 +172,7 @@ def test_maintenance_interval() -> None:
 
 
 def test_the_channels_section_is_what_the_channel_settings_parse() -> None:
-    from wis_server.channels.settings import parse_channel_settings
+    from wis_server.channels.settings import channel_settings, parse_channel_settings
 
     env = {"WIS_CHANNELS": "email,sms", "WIS_PUBLIC_URL": "https://wis.example",
            "WIS_SMTP_URL": "smtps://mail.example:465", "WIS_SMTP_USER": "wis",
@@ -181,7 +181,15 @@ def test_the_channels_section_is_what_the_channel_settings_parse() -> None:
            "WIS_SMS_API_PASSWORD": "sms-s3cret", "WIS_SMS_FROM": "+46700000000",
            "WIS_SMS_WEBHOOK_SECRET": "abcdefghijklmnop-s3cret", "WIS_PORT": "8123"}
     s = load_settings(env)
-    assert parse_channel_settings(s.channels.reveal()) == parse_channel_settings(env)
+    channels = channel_settings(s)
+    raw = {k: v for k, v in env.items() if k not in ("WIS_PUBLIC_URL", "WIS_SMS_WEBHOOK_SECRET")}
+    assert channels == parse_channel_settings(
+        raw, public_url=env["WIS_PUBLIC_URL"],
+        sms_webhook_secret=Secret(env["WIS_SMS_WEBHOOK_SECRET"]))
+    assert channels.public_url == "https://wis.example" and channels.sms is not None
+    assert channels.sms.webhook_secret.reveal() == "abcdefghijklmnop-s3cret"
+    # read once, by their own sections: not carried a second time among the channels'
+    assert {"WIS_PUBLIC_URL", "WIS_SMS_WEBHOOK_SECRET"}.isdisjoint(s.channels.reveal())
     assert s.server.public_url == "https://wis.example"
     assert s.channels.sms_webhook_secret.reveal() == "abcdefghijklmnop-s3cret"
     assert "WIS_PORT" not in s.channels.reveal()  # core settings stay in their sections

@@ -28,7 +28,7 @@ The port (channels.ports.Channel), for the dispatcher built on top of it:
 `delivery_id` is the outbox delivery row's id and must stay the same across retries: it
 becomes the e-mail Message-ID, the SMS delivery-report reference and (hashed) the push Topic
 when none is given, so a resend after a lost answer can be de-duplicated downstream.
-`channels.registry.build_channels(parse_channel_settings(env), vapid_private_pem=...)` builds
+`channels.registry.build_channels(channel_settings(settings), vapid_private_pem=...)` builds
 the enabled adapters (or in-memory recorders for WIS_CHANNELS=memory); `channels.memory.
 MemoryChannel` is the recording fake for unit tests. The outbox, dispatcher, notices and
 call-outs live elsewhere and only use this port.

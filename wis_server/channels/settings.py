@@ -13,34 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..classification.channel_policy import ChannelKind
-from ..config import ConfigError
-
-# NOTE for the lead: the `boot` branch adds a `Secret` type to wis_server.config; until it has
-# landed this minimal one stands in (same idea: reveal() on use, never in repr/str).
-
-
-class Secret:
-    """A secret string: `reveal()` to use it; repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
+from ..config import ConfigError, Secret, Settings
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SENDER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,10}$")
@@ -158,13 +131,15 @@ def _http_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def _sms(env: Mapping[str, str], public_url: str) -> SmsSettings:
+def _sms(env: Mapping[str, str], public_url: str, webhook_secret: Secret) -> SmsSettings:
     why = "when WIS_CHANNELS includes sms"
     api_url = _http_url("WIS_SMS_API_URL", _required(env, "WIS_SMS_API_URL", why))
     if not public_url:
         raise ConfigError("WIS_PUBLIC_URL is required when WIS_CHANNELS includes sms "
                           "(the provider posts delivery reports and replies to it)")
-    secret = _required(env, "WIS_SMS_WEBHOOK_SECRET", why)
+    secret = webhook_secret.reveal().strip()
+    if not secret:
+        raise ConfigError(f"WIS_SMS_WEBHOOK_SECRET is required {why}")
     if len(secret) < 16 or not all(ch.isalnum() or ch in "-_" for ch in secret):
         raise ConfigError("WIS_SMS_WEBHOOK_SECRET must be at least 16 characters of "
                           "A-Z, a-z, 0-9, - and _ (it is part of a URL)")
@@ -188,10 +163,21 @@ def _push(env: Mapping[str, str], public_url: str) -> PushSettings:
     return PushSettings(subject)
 
 
-def parse_channel_settings(env: Mapping[str, str]) -> ChannelSettings:
+def channel_settings(settings: Settings) -> ChannelSettings:
+    """The channels of the runtime's settings: WIS_PUBLIC_URL and WIS_SMS_WEBHOOK_SECRET are
+    read once, by the config sections (server, channels), and handed in from there."""
+    return parse_channel_settings(settings.channels.reveal(),
+                                  public_url=settings.server.public_url,
+                                  sms_webhook_secret=settings.channels.sms_webhook_secret)
+
+
+def parse_channel_settings(env: Mapping[str, str], *, public_url: str = "",
+                           sms_webhook_secret: Secret | None = None) -> ChannelSettings:
+    """`env`: the channels section's variables (SMTP, SMS, push…); the public URL and the SMS
+    webhook secret come from their own sections (see channel_settings)."""
     raw = [part.strip().lower() for part in env.get("WIS_CHANNELS", "").split(",")
            if part.strip()]
-    public_url = env.get("WIS_PUBLIC_URL", "").strip()
+    public_url = public_url.strip()
     if public_url:
         public_url = _http_url("WIS_PUBLIC_URL", public_url)
     if raw == ["memory"]:
@@ -211,7 +197,8 @@ def parse_channel_settings(env: Mapping[str, str]) -> ChannelSettings:
         memory=False,
         public_url=public_url,
         smtp=_smtp(env) if ChannelKind.EMAIL in enabled else None,
-        sms=_sms(env, public_url) if ChannelKind.SMS in enabled else None,
+        sms=_sms(env, public_url, sms_webhook_secret or Secret())
+        if ChannelKind.SMS in enabled else None,
         push=_push(env, public_url) if ChannelKind.PUSH in enabled else None,
         push_allow_loopback=_flag(env, "WIS_PUSH_ALLOW_LOOPBACK"),
     )
