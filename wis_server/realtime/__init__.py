@@ -9,7 +9,8 @@ connection). The per-space event log is the truth; every signal is only a wake-u
       │ / membership_changed                 ▼
       ▼                                   pg_bus.PgBus ── signals.decode/encode (pure codec)
     hub.Hub (thin facade) ◄──────────────── on_remote / on_bus_reconnected
-      │  background_loops(): catch-up head poll, re-validation (the runtime supervises them)
+      │  background_loops(): catch-up head poll, re-validation (the runtime supervises them:
+      │                      a failure ends the loop; the Supervisor counts and restarts it)
       ├─► registry.Registry      connections by user, Feed per followed space, subscriptions,
       │                          interned principals, connection caps
       ├─► fanout.Fanout          per Feed a pump: source.changes(S, after=cursor), decrypted
