@@ -14,14 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+import h11
+
 from . import render, store
 from .auth import Auth, SignedOut, authorised
 from .commands import USAGE, Command, PostDraft, UsageError, parse, parse_post
 from .feed import Cursor, Journal
+from .linkstate import backoff_delay
 from .outbox import CONFIRMED, PENDING, Item, Outbox, request_for
+from .pipeline import Call, pipelined
 from .sync import LongPollSource, NoSyncEndpoint, Source, SyncSource, pick_source
 from .texts import Texts
-from .transport import Link, LinkDown, Shared, Stopped
+from .transport import RETRY_STATUS, Link, LinkDown, Reply, Shared, Stopped
+
+BATCH = 10  # queued items pipelined per connection
 
 
 class Console:
@@ -228,29 +234,68 @@ class App:
                                                  nr=len(self.callouts)), indent=""))
 
     def _send_loop(self, link: Link) -> None:
+        """Drain the outbox in order: up to BATCH items pipelined on one connection (one round
+        trip for all of them), answers handled in order; what was not answered is sent again
+        with the same keys after a backoff."""
+        attempt = 0
         while True:
             pending = self.outbox.pending()
             if not pending or not self.signed_in.is_set():
                 self._wait(self.wake_sender, 30)
                 self.wake_sender.clear()
                 continue
-            item = pending[0]
-            method, path, body = request_for(item)
+            batch = pending[:BATCH]
             try:
-                reply = authorised(self.auth, link, method, path, body=body,
-                                   headers={"idempotency-key": item.key}, deadline_s=None)
+                header = self.auth.header(link)
             except SignedOut as error:
                 self._session_ended(error)
                 continue
-            if 200 <= reply.status < 300:
-                data = reply.data if isinstance(reply.data, dict) else {}
-                result = {k: data[k] for k in ("id", "seq", "state", "changed") if k in data}
-                self.outbox.confirm(item, result)
-                self.console.say(self.t("posted.confirmed", n=item.n, label=item.label))
+            except LinkDown:
+                continue
+            calls = []
+            for item in batch:
+                method, path, body = request_for(item)
+                calls.append(Call(method, path, body, {**header, "idempotency-key": item.key}))
+            answered = 0
+            replies = pipelined(self.shared, calls)
+            try:
+                for item, reply in zip(batch, replies, strict=False):
+                    if not self._settle(item, reply, header):
+                        break
+                    answered += 1
+            except (OSError, h11.ProtocolError):
+                with self.shared.lock:
+                    changed = self.shared.state.failed(self.shared.clock())
+                if changed:
+                    self.shared.changed()
+            finally:
+                replies.close()
+            if answered < len(batch):
+                self.shared.sleep(backoff_delay(attempt, self.shared.rng))
+                attempt += 1
             else:
-                self.outbox.reject(item, reply.code or str(reply.status), reply.status)
-                self.console.say(self.t("posted.rejected", n=item.n, label=item.label,
-                                        code=reply.code or reply.status))
+                attempt = 0
+
+    def _settle(self, item: Item, reply: Reply, header: dict[str, str]) -> bool:
+        """Act on one answer; False: stop here and send the rest again later."""
+        if 200 <= reply.status < 300:
+            data = reply.data if isinstance(reply.data, dict) else {}
+            result = {k: data[k] for k in ("id", "seq", "state", "changed") if k in data}
+            self.outbox.confirm(item, result)
+            self.console.say(self.t("posted.confirmed", n=item.n, label=item.label))
+            return True
+        if reply.status == 401:
+            if reply.code == "token_expired":
+                self.auth.invalidate(header)
+            else:
+                self._session_ended(SignedOut(reply.code))
+            return False
+        if reply.status in RETRY_STATUS:
+            return False
+        self.outbox.reject(item, reply.code or str(reply.status), reply.status)
+        self.console.say(self.t("posted.rejected", n=item.n, label=item.label,
+                                code=reply.code or reply.status))
+        return True
 
     # --- commands ------------------------------------------------------------------------
 

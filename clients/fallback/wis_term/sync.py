@@ -63,7 +63,7 @@ class LongPollSource:
         return list(reply.data.get("items", [])), False
 
 
-TAIL = 20  # a space new to the cursor starts with its latest 20 events (docs/sync.md)
+TAIL = 100  # a space new to the cursor starts with its latest 100 events (the most sync gives)
 
 
 def from_sync_item(space_id: str, exercise: bool, item: dict[str, Any]) -> dict[str, Any]:
