@@ -302,7 +302,7 @@ async def runtime(settings: Settings, keyring: Keyring | None = None, *,
         rakel_settings = (parse_rakel_settings(settings.channels.reveal())
                           if render is not None else None)
         rakel = RakelGateway(rakel_settings) if rakel_settings is not None else None
-        phone = parse_phone_settings(settings.channels.reveal())
+        phone = parse_phone_settings(settings.channels.reveal(), settings.server.public_url)
         clips = None
         if phone is not None and phone.provider is Provider.ELKS and render is not None:
             clips = SpeechClips(find_espeak(phone.espeak))

@@ -21,7 +21,8 @@ from wis_server.channels.phone.script import (
     render_twiml,
     spoken,
 )
-from wis_server.channels.phone.settings import Provider, parse_phone_settings
+from wis_server.channels.phone.settings import PhoneSettings, Provider
+from wis_server.channels.phone.settings import parse_phone_settings as _parse_phone_settings
 from wis_server.channels.phone.webhooks import Outcome, parse_elks, parse_twiml
 from wis_server.channels.sms_webhooks import WebhookError
 from wis_server.config import ConfigError
@@ -246,6 +247,11 @@ BASE = {"WIS_PHONE_PROVIDER": "twiml", "WIS_PHONE_API_URL": "https://api.twilio.
         "WIS_PHONE_API_USER": "AC123", "WIS_PHONE_API_PASSWORD": "token-abc",
         "WIS_PHONE_NUMBERS": "+46850000001, +46850000002",
         "WIS_PUBLIC_URL": "https://wis.example.se"}
+
+
+def parse_phone_settings(env: dict[str, str]) -> PhoneSettings | None:
+    """As bootstrap calls it: WIS_PUBLIC_URL comes from the server section, not the env."""
+    return _parse_phone_settings(env, env.get("WIS_PUBLIC_URL", ""))
 
 
 def test_settings() -> None:

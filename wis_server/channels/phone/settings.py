@@ -60,7 +60,9 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
-def parse_phone_settings(env: Mapping[str, str]) -> PhoneSettings | None:
+def parse_phone_settings(env: Mapping[str, str], public_url: str) -> PhoneSettings | None:
+    """The phone section from the channels' environment; `public_url` is the server section's
+    WIS_PUBLIC_URL (read once, in config), the base of the URLs the provider calls and signs."""
     raw = env.get("WIS_PHONE_PROVIDER", "").strip().lower()
     if not raw:
         return None
@@ -83,7 +85,7 @@ def parse_phone_settings(env: Mapping[str, str]) -> PhoneSettings | None:
                           "(+4687001234), one per parallel conference")
     if len(set(numbers)) != len(numbers) or len(numbers) > MAX_NUMBERS:
         raise ConfigError(f"WIS_PHONE_NUMBERS must hold 1-{MAX_NUMBERS} different numbers")
-    public_url = env.get("WIS_PUBLIC_URL", "").strip()
+    public_url = public_url.strip()
     if not public_url:
         raise ConfigError("WIS_PUBLIC_URL is required when WIS_PHONE_PROVIDER is set (the "
                           "provider calls its webhooks, and signs that URL)")
