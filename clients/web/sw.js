@@ -25,6 +25,7 @@ const SHELL = [
   '/js/unread.js',
   '/js/views/admin.js',
   '/js/views/callouts.js',
+  '/js/views/callout_strip.js',
   '/js/views/common.js',
   '/js/views/login.js',
   '/js/views/notice.js',

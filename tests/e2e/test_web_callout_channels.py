@@ -88,6 +88,15 @@ def test_the_board_says_which_channel_reached_each_actor(
     expect(board).not_to_contain_text("null")
     if out is not None:
         page.screenshot(path=out / "callout-channels.png", full_page=True)
+    # The space's log says it too, above the entries: who was reached over which channel.
+    page.locator("p.breadcrumb a").click()
+    page.wait_for_url(re.compile(r"#/spaces/[^/]+$"))
+    strip = page.locator("section.callout-strip")
+    expect(strip).to_be_visible()
+    expect(strip.locator("li[data-reached=rakel]")).to_contain_text(
+        re.compile(r"Storstockholms brandförsvar nådd via Rakel \d\d:\d\d"))
+    expect(strip).to_contain_text("1 av 2 har svarat")
+    expect(strip.get_by_role("link", name="Visa aktiveringstavlan")).to_be_visible()
     assert watch.csp_violations() == []
     ctx.close()
 

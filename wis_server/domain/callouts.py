@@ -59,7 +59,8 @@ class Answer(str, Enum):
 
 # The channel a contact point's messages go out on (wire values of notifications.Channel).
 CONTACT_CHANNEL = {ContactKind.SMS: "sms", ContactKind.EMAIL: "email",
-                   ContactKind.RAKEL_ISSI: "rakel", ContactKind.RAKEL_GSSI: "rakel"}
+                   ContactKind.RAKEL_ISSI: "rakel", ContactKind.RAKEL_GSSI: "rakel",
+                   ContactKind.PHONE: "phone"}
 DEFAULT_STEP = timedelta(minutes=10)
 DEFAULT_DEADLINE = timedelta(minutes=60)
 CODE_DIGITS = 6

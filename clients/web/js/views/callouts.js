@@ -12,7 +12,7 @@ const ANSWERED = new Set(['acknowledged', 'declined']);
 function secondsLeft(deadline) { return Math.round((Date.parse(deadline) - Date.now()) / 1000); }
 
 // "nådd via Rakel 03:12": the channel that finally reached the actor (the delivery ledger).
-function reachedText(reached) {
+export function reachedText(reached) {
   if (!reached) return '';
   const params = { channel: t(`via_${reached.channel}`), time: formatHourMinute(reached.at) };
   return t(reached.confirmed ? 'callout_reached_via' : 'callout_sent_via', params);

@@ -7,6 +7,7 @@ import { badge, exerciseBadge, levelRank, LEVELS } from '../classification.js';
 import { KINDS, audiencePicker, audienceText, ceilingsOf, levelRadios, spaceMeta, exercisePrefix } from './common.js';
 import { arrived, leftSpace, viewing } from '../unread.js';
 import { noticeComposer } from './notice.js';
+import { calloutStrip } from './callout_strip.js';
 
 const PAGE = 200;
 
@@ -17,14 +18,17 @@ export function spaceView({ spaceId }) {
   let ctxRef = null;
   let log = null;
   let header = null;
+  let strip = null; // the space's latest call-outs above the log
   let followed = null; // the space id once subscribed (app.js: is it still followed?)
   let left = false; // the space was taken away (revoked / membership.removed)
 
   async function load(ctx) {
     ctxRef = ctx;
-    const [sp, entries] = await Promise.all([
+    const [sp, entries, calloutList] = await Promise.all([
       api(`/spaces/${encodeURIComponent(spaceId)}`),
       api(`/spaces/${encodeURIComponent(spaceId)}/entries${qs({ order: 'desc', limit: PAGE })}`),
+      // the strip of call-outs above the log is a help, never a reason the log fails to load
+      api(`/spaces/${encodeURIComponent(spaceId)}/callouts`).catch(() => ({ items: [] })),
       ctx.store.loadActors().catch(() => null),
     ]);
     space = sp;
@@ -48,7 +52,9 @@ export function spaceView({ spaceId }) {
     else if (space.status === 'closed') el.append(closedNotice());
     else if (space.my_role === 'reader') el.append(h('p.hint', t('reader_only')));
     log = h('ol.entry-log', { 'aria-label': t('log'), reversed: true });
-    el.append(h('h2#log-title', t('log')), filterBar(ctx), log);
+    strip = calloutStrip({ spaceId: space.id, store: ctx.store });
+    strip.show(calloutList.items);
+    el.append(strip.el, h('h2#log-title', t('log')), filterBar(ctx), log);
     const items = showItems(entries, ctx);
     const head = entries.head ?? Math.max(0, ...items.map((e) => e.seq));
     ctx.stream?.subscribe(space.id, head);
@@ -415,6 +421,9 @@ export function spaceView({ spaceId }) {
       else if ((space.writable_levels || []).join() !== wasWritable || (wasStatus === 'closed' && space.status !== 'closed')) {
         ctx.navigate(`#/spaces/${encodeURIComponent(space.id)}`);
       }
+      ctx.rendered();
+    } else if ((ev.event === 'callout.created' || ev.event === 'callout.updated') && ev.data) {
+      strip?.update(ev.data);
       ctx.rendered();
     } else if (ev.event === 'situation_report.published' && ev.data) {
       announce(t('new_report_announce', { version: ev.data.version }));
