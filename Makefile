@@ -45,7 +45,7 @@ peers: $(PEERS_STAMP)
 
 ## Set up and run the whole suite (PostgreSQL too when WIS_TEST_POSTGRES_URL is set).
 test: lint $(PEERS_STAMP)
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra --durations=25
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q tests/unit
