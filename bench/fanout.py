@@ -477,8 +477,8 @@ async def bench(sizes: list[int], steady_s: float, flat_deliveries: int, floor: 
             await asyncio.sleep(2)
             ours_mem = (rss_kib(ours.process.pid) - ours_base) / (n - 1)
             ref_mem = (rss_kib(ref.process.pid) - ref_base) / (n - 1)
-            print(f"idle memory N={n:<5}                 ours {ours_mem:.1f} KiB/connection"
-                  f" | reference {ref_mem:.1f} KiB/connection "
+            print(f"idle memory N={n:<5} (KiB/connection)  ours={ours_mem:.1f}"
+                  f" | reference={ref_mem:.1f} "
                   f"ratio={ours_mem / ref_mem if ref_mem else float('nan'):.2f}")
             if flo is not None:
                 floor_mem = (rss_kib(flo.process.pid) - floor_base) / (n - 1)

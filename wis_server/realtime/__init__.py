@@ -24,8 +24,9 @@ connection). The per-space event log is the truth; every signal is only a wake-u
       ├─► membership             per-user membership.added / membership.removed notices
       └─► longpoll.LongPoll      degraded links: a page of readable events; wait for newer
       ▼
-    connection.Connection: bounded queue (messages and bytes) → eager send (eager.py; a
-      │ writer task only under back-pressure) → Sender
+    connection.Connection: bounded queue (messages and bytes) → Sender.send_now (the
+      │ websocket writes the view's once-serialised frame bytes synchronously) or an eager
+      │ send (eager.py); a writer task only under back-pressure
       │ over limit ⇒ close 4008 (slow consumer; client resumes with `after`)
       │ token exp ⇒ close 4009; disabled ⇒ 4003; lost the space ⇒ {"type":"revoked"}
       ▼
