@@ -20,9 +20,8 @@ from .store import TokenFile
 from .transport import Link, LinkDown, Stopped
 
 RETRY_WINDOW_S = 8.0  # the server's grace is 10 s; keep well inside it
-ATTEMPT_S = 4.5  # one refresh attempt's time-out inside that window
-# The last attempt inside the window waits long for its answer: sending the old token again
-# later, after the server took it, would end the session (a queued answer is worth waiting for).
+# A refresh waits long for its answer: sending the old token again later, after the server
+# took it, would end the session (a late answer is worth waiting for).
 LAST_WAIT_S = 60.0
 REFRESH_AT = 0.75  # refresh when three quarters of the access token's life are gone
 
@@ -110,13 +109,17 @@ class Auth:
                 in_flight = time.time()
                 self.tokens.mark_refreshing(saved, in_flight)
             while True:
-                # Short attempts, so that several fit in the server's 10 s retry grace; the
-                # last one inside it waits as long as the line needs for its answer.
-                left = RETRY_WINDOW_S - (time.time() - in_flight)
+                # One attempt that waits long for its answer: on a slow line a short time-out
+                # would only send more copies of the old token, and a copy arriving more than
+                # 10 s after the first ends the session. Resent at once only when it never
+                # left (no connection) or when the answer was lost early inside the window.
                 try:
                     reply = link.once("POST", "/api/v1/auth/refresh", body=body,
-                                      max_timeout_s=ATTEMPT_S if left > ATTEMPT_S else None,
-                                      min_timeout_s=None if left > ATTEMPT_S else LAST_WAIT_S)
+                                      min_timeout_s=LAST_WAIT_S)
+                except (httpx.ConnectError, httpx.ConnectTimeout):
+                    shared.sleep(1.0)
+                    in_flight = 0.0  # nothing was sent: the next attempt is a first use
+                    break
                 except httpx.TransportError:
                     if time.time() - in_flight < RETRY_WINDOW_S:
                         shared.sleep(0.2)

@@ -88,7 +88,7 @@ def from_sync_item(space_id: str, exercise: bool, item: dict[str, Any]) -> dict[
 
 
 COMPACT_TYPE = "application/vnd.wis.sync+zstd"
-LIMIT = 20  # events per answer: ~3 kB at most, so a post's answer never waits long behind it
+LIMIT = 50  # events per answer (~6 kB compact): fewer round trips when catching up
 
 
 def uvarint(data: bytes, pos: int) -> tuple[int, int]:
