@@ -27,10 +27,10 @@ OTHERS = 200
 OWN = 20
 DOWN_AT, UP_AT = 45.0, 75.0  # seconds after the client started; one outage of 30 s
 KILL_AT = 32.0
-HARD_LIMIT_S = 200.0
+HARD_LIMIT_S = 240.0  # typical: converged after ~145 s; margin for a loaded machine
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(330)
 def test_terminal_client_through_the_degraded_line(tmp_path: Path) -> None:
     with degraded_line(WORST) as line:
         print(f"degraded line: {line.kind}" + (f" ({line.reason})" if line.reason else ""))
