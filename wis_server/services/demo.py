@@ -117,10 +117,11 @@ async def load_demo(directory: Directory, spaces: Spaces, entries: Entries,
     actors: dict[str, Actor] = {}
     for name, short, ceiling, phone, email in ACTORS:
         rakel = RAKEL_TERMINALS.get(short)
+        first = 2 if rakel else 1  # priorities are 1-99 (the API's ContactPoint): Rakel first
         actors[short] = await directory.create_actor(None, name, short, ceiling, (
-            *((ContactPoint(ContactKind.RAKEL_ISSI, rakel[0], 0, rakel[1]),) if rakel else ()),
-            ContactPoint(ContactKind.PHONE, phone, 1, "Växel / TiB"),
-            ContactPoint(ContactKind.EMAIL, email, 2, "Funktionsbrevlåda"),
+            *((ContactPoint(ContactKind.RAKEL_ISSI, rakel[0], 1, rakel[1]),) if rakel else ()),
+            ContactPoint(ContactKind.PHONE, phone, first, "Växel / TiB"),
+            ContactPoint(ContactKind.EMAIL, email, first + 1, "Funktionsbrevlåda"),
         ))
     passwords: dict[str, str] = {}
     principals: dict[str, Principal] = {}
