@@ -122,7 +122,8 @@ def _smtp(env: Mapping[str, str]) -> SmtpSettings:
                         mail_from, Path(ca) if ca else None)
 
 
-def _http_url(name: str, value: str) -> str:
+def http_base_url(name: str, value: str) -> str:
+    """A provider's or our own external base URL: http(s), a host, nothing else; no trailing /."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an http(s):// URL")
@@ -133,7 +134,7 @@ def _http_url(name: str, value: str) -> str:
 
 def _sms(env: Mapping[str, str], public_url: str, webhook_secret: Secret) -> SmsSettings:
     why = "when WIS_CHANNELS includes sms"
-    api_url = _http_url("WIS_SMS_API_URL", _required(env, "WIS_SMS_API_URL", why))
+    api_url = http_base_url("WIS_SMS_API_URL", _required(env, "WIS_SMS_API_URL", why))
     if not public_url:
         raise ConfigError("WIS_PUBLIC_URL is required when WIS_CHANNELS includes sms "
                           "(the provider posts delivery reports and replies to it)")
@@ -179,7 +180,7 @@ def parse_channel_settings(env: Mapping[str, str], *, public_url: str = "",
            if part.strip()]
     public_url = public_url.strip()
     if public_url:
-        public_url = _http_url("WIS_PUBLIC_URL", public_url)
+        public_url = http_base_url("WIS_PUBLIC_URL", public_url)
     if raw == ["memory"]:
         return ChannelSettings(REAL_CHANNELS, True, public_url or "http://127.0.0.1:8000",
                                push_allow_loopback=_flag(env, "WIS_PUSH_ALLOW_LOOPBACK"))

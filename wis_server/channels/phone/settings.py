@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import urlsplit
 
 from ...config import ConfigError, Secret
+from ..settings import http_base_url
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SIP = re.compile(r"^sips?:[A-Za-z0-9._+~-]+@[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -47,15 +47,6 @@ class PhoneSettings:
         return None
 
 
-def _http_url(name: str, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name} must be an http(s):// URL")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError(f"{name} must be a plain base URL (no credentials, query or fragment)")
-    return value.rstrip("/")
-
-
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
@@ -74,7 +65,7 @@ def parse_phone_settings(env: Mapping[str, str], public_url: str) -> PhoneSettin
     api_url = env.get("WIS_PHONE_API_URL", "").strip()
     if not api_url:
         raise ConfigError(f"WIS_PHONE_API_URL is required {why}")
-    api_url = _http_url("WIS_PHONE_API_URL", api_url)
+    api_url = http_base_url("WIS_PHONE_API_URL", api_url)
     user = env.get("WIS_PHONE_API_USER", "").strip()
     password = env.get("WIS_PHONE_API_PASSWORD", "")
     if not user or not password:
@@ -89,7 +80,7 @@ def parse_phone_settings(env: Mapping[str, str], public_url: str) -> PhoneSettin
     if not public_url:
         raise ConfigError("WIS_PUBLIC_URL is required when WIS_PHONE_PROVIDER is set (the "
                           "provider calls its webhooks, and signs that URL)")
-    public_url = _http_url("WIS_PUBLIC_URL", public_url)
+    public_url = http_base_url("WIS_PUBLIC_URL", public_url)
     secret = env.get("WIS_PHONE_WEBHOOK_SECRET", "")
     bridges = _list(env, "WIS_PHONE_BRIDGES")
     if provider is Provider.ELKS:
