@@ -16,6 +16,7 @@ from ..domain.levels import (
     SpaceStatus,
     SpaceType,
 )
+from ..domain.model import CONTACT_PRIORITIES
 from ..services.passwords import MAX_LENGTH as PASSWORD_MAX
 from ..services.passwords import MIN_LENGTH as PASSWORD_MIN
 from .schemas import NAME_NOTE, Array, Bool, Choice, Int, Name, Nullable, Obj, Out, Str
@@ -38,7 +39,8 @@ RefreshRequest = Obj("RefreshRequest", {"refresh_token": Str(1, 200)},
                      required=("refresh_token",))
 
 ContactPointIn = Obj("ContactPoint", {
-    "kind": Choice(ContactKind), "value": Str(1, 200), "priority": Int(1, 99),
+    "kind": Choice(ContactKind), "value": Str(1, 200),
+    "priority": Int(CONTACT_PRIORITIES.start, CONTACT_PRIORITIES.stop - 1),
     "label": Str(0, 200, NAME_NOTE, name=True)}, required=("kind", "value"))
 ActorCreate = Obj("ActorCreate", {
     "name": Name(1, 200), "short_name": Name(1, 40), "clearance_ceiling": LEVEL,

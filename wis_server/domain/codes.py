@@ -120,6 +120,7 @@ class Code(StrEnum):
     NOT_YOUR_SPACE = "not_your_space"
     MALFORMED_FORM = "malformed_form"
     INVALID_RAKEL_SSI = "invalid_rakel_ssi"
+    INVALID_CONTACT_PRIORITY = "invalid_contact_priority"
     RAKEL_GSSI_TAKEN = "rakel_gssi_taken"
     # Web Push subscriptions
     INVALID_PUSH_KEY = "invalid_push_key"
@@ -256,6 +257,7 @@ MEANING: dict[Code, str] = {
     Code.NOT_YOUR_SPACE: "only spaces your actor takes part in can be chosen",
     Code.MALFORMED_FORM: "the form body could not be read",
     Code.INVALID_RAKEL_SSI: "not a Rakel ISSI/GSSI (a number from 1 to 16777215)",
+    Code.INVALID_CONTACT_PRIORITY: "a contact point's priority is a whole number from 1 to 99",
     Code.RAKEL_GSSI_TAKEN: "that Rakel talkgroup is already linked to another open space",
     Code.INVALID_PUSH_KEY: "a push subscription key is not valid base64url of the right size",
     Code.INVALID_PUSH_ENDPOINT: "a push endpoint that may not be stored (https, a public host)",

@@ -16,10 +16,13 @@ from .levels import (
     SpaceType,
 )
 
+CONTACT_PRIORITIES = range(1, 100)
+
 
 @dataclass(frozen=True, slots=True)
 class ContactPoint:
-    """One way to reach an actor's 24/7 contact function; lower priority is tried first."""
+    """One way to reach an actor's 24/7 contact function; lower priority is tried first.
+    The priority lies in CONTACT_PRIORITIES (checked for every caller by the input rules)."""
 
     kind: ContactKind
     value: str

@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from ..domain.codes import Code
 from ..domain.errors import ValidationFailed
 from ..domain.levels import ContactKind
-from ..domain.model import ContactPoint
+from ..domain.model import CONTACT_PRIORITIES, ContactPoint
 
 SHORT_NAME = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 """Letters (any script) and digits, words joined by single hyphens: `LST`, `Räddning-Syd`."""
@@ -54,7 +54,12 @@ def normalise_contact_points(points: tuple[ContactPoint, ...]) -> tuple[ContactP
 def normalise_contact_point(point: ContactPoint) -> ContactPoint:
     """An e-mail address checked for syntax (no DNS look-up: the server may be offline) and
     normalised; a phone or SMS number parsed (Swedish if it has no country code) and stored
-    as E.164 (`+46812345000`)."""
+    as E.164 (`+46812345000`). The priority is checked here for every caller (the API's
+    schema checks it too, but the demo, imports and other services write through here)."""
+    if isinstance(point.priority, bool) or not isinstance(point.priority, int) \
+            or point.priority not in CONTACT_PRIORITIES:
+        raise ValidationFailed("a contact point's priority is a whole number from 1 to 99",
+                               code=Code.INVALID_CONTACT_PRIORITY, field="contact_points")
     if point.kind is ContactKind.EMAIL:
         try:
             address = validate_email(point.value, check_deliverability=False).normalized
