@@ -121,7 +121,7 @@ async def test_a_callout_over_rakel_is_acknowledged_by_an_sds_reply(
     await w.add_actor("A", Classification.PUBLIC)
     actor = await directory.create_actor(None, "Räddningstjänsten", "RT", Classification.PUBLIC,
                                          (ContactPoint(ContactKind.RAKEL_ISSI, str(ALICE),
-                                                       0, "RIB"),))
+                                                       1, "RIB"),))
     w.actors["RT"] = actor.id
     await w.add_person("a_editor", "A", Role.EDITOR, Classification.PUBLIC)
     space = await create_space(w.client, w["a_editor"], classification="public",
