@@ -54,11 +54,7 @@ async def check_audience_cleared(tx: Transaction,
     nobody there could ever read it, yet it would look shared with them."""
     named = sorted({a for level, audience in items if level is not Classification.PUBLIC
                     for a in audience or ()})
-    ceilings: dict[str, Classification] = {}
-    for actor_id in named:
-        actor = await tx.actors.get(actor_id)
-        if actor is not None:
-            ceilings[actor_id] = actor.clearance_ceiling
+    ceilings = await tx.actors.ceilings(named) if named else {}
     for level, audience in items:
         below = sorted(a for a in audience or () if a in ceilings and ceilings[a] < level)
         if below:

@@ -98,6 +98,21 @@ class ChainHead:
         self.hash = ""
 
 
+_COLUMNS = ("seq", "at", "user_id", "actor_id", "action", "target_type", "target_id",
+            "space_id", "outcome", "detail", "prev_hash", "hash")
+# Built once, run with parameter dicts (an append ends nearly every write; built per call,
+# this statement cost more Python than everything else the write does).
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_APPEND_AFTER_HEAD = audit_log.insert().from_select(list(_COLUMNS), select(
+    *(bindparam(f"v_{name}", type_=audit_log.c[name].type) for name in _COLUMNS)).where(
+    exists().where(audit_log.c.seq == bindparam("h_seq"),
+                   audit_log.c.hash == bindparam("h_hash")),
+    ~exists().where(audit_log.c.seq > bindparam("h_after"))))
+"""Appends after the cached head only if that record is still the last one (ChainHead)."""
+_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_APPEND = audit_log.insert()
+
+
 class AuditRepository:
     def __init__(self, conn: AsyncConnection, key: bytes, head: ChainHead | None = None) -> None:
         self.conn = conn
@@ -115,25 +130,20 @@ class AuditRepository:
 
     async def append(self, record: AuditRecord, now: datetime) -> int:
         if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+            await self.conn.execute(_LOCK, {"k": _LOCK_ID})
         head = self.head
         if head.seq:
             values = self._values(record, head.seq + 1, head.hash, now)
-            rows = select(*(bindparam(f"v_{name}", value, type_=audit_log.c[name].type)
-                            for name, value in values.items())).where(
-                exists().where(audit_log.c.seq == head.seq, audit_log.c.hash == head.hash),
-                ~exists().where(audit_log.c.seq > head.seq))
-            result = await self.conn.execute(
-                audit_log.insert().from_select(list(values), rows))
+            parameters = {f"v_{name}": value for name, value in values.items()}
+            parameters.update(h_seq=head.seq, h_hash=head.hash, h_after=head.seq)
+            result = await self.conn.execute(_APPEND_AFTER_HEAD, parameters)
             if result.rowcount == 1:
                 head.seq, head.hash = values["seq"], values["hash"]
                 return int(values["seq"])
-        last = (await self.conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        )).first()
+        last = (await self.conn.execute(_LAST)).first()
         values = self._values(record, (last.seq + 1) if last else 1,
                               last.hash if last else GENESIS, now)
-        await self.conn.execute(audit_log.insert().values(**values))
+        await self.conn.execute(_APPEND, values)
         head.seq, head.hash = values["seq"], values["hash"]
         return int(values["seq"])
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +29,15 @@ def _contact_points(raw: Sequence[dict[str, Any]]) -> tuple[ContactPoint, ...]:
 def _actor(row: Any) -> Actor:
     return Actor(row.id, row.name, row.short_name, Classification(row.clearance_ceiling),
                  _contact_points(row.contact_points), row.created_at)
+
+
+_CEILINGS = select(actors.c.id, actors.c.clearance_ceiling).where(
+    actors.c.id.in_(bindparam("b_ids", expanding=True)))
+_WITH_CEILING = (select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
+                 .join(actors, actors.c.id == users.c.actor_id)
+                 .where(users.c.id == bindparam("b_user_id")))
+"""Every request loads its principal with this: built once (a statement built per call
+costs more Python than running it; see storage/sealing.py)."""
 
 
 def _user(row: Any) -> User:
@@ -70,6 +79,16 @@ class ActorRepository:
     async def get(self, actor_id: str) -> Actor | None:
         row = (await self.conn.execute(select(actors).where(actors.c.id == actor_id))).first()
         return _actor(row) if row else None
+
+    async def ceilings(self, actor_ids: Sequence[str]) -> dict[str, Classification]:
+        """The clearance ceiling of each actor that exists, in batched queries (a classified
+        write checks every actor of its audience)."""
+        wanted = sorted(set(actor_ids))
+        found: dict[str, Classification] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.conn.execute(_CEILINGS, {"b_ids": wanted[start : start + 500]})
+            found.update((row.id, Classification(row.clearance_ceiling)) for row in rows)
+        return found
 
     async def by_short_name(self, short_name: str) -> Actor | None:
         row = (await self.conn.execute(
@@ -126,10 +145,7 @@ class UserRepository:
     async def with_ceiling(self, user_id: str) -> tuple[User, Classification, int] | None:
         """The user, their actor's clearance ceiling and their session epoch in one round
         trip (every request)."""
-        row = (await self.conn.execute(
-            select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
-            .join(actors, actors.c.id == users.c.actor_id)
-            .where(users.c.id == user_id))).first()
+        row = (await self.conn.execute(_WITH_CEILING, {"b_user_id": user_id})).first()
         return (_user(row), Classification(row.actor_ceiling), int(row.session_epoch)) \
             if row else None
 

@@ -13,12 +13,19 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.records import IdempotentResult
 from .tables import idempotency_keys
+
+_CLAIM = {dialect.dialect.name: dialect.insert(idempotency_keys).on_conflict_do_nothing()
+          .returning(idempotency_keys.c.user_id) for dialect in (postgresql, sqlite)}
+"""Built once per dialect (see storage/sealing.py: per-call construction costs more than the
+statement); the values come as a parameter dict."""
+_FIND = select(idempotency_keys).where(idempotency_keys.c.user_id == bindparam("b_user_id"),
+                                       idempotency_keys.c.key == bindparam("b_key"))
 
 
 class IdempotencyRepository:
@@ -34,8 +41,7 @@ class IdempotencyRepository:
         return hmac.compare_digest(found.fingerprint, self.tag(fingerprint))
 
     async def find(self, user_id: str, key: str) -> IdempotentResult | None:
-        row = (await self.conn.execute(select(idempotency_keys).where(
-            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key))).first()
+        row = (await self.conn.execute(_FIND, {"b_user_id": user_id, "b_key": key})).first()
         if row is None:
             return None
         return IdempotentResult(row.fingerprint, row.resource_type, row.resource_id)
@@ -52,13 +58,10 @@ class IdempotencyRepository:
         (a first attempt, the usual case, needs no read); returns what an earlier attempt
         stored, or None when this claim is the first. A concurrent first attempt on
         PostgreSQL waits for the other's commit and then finds its row."""
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        inserted = (await self.conn.execute(
-            dialect.insert(idempotency_keys).values(
-                user_id=user_id, key=key, fingerprint=self.tag(result.fingerprint),
-                resource_type=result.resource_type, resource_id=result.resource_id,
-                created_at=now).on_conflict_do_nothing()
-            .returning(idempotency_keys.c.user_id))).first()
+        inserted = (await self.conn.execute(_CLAIM[self.conn.dialect.name], {
+            "user_id": user_id, "key": key, "fingerprint": self.tag(result.fingerprint),
+            "resource_type": result.resource_type, "resource_id": result.resource_id,
+            "created_at": now})).first()
         if inserted is not None:
             return None
         return await self.find(user_id, key)

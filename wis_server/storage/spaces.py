@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import FieldContext
@@ -33,6 +33,22 @@ def _space(row: Any, title: str, description: str, participants: list[Participan
         participants=tuple(sorted(participants, key=lambda p: p.actor_id)),
         last_seq=row.last_seq, created_at=row.created_at, updated_at=row.updated_at,
     )
+
+
+# Built once, run with parameter dicts: these run on every request that touches a space or
+# writes to it, and a statement built per call costs more Python than running it.
+_SEALED = (select(*(c for c in spaces.c if c.name not in ("title_ct", "description_ct")),
+                  space_participants.c.actor_id.label("p_actor_id"),
+                  space_participants.c.role_cap.label("p_role_cap"))
+           .select_from(spaces.outerjoin(
+               space_participants, space_participants.c.space_id == spaces.c.id))
+           .where(spaces.c.id == bindparam("b_space_id")))
+_NEXT_SEQ = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
+             .values(last_seq=spaces.c.last_seq + 1).returning(spaces.c.last_seq))
+_NEXT_SEQ_ACTIVE = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
+                    .values(last_seq=spaces.c.last_seq + 1, last_activity_at=bindparam("b_now"))
+                    .returning(spaces.c.last_seq))
+_INSERT_EVENT = space_events.insert()
 
 
 class SpaceRepository:
@@ -87,13 +103,7 @@ class SpaceRepository:
     async def _get_sealed(self, space_id: str) -> Space | None:
         """The space and its participants in one round trip (this runs on every request that
         touches a space): the labels only, not the sealed title/description."""
-        plain = [c for c in spaces.c if c.name not in ("title_ct", "description_ct")]
-        rows = (await self.conn.execute(
-            select(*plain, space_participants.c.actor_id.label("p_actor_id"),
-                   space_participants.c.role_cap.label("p_role_cap"))
-            .select_from(spaces.outerjoin(
-                space_participants, space_participants.c.space_id == spaces.c.id))
-            .where(spaces.c.id == space_id))).all()
+        rows = (await self.conn.execute(_SEALED, {"b_space_id": space_id})).all()
         if not rows:
             return None
         parts = [Participant(r.p_actor_id, SpaceRole(r.p_role_cap) if r.p_role_cap else None)
@@ -173,15 +183,12 @@ class SpaceRepository:
         """Take the space's next seq (row lock on PostgreSQL) and record the event with it.
         `activity=False` for a marker that is no activity in the space (last_activity_at
         stays)."""
-        values: dict[str, Any] = {"last_seq": spaces.c.last_seq + 1}
-        if activity:
-            values["last_activity_at"] = now
         result = await self.conn.execute(
-            update(spaces).where(spaces.c.id == space_id).values(**values)
-            .returning(spaces.c.last_seq))
+            _NEXT_SEQ_ACTIVE if activity else _NEXT_SEQ, {"b_space_id": space_id, "b_now": now})
         seq = int(result.scalar_one())
-        await self.conn.execute(space_events.insert().values(
-            space_id=space_id, seq=seq, kind=str(kind), ref_id=ref_id, created_at=now))
+        await self.conn.execute(_INSERT_EVENT, {
+            "space_id": space_id, "seq": seq, "kind": str(kind), "ref_id": ref_id,
+            "created_at": now})
         return seq
 
     async def events_after(self, space_id: str, after: int, limit: int) -> list[SpaceEvent]:
