@@ -3,6 +3,8 @@ relabelled or altered ends in DecryptionFailed — never in wrong plaintext."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from wis_server.classification.crypto import (
@@ -241,3 +243,28 @@ def test_bound_facts_are_part_of_the_associated_data(cipher: EnvelopeCipher) -> 
     # A row sealed before binding existed (format 1) is still read under a bound context.
     legacy = cipher.seal(key, ctx(), "gammalt")
     assert legacy[:1] == b"\x01" and cipher.open(key, bound, legacy) == "gammalt"
+
+
+@pytest.mark.parametrize("values", [
+    [], ["entries", "id-1", "body"], ["ä", "\u00e9\u2603", "\U0001f600", 'q"uote', "back\\slash",
+                                      "\x00\x1f\x7f", "new\nline\t", "</script>", "\ud800"],
+])
+def test_aad_list_encoding_is_json_dumps_byte_for_byte(values: list[str]) -> None:
+    """The v2 associated data of every stored ciphertext depends on this encoding."""
+    from wis_server.classification.crypto import _json_list
+
+    assert _json_list(values) == json.dumps(values, separators=(",", ":"))
+    assert _json_list([*values, 3]) == json.dumps([*values, 3], separators=(",", ":"))
+    assert _json_list([*values, Classification.SEKRETESS]) == json.dumps(
+        [*values, Classification.SEKRETESS], separators=(",", ":"))
+
+
+def test_bound_context_aad_is_unchanged() -> None:
+    """A ciphertext sealed before the encoder was changed still opens: the AAD of a bound
+    context is the documented JSON list."""
+    bound = FieldContext("entries", "row-1", "body", "space-1", Classification.SEKRETESS,
+                         bound=("user-1", "actor-1", "note", "2026-12-02T10:00:00+00:00", "7"))
+    expected = b"wis:v2|" + json.dumps(
+        ["entries", "row-1", "body", "space-1", "sekretess", "key-1", "user-1", "actor-1",
+         "note", "2026-12-02T10:00:00+00:00", "7"], separators=(",", ":")).encode()
+    assert bound.aad("key-1") == expected

@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -61,8 +62,7 @@ class FieldContext:
         if format_ == _FORMAT:
             return "|".join(parts).encode()
         # An unambiguous encoding: no value can pose as a separator.
-        return b"wis:v2|" + json.dumps([*parts[1:], *self.bound],
-                                       separators=(",", ":")).encode()
+        return b"wis:v2|" + _json_list([*parts[1:], *self.bound]).encode()
 
     @property
     def format(self) -> bytes:
@@ -91,6 +91,17 @@ class ContentCipher(Protocol):
     def rewrap(self, key: WrappedKey) -> WrappedKey: ...
 
 
+def _json_list(values: list[str]) -> str:
+    """`json.dumps(values, separators=(",", ":"))`, byte for byte, without building an
+    encoder per call (this runs once per field opened): each string is escaped by the same
+    C function json's encoder uses for str (and str subclasses); anything else takes
+    json.dumps itself."""
+    try:
+        return "[" + ",".join(map(encode_basestring_ascii, values)) + "]"
+    except TypeError:
+        return json.dumps(values, separators=(",", ":"))
+
+
 def derive_key(root: bytes, purpose: str) -> bytes:
     """A sub-key of a keyring key for one purpose (e.g. keyed digests the database keeps),
     so nothing stored is an unkeyed hash of something guessable."""
@@ -102,14 +113,15 @@ def _wrap_aad(key_id: str, level: Classification) -> bytes:
 
 
 class EnvelopeCipher:
-    """The default ContentCipher, on `cryptography`'s AES-GCM, with a bounded data-key cache."""
+    """The default ContentCipher, on `cryptography`'s AES-GCM, with a bounded data-key cache
+    (in memory only: unwrapped data keys, held as ready AES-GCM objects, never leave it)."""
 
     def __init__(self, keyring: Keyring, cache_size: int = 20_000,
                  reload: Callable[[], Keyring] | None = None,
                  reload_every_s: float = RELOAD_EVERY_S
                  ) -> None:
         self._keyring = keyring
-        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int], AESGCM] = OrderedDict()
         self._cache_size = cache_size
         self._reload = reload
         self._reload_every_s = reload_every_s
@@ -145,14 +157,14 @@ class EnvelopeCipher:
         keys = self._keyring.level(level)
         data_key = AESGCM.generate_key(bit_length=256)
         wrapped = self._wrap(data_key, key_id, level, keys.current)
-        self._remember(key_id, keys.current, data_key)
+        self._remember(key_id, keys.current, AESGCM(data_key))
         return WrappedKey(key_id, level, keys.current, wrapped)
 
     def seal(self, key: WrappedKey, context: FieldContext, plaintext: str) -> bytes:
         if context.level is not key.level:
             raise DecryptionFailed("data key level does not match field level")
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(self._unwrap(key)).encrypt(
+        sealed = self._aead(key).encrypt(
             nonce, plaintext.encode("utf-8"), context.aad(key.id, context.format)
         )
         return context.format + nonce + sealed
@@ -166,8 +178,7 @@ class EnvelopeCipher:
             raise DecryptionFailed("ciphertext does not belong here")
         nonce, sealed = ciphertext[1 : 1 + NONCE_BYTES], ciphertext[1 + NONCE_BYTES :]
         try:
-            plain = AESGCM(self._unwrap(key)).decrypt(nonce, sealed,
-                                                       context.aad(key.id, format_))
+            plain = self._aead(key).decrypt(nonce, sealed, context.aad(key.id, format_))
         except InvalidTag:
             raise DecryptionFailed("ciphertext failed authentication") from None
         return plain.decode("utf-8")
@@ -186,12 +197,19 @@ class EnvelopeCipher:
         nonce = secrets.token_bytes(NONCE_BYTES)
         return nonce + AESGCM(kek).encrypt(nonce, data_key, _wrap_aad(key_id, level))
 
-    def _unwrap(self, key: WrappedKey) -> bytes:
+    def _aead(self, key: WrappedKey) -> AESGCM:
+        """The data key, unwrapped, as an AES-GCM object (made once per key, not per field:
+        building one costs more than opening a short field)."""
         cache_key = (key.id, key.kek_version)
         cached = self._cache.get(cache_key)
         if cached is not None:
             self._cache.move_to_end(cache_key)
             return cached
+        aead = AESGCM(self._unwrap(key))
+        self._remember(key.id, key.kek_version, aead)
+        return aead
+
+    def _unwrap(self, key: WrappedKey) -> bytes:
         if key.kek_version not in self._keyring.level(key.level).versions:
             self.refresh_keyring(force=True)
         try:
@@ -203,10 +221,9 @@ class EnvelopeCipher:
             data_key = AESGCM(kek).decrypt(nonce, sealed, _wrap_aad(key.id, key.level))
         except (InvalidTag, ValueError):  # ValueError: a truncated nonce
             raise DecryptionFailed("data key failed authentication") from None
-        self._remember(key.id, key.kek_version, data_key)
         return data_key
 
-    def _remember(self, key_id: str, version: int, data_key: bytes) -> None:
-        self._cache[(key_id, version)] = data_key
+    def _remember(self, key_id: str, version: int, aead: AESGCM) -> None:
+        self._cache[(key_id, version)] = aead
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

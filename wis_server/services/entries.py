@@ -41,11 +41,18 @@ def _body_contains(needle: str) -> Callable[[Entry], bool]:
     return match
 
 
-def reader_filter(principal: Principal, space: Space):  # type: ignore[no-untyped-def]
-    """The per-item predicate every read path hands to storage: the one decision function."""
+def reader_filter(principal: Principal, space: Space) -> Callable[[ItemLabel], bool]:
+    """The per-item predicate every read path hands to storage: the one decision function,
+    asked once per distinct label (a page of 100 entries has a handful: level, audience,
+    author's actor). The memo lives as long as the predicate — one read, one principal,
+    one space — so it never outlives what it was decided on."""
+    decided: dict[ItemLabel, bool] = {}
 
     def visible(label: ItemLabel) -> bool:
-        return bool(decide(principal, Action.READ, space, label))
+        known = decided.get(label)
+        if known is None:
+            known = decided[label] = bool(decide(principal, Action.READ, space, label))
+        return known
 
     return visible
 
@@ -208,7 +215,7 @@ class Entries:
         if entry is None:
             raise NotFound("no such entry")
         await self._audit_reads(principal, space_id, [entry])
-        return replace(entry, exercise=space.is_exercise)
+        return replace(entry, exercise=True) if space.is_exercise else entry
 
     async def page(self, principal: Principal, space_id: str, *, after: int | None = None,
                    before: int | None = None, limit: int = 100, descending: bool = False,
@@ -250,7 +257,9 @@ class Entries:
             await self._report_corruption(principal, space_id, corrupt)
         if not audited:
             await self._audit_reads(principal, space_id, items)
-        return [replace(e, exercise=space.is_exercise) for e in items], head
+        if space.is_exercise:  # storage leaves it False: a copy only where it is not
+            items = [replace(e, exercise=True) for e in items]
+        return items, head
 
     async def _report_corruption(self, principal: Principal, space_id: str,
                                  entry_ids: list[str]) -> None:

@@ -207,46 +207,50 @@ class EntryRepository:
     async def _load(self, query: Any, visible: Visible, corrupt: list[str] | None = None
                     ) -> list[Entry]:
         # The wrapped data key and the author's name come in the same round trip; nothing is
-        # unwrapped or decrypted before the row has passed `visible`.
-        query = query.add_columns(
-            data_keys.c.level.label("dk_level"), data_keys.c.kek_version.label("dk_version"),
-            data_keys.c.wrapped.label("dk_wrapped"), users.c.display_name.label("author_name"),
-        ).outerjoin(data_keys, data_keys.c.id == entries.c.data_key_id
-                    ).outerjoin(users, users.c.id == entries.c.author_id)
+        # unwrapped or decrypted before the row has passed `visible`. This runs per row of
+        # every log page: rows are unpacked by position and enum values looked up in dicts.
+        query = query.with_only_columns(*_LOADED).outerjoin(
+            data_keys, data_keys.c.id == entries.c.data_key_id
+        ).outerjoin(users, users.c.id == entries.c.author_id)
         rows = (await self.conn.execute(query)).all()
         if not rows:
             return []
-        audiences = await read_audiences(
-            self.conn, [row.id for row in rows if not row.audience_all])
+        restricted = [row[0] for row in rows if not row[5]]
+        audiences = await read_audiences(self.conn, restricted) if restricted else {}
+        none: frozenset[str] = frozenset()
         labelled = []
-        for row in rows:
-            audience = None if row.audience_all else audiences.get(row.id, frozenset())
-            label = ItemLabel(Classification(row.classification), audience, row.author_actor_id)
-            if visible(label):
+        for row in rows:  # (id, ..., classification [4], audience_all [5], ..., author actor [9])
+            audience = None if row[5] else audiences.get(row[0], none)
+            if visible(ItemLabel(_LEVEL[row[4]], audience, row[9])):
                 labelled.append((row, audience))
-        if not labelled:
-            return []
         result = []
+        open_ = self.sealer.open
         for row, audience in labelled:
-            if row.dk_wrapped is None:
-                raise KeyError(row.data_key_id)
-            key = WrappedKey(row.data_key_id, Classification(row.dk_level), row.dk_version,
-                             row.dk_wrapped)
-            level = Classification(row.classification)
+            (entry_id, space_id, seq, kind, level_value, _all, key_id, body_ct, author_id,
+             author_actor_id, created_at, dk_level, dk_version, dk_wrapped, author_name) = row
+            if dk_wrapped is None:
+                raise KeyError(key_id)
+            level = _LEVEL[level_value]
             try:
-                body = self.sealer.open(key, _context(
-                    row.id, row.space_id, level, author_id=row.author_id,
-                    author_actor_id=row.author_actor_id, kind=row.kind,
-                    created_at=row.created_at, seq=row.seq), row.body_ct)
+                body = open_(WrappedKey(key_id, _LEVEL[dk_level], dk_version, dk_wrapped),
+                             _context(entry_id, space_id, level, author_id=author_id,
+                                      author_actor_id=author_actor_id, kind=kind,
+                                      created_at=created_at, seq=seq), body_ct)
             except DecryptionFailed:
                 if corrupt is None:
                     raise
-                corrupt.append(row.id)
+                corrupt.append(entry_id)
                 continue
-            result.append(Entry(
-                id=row.id, space_id=row.space_id, seq=row.seq, kind=EntryKind(row.kind),
-                classification=level, body=body, audience=audience, author_id=row.author_id,
-                author_actor_id=row.author_actor_id, author_name=row.author_name or "",
-                created_at=row.created_at,
-            ))
+            result.append(Entry(entry_id, space_id, seq, _KIND[kind], level, body, audience,
+                                author_id, author_actor_id, author_name or "", created_at))
         return result
+
+
+_LEVEL = {level.value: level for level in Classification}
+_KIND = {kind.value: kind for kind in EntryKind}
+_LOADED = (
+    entries.c.id, entries.c.space_id, entries.c.seq, entries.c.kind, entries.c.classification,
+    entries.c.audience_all, entries.c.data_key_id, entries.c.body_ct, entries.c.author_id,
+    entries.c.author_actor_id, entries.c.created_at, data_keys.c.level,
+    data_keys.c.kek_version, data_keys.c.wrapped, users.c.display_name)
+"""The columns `_load` unpacks, in this order: the entry's, its data key's, its author's."""
