@@ -23,6 +23,7 @@ from tests.helpers import (
     run_wis,
 )
 from wis_server.classification.keys import save_keyring
+from wis_server.domain.audit import GENESIS
 from wis_server.domain.levels import Classification, Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,6 +223,17 @@ async def verify(world: World) -> Any:
     return await world.app.state.services.audit.verify()
 
 
+async def next_in_shard(database_url: str, at_least: int) -> tuple[int, int]:
+    """The first record from seq `at_least` on that has a successor in its shard's chain,
+    and that successor's seq (on SQLite, one chain: the next seq). A deleted record is found
+    missing where its shard's chain goes on."""
+    ((seq, after),) = await raw_execute(
+        database_url, "SELECT a.seq, b.seq FROM audit_log a JOIN audit_log b ON "
+        "b.shard = a.shard AND b.shard_seq = a.shard_seq + 1 WHERE a.seq >= $1 "
+        "ORDER BY a.seq LIMIT 1", at_least)
+    return seq, after
+
+
 async def test_verify_detects_changed_deleted_and_reordered_rows(
         world: World, database_url: str, tmp_path: Path) -> None:
     await activity(world)
@@ -261,7 +273,8 @@ async def test_verify_detects_changed_deleted_and_reordered_rows(
                       detail[0], k + 1)
     assert (await verify(world)).ok
 
-    # Reordered: two neighbouring records swap places.
+    # Reordered: two neighbouring records swap places (their seq is in their hash whichever
+    # shard they are in).
     await raw_execute(database_url, "UPDATE audit_log SET seq = -1 WHERE seq = $1", k)
     await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = $2", k, k + 1)
     await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = -1", k + 1)
@@ -273,12 +286,15 @@ async def test_verify_detects_changed_deleted_and_reordered_rows(
     await raw_execute(database_url, "UPDATE audit_log SET seq = $1 WHERE seq = -1", k + 1)
     assert (await verify(world)).ok
 
-    # Deleted: a record in the middle; and the first one.
-    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", k)
-    bad(k + 1)
-    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", 1)
+    # Deleted: a record in the middle (named: where its shard's chain goes on); and the
+    # first one.
+    middle, after_middle = await next_in_shard(database_url, k)
+    first, after_first = await next_in_shard(database_url, 1)
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", middle)
+    bad(after_middle)
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq = $1", first)
     result = await verify(world)
-    assert not result.ok and result.first_bad_seq == 2
+    assert not result.ok and result.first_bad_seq == min(after_first, after_middle)
 
 
 async def test_rewriting_the_chain_without_the_audit_key_is_detected(
@@ -296,9 +312,14 @@ async def test_rewriting_the_chain_without_the_audit_key_is_detected(
         async for s in tx.audit.scan():
             stored.append(s)
     guess = secrets.token_bytes(32)
-    prev = stored[k - 2].hash
-    for s in stored[k - 1:]:
-        digest = chain_hash(guess, prev, s.seq, s.at, s.record)
+    # (the whole shard's chain from the changed record on, in whichever shard it is)
+    changed = next(s for s in stored if s.seq == k)
+    shard = [s for s in stored if s.shard == changed.shard]
+    at = shard.index(changed)
+    prev = shard[at - 1].hash if at else GENESIS
+    for s in shard[at:]:
+        digest = chain_hash(guess, prev, s.position, s.at, s.record, shard=s.shard,
+                            global_seq=s.seq)
         await raw_execute(database_url, "UPDATE audit_log SET prev_hash = $1, hash = $2 "
                           "WHERE seq = $3", prev, digest, s.seq)
         prev = digest
@@ -322,12 +343,12 @@ async def test_records_removed_from_the_end_are_detected_with_a_kept_head(
     env = cli_env(world, database_url, tmp_path)
     result = await verify(world)
     assert result.ok
-    head = f"{result.checked}:{result.head_hash}"
+    head = f"{result.head_seq}:{result.head_hash}"
     done = wis(env, "audit", "verify", "--expect-head", head)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"hash={result.head_hash}" in done.stdout
     # Truncate the tail: the chain itself is still consistent...
-    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq >= $1", result.checked - 2)
+    await raw_execute(database_url, "DELETE FROM audit_log WHERE seq >= $1", result.head_seq - 2)
     assert (await verify(world)).ok
     # ...but the head kept elsewhere no longer matches.
     done = wis(env, "audit", "verify", "--expect-head", head)

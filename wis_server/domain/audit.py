@@ -9,7 +9,11 @@ from datetime import datetime
 from typing import Any
 
 GENESIS = "0" * 64
-"""The previous hash of the first record of the chain."""
+"""The previous hash of the first record of a chain (of each shard's chain)."""
+
+ANCHOR_ACTION = "audit.anchor"
+"""A record in shard 0 naming every other shard's head at the time: ties the shards'
+chains to one another, so a shard cut short before an anchor is detected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,25 @@ class StoredAudit:
     detail_text: str | None = None
     """The detail column exactly as stored (read by the verifier, which accepts only the
     one encoding the writer produces)."""
+    shard: int = 0
+    shard_seq: int | None = None
+    """The record's place in its shard's chain (gapless from 1); None: its seq (one chain,
+    as on SQLite and before the chain was sharded)."""
+
+    @property
+    def position(self) -> int:
+        return self.seq if self.shard_seq is None else self.shard_seq
+
+
+@dataclass(frozen=True, slots=True)
+class ShardHead:
+    """One shard's chain as the verifier found it: `records` records (positions 1..records),
+    the last one at global `seq` with `hash`."""
+
+    shard: int
+    records: int
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +78,9 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str = ""
     head_hash: str = GENESIS
+    """The hash of the last record (highest seq) checked; with `head_seq`, what an operator
+    keeps to detect later removals from the end."""
+    head_seq: int = 0
+    shards: tuple[ShardHead, ...] = ()
+    anchors: int = 0
+    """Anchors whose every named shard head was found as recorded."""

@@ -1,5 +1,6 @@
-"""Housekeeping that keeps tables from growing without bound: idempotency keys older than a
-day and refresh tokens that expired or were revoked more than a day ago."""
+"""Housekeeping: keeps tables from growing without bound (idempotency keys older than a day,
+refresh tokens that expired or were revoked more than a day ago) and anchors the audit
+chain's shards to shard 0 (storage/audit_chain.py) each round."""
 
 from __future__ import annotations
 
@@ -24,10 +25,16 @@ async def prune(store: UnitOfWork, clock: Clock) -> tuple[int, int]:
     return keys, tokens
 
 
+async def anchor_audit(store: UnitOfWork, clock: Clock) -> int | None:
+    """One audit anchor, in its own short transaction (None: nothing moved, or one shard)."""
+    async with store.write() as tx:
+        return await tx.audit.anchor(clock())
+
+
 async def run_periodically(store: UnitOfWork, clock: Clock, every_s: float = 3600.0) -> None:
-    """Prune now and then every `every_s` seconds until cancelled (the runtime supervises
-    it); failures are logged and retried at the next round (housekeeping must never take the
-    server down)."""
+    """Prune now, then every `every_s` seconds anchor and prune, until cancelled (the runtime
+    supervises it); failures are logged and retried at the next round (housekeeping must
+    never take the server down)."""
     while True:
         try:
             keys, tokens = await prune(store, clock)
@@ -36,3 +43,9 @@ async def run_periodically(store: UnitOfWork, clock: Clock, every_s: float = 360
         except Exception:  # logged, retried next round
             log.exception("prune failed")
         await asyncio.sleep(every_s)
+        # After the sleep, not at start-up: an anchor names what was written since the last
+        # one, and a process (re)starting has written nothing yet.
+        try:
+            await anchor_audit(store, clock)
+        except Exception:  # logged, retried next round
+            log.exception("audit anchor failed")

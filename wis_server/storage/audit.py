@@ -2,17 +2,16 @@
 
 Each record's hash is HMAC-SHA256(audit key, previous hash ‖ canonical record), the audit key
 living in the keyring, not the database: someone who can write the database can change a row
-but cannot forge the chain after it. Appends are serialized (an advisory lock on PostgreSQL,
-the single writer on SQLite) and should be the last statement of their transaction.
+but cannot forge the chain after it. The chain is sharded (audit_chain.py): appends to one
+shard are serialized (an advisory lock per shard on PostgreSQL, held to commit; the single
+writer on SQLite, which keeps one shard) and should be the last statement of their
+transaction; `seq` is the global order (cursors, marks), drawn from a sequence on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import weakref
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,97 +19,75 @@ from sqlalchemy import Text, bindparam, cast, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.audit import GENESIS, AuditRecord, Mark, StoredAudit, VerifyResult
+from ..domain.audit import ANCHOR_ACTION, GENESIS, AuditRecord, Mark, StoredAudit, VerifyResult
+from .audit_chain import (
+    SHARDS,
+    NotCanonical,
+    anchor_detail,
+    chain_hash,
+    detail_encoding,
+    shard_of,
+    strict_detail,
+    verify_chain,
+)
 from .tables import audit_log, audit_marks
 
-_LOCK_ID = 0x5749_5341  # "WISA"
+__all__ = ["SHARDS", "AuditRecord", "AuditRepository", "ChainHeads", "NotCanonical",
+           "chain_hash", "detail_encoding", "shard_of", "strict_detail", "verify_chain"]
+
+_LOCK_CLASS = 0x5749_5341  # "WISA": the advisory lock's first key; the shard is the second
+_HELD = "wis.audit.shard"  # conn.info: (transaction, shard) this transaction appends to
+
+# The shard's lock first, then the record's global seq: a later append to a shard (which
+# waits for the earlier one's commit) always draws a higher seq, so each shard's chain runs
+# in global seq order. A rolled-back append leaves a gap in seq, never in a shard's chain.
+_LOCK_AND_NUMBER = text(
+    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock, :shard)) "
+    "SELECT nextval('audit_log_seq_seq') FROM held")
+
+# Each shard's last record, one index probe per shard.
+_SHARD_HEADS = text(
+    "SELECT s.shard, h.shard_seq, h.hash FROM generate_series(0, :last) AS s(shard) "
+    "CROSS JOIN LATERAL (SELECT shard_seq, hash FROM audit_log WHERE shard = s.shard "
+    "ORDER BY shard_seq DESC LIMIT 1) AS h")
 
 
-class NotCanonical(ValueError):
-    """A stored detail that is not exactly what the writer would have stored."""
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        raise NotCanonical("duplicate key")
-    return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise NotCanonical(f"non-standard JSON constant {name}")
-
-
-def strict_detail(text_: str) -> dict[str, Any]:
-    """Parse a stored detail, refusing anything but the writer's own encoding: duplicate keys
-    (which tools disagree on: SQL reads the first, Python the last), NaN/Infinity, other
-    whitespace or escaping, a non-object. The chain's hash covers what this returns."""
-    try:
-        doc = json.loads(text_, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except NotCanonical:
-        raise
-    except ValueError:
-        raise NotCanonical("not JSON") from None
-    if not isinstance(doc, dict):
-        raise NotCanonical("not an object")
-    if detail_encoding(doc) != text_:
-        raise NotCanonical("not in the writer's encoding")
-    return doc
-
-
-def detail_encoding(detail: dict[str, Any]) -> str:
-    """How the writer stores a detail (SQLAlchemy's JSON type, json.dumps defaults)."""
-    return json.dumps(detail)
-
-
-def _canonical(seq: int, at: datetime, record: AuditRecord) -> bytes:
-    doc = {
-        "seq": seq, "at": at.isoformat(), "action": record.action, "outcome": record.outcome,
-        "user_id": record.user_id, "actor_id": record.actor_id,
-        "target_type": record.target_type, "target_id": record.target_id,
-        "space_id": record.space_id, "detail": record.detail,
-    }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def chain_hash(key: bytes, prev_hash: str, seq: int, at: datetime, record: AuditRecord) -> str:
-    return hmac.new(key, prev_hash.encode() + _canonical(seq, at, record), hashlib.sha256
-                    ).hexdigest()
+_COLUMNS = ("seq", "shard", "shard_seq", "at", "user_id", "actor_id", "action", "target_type",
+            "target_id", "space_id", "outcome", "detail", "prev_hash", "hash")
+# Built once, run with parameter dicts (an append ends nearly every write; built per call,
+# this statement cost more Python than everything else the write does).
+_APPEND_AFTER_HEAD = audit_log.insert().from_select(list(_COLUMNS), select(
+    *(bindparam(f"v_{name}", type_=audit_log.c[name].type) for name in _COLUMNS)).where(
+    exists().where(audit_log.c.shard == bindparam("h_shard"),
+                   audit_log.c.shard_seq == bindparam("h_position"),
+                   audit_log.c.hash == bindparam("h_hash")),
+    ~exists().where(audit_log.c.shard == bindparam("h_shard_again"),
+                    audit_log.c.shard_seq > bindparam("h_after"))))
+"""Appends after the cached head only if that record is still its shard's last (ChainHeads)."""
+_LAST = select(audit_log.c.shard_seq, audit_log.c.hash).where(
+    audit_log.c.shard == bindparam("shard")).order_by(audit_log.c.shard_seq.desc()).limit(1)
+_APPEND = audit_log.insert()
 
 
 def _stored(row: Any, detail_text: str | None = None) -> StoredAudit:
     return StoredAudit(row.seq, row.at, AuditRecord(
         row.action, row.outcome, row.user_id, row.actor_id, row.target_type, row.target_id,
-        row.space_id, dict(row.detail)), row.prev_hash, row.hash, detail_text)
+        row.space_id, dict(row.detail)), row.prev_hash, row.hash, detail_text, row.shard,
+        row.shard_seq)
 
 
-class ChainHead:
-    """The chain's last (seq, hash) as this process last appended it: a guess that saves
-    reading the head before every append, never trusted. An append built on it inserts only
-    if that record is still the last one (checked in the same statement); otherwise (another
-    process appended, or the transaction that appended it rolled back) the head is read and
-    the append made the plain way."""
+class ChainHeads:
+    """Each shard's last (position, hash) as this process last appended it: a guess that
+    saves reading the head before every append, never trusted. An append built on it inserts
+    only if that record is still the shard's last one (checked in the same statement);
+    otherwise (another process appended, or the transaction that appended it rolled back) the
+    head is read and the append made the plain way. Also the heads the last anchor named."""
 
-    __slots__ = ("hash", "seq")
+    __slots__ = ("anchored", "heads")
 
     def __init__(self) -> None:
-        self.seq = 0
-        self.hash = ""
-
-
-_COLUMNS = ("seq", "at", "user_id", "actor_id", "action", "target_type", "target_id",
-            "space_id", "outcome", "detail", "prev_hash", "hash")
-# Built once, run with parameter dicts (an append ends nearly every write; built per call,
-# this statement cost more Python than everything else the write does).
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_APPEND_AFTER_HEAD = audit_log.insert().from_select(list(_COLUMNS), select(
-    *(bindparam(f"v_{name}", type_=audit_log.c[name].type) for name in _COLUMNS)).where(
-    exists().where(audit_log.c.seq == bindparam("h_seq"),
-                   audit_log.c.hash == bindparam("h_hash")),
-    ~exists().where(audit_log.c.seq > bindparam("h_after"))))
-"""Appends after the cached head only if that record is still the last one (ChainHead)."""
-_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-_APPEND = audit_log.insert()
+        self.heads: dict[int, tuple[int, str]] = {}
+        self.anchored: dict[int, tuple[int, str]] = {}
 
 
 _COUNT_REPEATS = update(audit_marks).where(
@@ -125,38 +102,105 @@ _COUNT_REPEATS = update(audit_marks).where(
 
 
 class AuditRepository:
-    def __init__(self, conn: AsyncConnection, key: bytes, head: ChainHead | None = None) -> None:
+    def __init__(self, conn: AsyncConnection, key: bytes, heads: ChainHeads | None = None
+                 ) -> None:
         self.conn = conn
         self.key = key
-        self.head = head if head is not None else ChainHead()
+        self.heads = heads if heads is not None else ChainHeads()
 
-    def _values(self, record: AuditRecord, seq: int, prev: str, now: datetime
-                ) -> dict[str, Any]:
+    @property
+    def _sharded(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def _values(self, record: AuditRecord, shard: int, position: int, seq: int, prev: str,
+                now: datetime) -> dict[str, Any]:
         # Round-trip precision: both databases keep microseconds.
-        return {"seq": seq, "at": now, "user_id": record.user_id, "actor_id": record.actor_id,
+        return {"seq": seq, "shard": shard, "shard_seq": position, "at": now,
+                "user_id": record.user_id, "actor_id": record.actor_id,
                 "action": record.action, "target_type": record.target_type,
                 "target_id": record.target_id, "space_id": record.space_id,
                 "outcome": record.outcome, "detail": record.detail, "prev_hash": prev,
-                "hash": chain_hash(self.key, prev, seq, now, record)}
+                "hash": chain_hash(self.key, prev, position, now, record, shard=shard,
+                                   global_seq=seq)}
 
-    async def append(self, record: AuditRecord, now: datetime) -> int:
-        if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(_LOCK, {"k": _LOCK_ID})
-        head = self.head
-        if head.seq:
-            values = self._values(record, head.seq + 1, head.hash, now)
+    def _transaction(self) -> Any:
+        sync = self.conn.sync_connection
+        return sync.get_transaction() if sync is not None else None
+
+    def _transaction_shard(self) -> int | None:
+        """The shard this transaction already holds the lock of: its later records join it
+        (holding two shards' locks, two transactions could wait for each other)."""
+        held = self.conn.info.get(_HELD)
+        current = self._transaction()
+        if held is not None and current is not None and held[0]() is current:
+            return int(held[1])
+        return None
+
+    async def _lock(self, shard: int) -> int:
+        """Take the shard's lock (to commit) and draw the record's global seq."""
+        seq = (await self.conn.execute(_LOCK_AND_NUMBER, {"lock": _LOCK_CLASS, "shard": shard})
+               ).scalar_one()
+        current = self._transaction()
+        if current is not None:
+            self.conn.info[_HELD] = (weakref.ref(current), shard)
+        return int(seq)
+
+    async def append(self, record: AuditRecord, now: datetime, *, shard: int | None = None
+                     ) -> int:
+        """Chain the record; returns its global seq. `shard` only for anchors (shard 0)."""
+        seq: int | None = None
+        if self._sharded:
+            held = self._transaction_shard()
+            if shard is None:
+                shard = held if held is not None else shard_of(record)
+            elif held is not None and held != shard:
+                raise RuntimeError("a transaction appends to one audit shard")
+            seq = await self._lock(shard)
+        else:
+            shard = 0
+        guess = self.heads.heads.get(shard)
+        if guess is not None:
+            position, prev = guess
+            values = self._values(record, shard, position + 1,
+                                  position + 1 if seq is None else seq, prev, now)
             parameters = {f"v_{name}": value for name, value in values.items()}
-            parameters.update(h_seq=head.seq, h_hash=head.hash, h_after=head.seq)
+            parameters.update(h_shard=shard, h_position=position, h_hash=prev,
+                              h_shard_again=shard, h_after=position)
             result = await self.conn.execute(_APPEND_AFTER_HEAD, parameters)
             if result.rowcount == 1:
-                head.seq, head.hash = values["seq"], values["hash"]
+                self.heads.heads[shard] = (values["shard_seq"], values["hash"])
                 return int(values["seq"])
-        last = (await self.conn.execute(_LAST)).first()
-        values = self._values(record, (last.seq + 1) if last else 1,
+        last = (await self.conn.execute(_LAST, {"shard": shard})).first()
+        position = (last.shard_seq + 1) if last else 1
+        values = self._values(record, shard, position, position if seq is None else seq,
                               last.hash if last else GENESIS, now)
         await self.conn.execute(_APPEND, values)
-        head.seq, head.hash = values["seq"], values["hash"]
+        self.heads.heads[shard] = (values["shard_seq"], values["hash"])
         return int(values["seq"])
+
+    async def shard_heads(self) -> dict[int, tuple[int, str]]:
+        """Each non-empty shard's committed last (position, hash)."""
+        if not self._sharded:
+            last = (await self.conn.execute(_LAST, {"shard": 0})).first()
+            return {0: (int(last.shard_seq), str(last.hash))} if last else {}
+        rows = await self.conn.execute(_SHARD_HEADS, {"last": SHARDS - 1})
+        return {int(r.shard): (int(r.shard_seq), str(r.hash)) for r in rows}
+
+    async def anchor(self, now: datetime) -> int | None:
+        """Append to shard 0 a record naming every other shard's head (ties the shards
+        together: a shard cut short before it is detected). Run in a transaction of its own;
+        only on PostgreSQL (one shard elsewhere) and only when a head moved since the last
+        anchor this process wrote. Returns the anchor's seq, or None."""
+        if not self._sharded:
+            return None
+        # Read before the anchor draws its seq: every head named then has a lower seq.
+        heads = {k: head for k, head in (await self.shard_heads()).items() if k != 0}
+        if not heads or heads == self.heads.anchored:
+            return None
+        seq = await self.append(AuditRecord(ANCHOR_ACTION, detail=anchor_detail(heads)), now,
+                                shard=0)
+        self.heads.anchored = heads  # (a hint: rolled back, the next anchor waits for a move)
+        return seq
 
     async def repeat_marks(self, user_id: str, subjects: list[str], bucket: int, now: datetime
                            ) -> set[str]:
@@ -206,8 +250,12 @@ class AuditRepository:
         return [_stored(row) for row in rows]
 
     async def verify(self) -> VerifyResult:
-        """Walk the whole chain with this trail's key (see verify_chain)."""
-        return await verify_chain(self.scan(), self.key)
+        """Walk every shard's chain with this trail's key (see verify_chain)."""
+        return await verify_chain(self.scan(), self.key, self._hash_at)
+
+    async def _hash_at(self, shard: int, position: int) -> str | None:
+        return (await self.conn.execute(select(audit_log.c.hash).where(
+            audit_log.c.shard == shard, audit_log.c.shard_seq == position))).scalar()
 
     async def scan(self, batch: int = 1000) -> AsyncIterator[StoredAudit]:
         after = 0
@@ -220,32 +268,3 @@ class AuditRepository:
             for row in rows:
                 yield _stored(row, row.detail_text)
             after = rows[-1].seq
-
-
-async def verify_chain(records: AsyncIterator[StoredAudit], key: bytes) -> VerifyResult:
-    """Walk the chain; the first record whose link or hash is wrong is named."""
-    expected_prev = GENESIS
-    expected_seq = 1
-    checked = 0
-    async for stored in records:
-        if stored.seq != expected_seq:
-            return VerifyResult(
-                False, checked, stored.seq,
-                f"expected record {expected_seq}, found {stored.seq} (gap or reorder)")
-        if stored.prev_hash != expected_prev:
-            return VerifyResult(False, checked, stored.seq, "link to previous record broken")
-        record = stored.record
-        if stored.detail_text is not None:
-            try:
-                record = replace(record, detail=strict_detail(stored.detail_text))
-            except NotCanonical as error:
-                return VerifyResult(False, checked, stored.seq,
-                                    f"record detail is not canonical ({error})")
-        digest = chain_hash(key, stored.prev_hash, stored.seq, stored.at, record)
-        if not hmac.compare_digest(digest, stored.hash):
-            return VerifyResult(False, checked, stored.seq,
-                                "record content does not match its hash")
-        expected_prev = stored.hash
-        expected_seq += 1
-        checked += 1
-    return VerifyResult(True, checked, head_hash=expected_prev)

@@ -21,13 +21,13 @@ def alembic_config() -> Config:
     return config
 
 
-async def migrate(database: Database) -> str:
-    """Upgrade to head; returns the revision now applied."""
+async def migrate(database: Database, to: str = "head") -> str:
+    """Upgrade to head (or to an earlier revision `to`); returns the revision now applied."""
 
     def _upgrade(sync_conn: Any) -> str:
         config = alembic_config()
         config.attributes["connection"] = sync_conn
-        command.upgrade(config, "head")
+        command.upgrade(config, to)
         return str(MigrationContext.configure(sync_conn).get_current_revision())
 
     async with database.write() as conn:

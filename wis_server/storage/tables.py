@@ -211,6 +211,12 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The chain is sharded (storage/audit_chain.py): `seq` is the global order (cursors,
+    # marks; from a sequence on PostgreSQL, gaps after a rollback), (shard, shard_seq) the
+    # record's place in its shard's gapless chain. SQLite keeps one shard, shard_seq = seq.
+    Column("shard", Integer, nullable=False, server_default="0"),
+    Column("shard_seq", BigInteger, nullable=False),
+    UniqueConstraint("shard", "shard_seq", name="uq_audit_log_shard_shard_seq"),
 )
 
 # Coalesced audit marks: one row per (user, subject, time window) — a classified item read, or

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, derive_key
 from ..domain.errors import ConstraintViolated
-from .audit import AuditRepository, ChainHead
+from .audit import AuditRepository, ChainHeads
 from .callouts import CalloutRepository
 from .conferences import ConferenceRepository
 from .database import Database
@@ -34,7 +34,7 @@ class Tx:
     transaction pays only for the repositories it touches (most touch two or three)."""
 
     def __init__(self, conn: AsyncConnection, sealer: Sealer, audit_key: bytes,
-                 digest_key: bytes, audit_head: ChainHead | None = None, *,
+                 digest_key: bytes, audit_head: ChainHeads | None = None, *,
                  writable: bool = True) -> None:
         self.conn = conn
         self.writable = writable
@@ -137,7 +137,7 @@ class Store:
         self.sealer = Sealer(cipher) if clock is None else Sealer(cipher, clock)
         self.audit_key = audit_key
         self.digest_key = derive_key(audit_key, "idempotency")
-        self.audit_head = ChainHead()  # shared by this store's transactions (a hint)
+        self.audit_head = ChainHeads()  # shared by this store's transactions (a hint)
 
     def _tx(self, conn: AsyncConnection, *, write: bool = True) -> Tx:
         return Tx(conn, self.sealer, self.audit_key, self.digest_key, self.audit_head,
