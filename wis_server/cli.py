@@ -255,11 +255,16 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     async def work(services: Services, store: Store) -> int:
         result = await AuditTrail(store).verify()
         if result.ok:
-            _print(f"audit log intact: {result.checked} records verified")
-            _print(f"head: seq={result.checked} hash={result.head_hash}  (keep this line "
+            anchors = f", {result.anchors} anchors matched" if result.anchors else ""
+            _print(f"audit log intact: {result.checked} records verified{anchors}")
+            if len(result.shards) > 1 or any(s.shard for s in result.shards):
+                for s in result.shards:
+                    _print(f"  shard {s.shard}: {s.records} records, head seq={s.seq} "
+                           f"hash={s.hash}")
+            _print(f"head: seq={result.head_seq} hash={result.head_hash}  (keep this line "
                    "elsewhere: it lets a later check detect records removed from the end)")
-            if args.expect_head:
-                seq_text, _, digest = args.expect_head.partition(":")
+            for kept in args.expect_head or ():
+                seq_text, _, digest = kept.partition(":")
                 if not seq_text.isdigit() or not digest:
                     raise CliError("--expect-head takes SEQ:HASH as printed by an earlier run")
                 ok = await _head_matches(store, int(seq_text), digest)
@@ -361,8 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd",
                                                                      required=True)
     p = audit.add_parser("verify", help="verify the hash chain")
-    p.add_argument("--expect-head", metavar="SEQ:HASH",
-                   help="also check that this earlier head record is still there, unchanged")
+    p.add_argument("--expect-head", metavar="SEQ:HASH", action="append",
+                   help="also check that this earlier head record (any shard's) is still "
+                        "there, unchanged; may be repeated")
     p.set_defaults(func=cmd_audit_verify)
 
     notify = sub.add_parser("notify", help="notifications").add_subparsers(
