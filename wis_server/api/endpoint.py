@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +36,19 @@ MAX_QUERY_INT = 2**63 - 1  # the databases' BIGINT: anything larger cannot be co
 MAX_PATH_INT = 2**31 - 1  # path numbers (report versions) are 32-bit INTEGER columns
 IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,200}$"  # published as is in the OpenAPI document
 IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+class PageResponse(JSONResponse):
+    """JSON for the hot read pages (a log page is ~50 KB): orjson writes the same bytes as
+    Starlette's compact stdlib encoding for what these pages hold — str, int, bool, None,
+    lists and str-keyed objects — at a tenth of the CPU. Anything orjson refuses is
+    rendered the standard way."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # orjson.JSONEncodeError: e.g. an int past 64 bits
+            return super().render(content)
 
 
 @dataclass(frozen=True)

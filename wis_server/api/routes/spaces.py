@@ -11,7 +11,7 @@ from ...domain.levels import Classification, EntryKind
 from ...domain.model import Participant
 from ...domain.records import EntryLabelFilter
 from ...services.reports import SectionDraft
-from ..endpoint import Api, Call, Query
+from ..endpoint import Api, Call, PageResponse, Query
 from ..schemas import Obj, Out, Str
 from ..shapes import (
     EntryAudiencePatch,
@@ -151,7 +151,8 @@ def register(api: Api) -> None:
             call.principal, call.path["space_id"], after=q.get("after"),
             before=q.get("before"), limit=q.get("limit", 100),
             descending=q.get("order") == "desc", labels=labels, text=q.get("q"))
-        return {"items": [entry_view(e, e.exercise) for e in entries], "head": head}
+        return PageResponse({"items": [entry_view(e, e.exercise) for e in entries],
+                             "head": head})
 
     @api.op("POST", "/api/v1/spaces/{space_id}/entries", summary="Post an entry", tag="entries",
             body=EntryCreate, response=EntryOut, status=201, idempotent_post=True,
