@@ -59,7 +59,7 @@ class OneHopCursor:
     async def _do(self, sql: str, parameters: Any, many: bool) -> OneHopCursor:
         conn = self._connection._conn  # raises ValueError("no active connection") if closed
         self.description, self.rowcount, self.lastrowid, self._rows = \
-            await self._connection._execute(  # type: ignore[no-untyped-call]
+            await self._connection._execute(
                 _run, conn, sql, parameters, many)
         return self
 
@@ -86,8 +86,35 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
+    # Operations handed to the connection's thread, and those it has finished: each counter
+    # is written by one thread only (the event loop's, the worker's), so neither loses a count.
+    _queued = 0
+    _finished = 0
+
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._queued += 1
+
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._finished += 1
+
+        return await super()._execute(counted)  # type: ignore[no-untyped-call]
+
+    async def rollback(self) -> None:
+        """The pool resets every connection it takes back with a rollback, also after a
+        COMMIT, when there is nothing to roll back (sqlite3 then does nothing): that case is
+        answered here instead of with a hop to the thread. Only when the thread is idle —
+        an operation still queued or running there (a BEGIN whose caller was cancelled) may
+        yet open a transaction, so then the rollback queues behind it as before."""
+        conn = self._conn  # ValueError("no active connection") if closed, as before
+        if self._finished == self._queued and not conn.in_transaction:
+            return
+        await super().rollback()
 
 
 def creator(path: str) -> Callable[[], Any]:
