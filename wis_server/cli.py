@@ -29,7 +29,6 @@ from .services.audit import AuditTrail
 from .services.keys import rewrap_all
 from .services.ports import system_clock
 from .storage.database import Database
-from .storage.migrate import migrate
 from .storage.unit import Store
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
@@ -80,6 +79,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _init_database(settings: Settings, admin_username: str | None) -> int:
+    from .storage.migrate import migrate  # alembic: only the commands that migrate load it
+
     database = Database(settings.database.url.reveal())
     try:
         revision = await migrate(database)
@@ -111,6 +112,8 @@ async def _init_database(settings: Settings, admin_username: str | None) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from .storage.migrate import migrate
+
     async def run() -> int:
         database = Database(settings.database.url.reveal())
         try:
