@@ -88,7 +88,7 @@ class Database:
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
         path = make_url(self.url).database or ":memory:"
         engine = create_async_engine(self.url, echo=echo,
-                                     async_creator=sqlite_driver.creator(path))
+                                     async_creator=sqlite_driver.creator(path, inline=immediate))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 

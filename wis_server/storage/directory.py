@@ -15,6 +15,7 @@ from ..domain.errors import Conflict
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
 from . import stream_queries
+from .sqlite_driver import offloaded
 from .tables import actors, refresh_tokens, users
 
 
@@ -240,8 +241,9 @@ class RefreshTokenRepository:
 
     async def prune(self, before: datetime) -> int:
         """Forget tokens that expired, or were revoked, before `before`."""
-        result = await self.conn.execute(delete(refresh_tokens).where(or_(
-            refresh_tokens.c.expires_at < before, refresh_tokens.c.revoked_at < before)))
+        with offloaded():  # may delete many rows: not on the event loop's thread
+            result = await self.conn.execute(delete(refresh_tokens).where(or_(
+                refresh_tokens.c.expires_at < before, refresh_tokens.c.revoked_at < before)))
         return int(result.rowcount or 0)
 
     async def revoke_user(self, user_id: str, now: datetime) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.records import IdempotentResult
+from .sqlite_driver import offloaded
 from .tables import idempotency_keys
 
 _CLAIM = {dialect.dialect.name: dialect.insert(idempotency_keys).on_conflict_do_nothing()
@@ -67,6 +68,7 @@ class IdempotencyRepository:
         return await self.find(user_id, key)
 
     async def expire(self, before: datetime) -> int:
-        result = await self.conn.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.created_at < before))
+        with offloaded():  # may delete many rows: not on the event loop's thread
+            result = await self.conn.execute(
+                delete(idempotency_keys).where(idempotency_keys.c.created_at < before))
         return result.rowcount

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, FieldContext, WrappedKey
 from ..domain.levels import Classification
+from .sqlite_driver import offloaded
 from .tables import data_keys
 
 _INSERT_KEY = data_keys.insert()
@@ -75,7 +76,14 @@ async def rewrap_batch(
     conn: AsyncConnection, cipher: ContentCipher, current: dict[Classification, int],
     batch_size: int = 500,
 ) -> int:
-    """Re-wrap up to `batch_size` data keys that are not under their level's current KEK."""
+    """Re-wrap up to `batch_size` data keys that are not under their level's current KEK
+    (on the worker thread: a batch must not hold the event loop)."""
+    with offloaded():
+        return await _rewrap_batch(conn, cipher, current, batch_size)
+
+
+async def _rewrap_batch(conn: AsyncConnection, cipher: ContentCipher,
+                        current: dict[Classification, int], batch_size: int) -> int:
     done = 0
     for level, version in current.items():
         rows = (
