@@ -1,5 +1,6 @@
-"""The one-hop SQLite connection (storage/sqlite_driver.py): one worker-thread call per
-statement, with the results, row counts and errors SQLAlchemy expects of aiosqlite."""
+"""The one-hop SQLite connection (storage/sqlite_driver.py): a reader's statement is one
+worker-thread call, the writer's statements none (they run on the loop's thread inside BEGIN
+IMMEDIATE), with the results, row counts and errors SQLAlchemy expects of aiosqlite."""
 
 from __future__ import annotations
 
@@ -40,18 +41,21 @@ async def test_each_statement_is_one_hop_with_its_results(tmp_path: Path, hops: 
             hops.clear()
             rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
             assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
-            assert len(hops) == 1  # stock aiosqlite: cursor, execute, fetchall, close
+            assert hops == []  # the writer's statements: on the loop's thread
             hops.clear()
             changed = await conn.execute(text("UPDATE t SET v = v || 'x' WHERE id > 1"))
             assert changed.rowcount == 2
             returned = await conn.execute(text("INSERT INTO t (v) VALUES ('d') RETURNING id"))
             assert returned.scalar_one() == 4
-            assert len(hops) == 2
+            assert hops == []
             with pytest.raises(exc.IntegrityError):  # driver errors still become SQLAlchemy's
                 await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
         async with database.read() as conn:
+            hops.clear()
             assert (await conn.execute(text("SELECT group_concat(v) FROM t"))).scalar_one() \
                 == "a,bx,cx,d"
+            assert len(hops) == 1  # a reader's: one hop (stock aiosqlite: cursor, execute,
+            # fetchall, close)
             mode = (await conn.execute(text("PRAGMA synchronous"))).scalar_one()
             assert mode == 2  # FULL: durability is not traded for the shorter path
     finally:
