@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from wis_server.api.routes.stream import origin_allowed
@@ -99,13 +99,13 @@ class Recorder:
         return [int(f["seq"]) for f in self.frames if f["type"] == "event"]  # type: ignore[call-overload]
 
 
-async def settle(done: object = None) -> None:
+async def settle(done: Callable[[], object] | None = None) -> None:
     """Let the hub's tasks run (until `done()` holds, if given: the bound is only there so
     that a broken hub fails the test instead of hanging it)."""
     deadline = asyncio.get_running_loop().time() + 30.0
     while True:
         await asyncio.sleep(0.002)
-        if done is None or done() or asyncio.get_running_loop().time() > deadline:  # type: ignore[operator]
+        if done is None or done() or asyncio.get_running_loop().time() > deadline:
             break
     for _ in range(20):
         await asyncio.sleep(0)
