@@ -97,21 +97,29 @@ class Entries:
                                         audience)
                 await check_audience_cleared(tx, [(classification, chosen)])
                 # Everything that needs no sequence number first; the space's seq (a row
-                # lock until commit on PostgreSQL) and the audit chain (a global lock) last,
-                # so concurrent writers queue only for the final statements.
-                key = await tx.entries.new_key(classification)
+                # lock until commit on PostgreSQL) and the audit chain (a lock per shard)
+                # last, so concurrent writers queue only for the final statements.
                 queued = await self._notify(tx, principal.actor_id, principal.user_id, space,
                                             entry_id, classification, chosen, body, now)
-                seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
-                entry = Entry(entry_id, space.id, seq, kind, classification, body, chosen,
-                              principal.user_id, principal.actor_id, principal.display_name,
-                              created_at=now, exercise=space.is_exercise)
-                await tx.entries.add(entry, key)
-                await tx.audit.append(AuditRecord(
-                    "entry.create", user_id=principal.user_id, actor_id=principal.actor_id,
-                    target_type="entry", target_id=entry_id, space_id=space.id,
-                    detail={"seq": seq, "kind": kind.value, "level": classification.value,
-                            "audience": sorted(chosen) if chosen is not None else "all"}), now)
+
+                def make_entry(seq: int) -> Entry:
+                    return Entry(entry_id, space.id, seq, kind, classification, body, chosen,
+                                 principal.user_id, principal.actor_id,
+                                 principal.display_name, created_at=now,
+                                 exercise=space.is_exercise)
+
+                def make_record(seq: int) -> AuditRecord:
+                    return AuditRecord(
+                        "entry.create", user_id=principal.user_id,
+                        actor_id=principal.actor_id, target_type="entry", target_id=entry_id,
+                        space_id=space.id, detail={
+                            "seq": seq, "kind": kind.value, "level": classification.value,
+                            "audience": sorted(chosen) if chosen is not None else "all"})
+
+                entry = await tx.append_entry(
+                    space_id=space.id, entry_id=entry_id, level=classification,
+                    make_entry=make_entry, make_record=make_record, now=now)
+                seq = entry.seq
             self.publisher.space_changed(space.id, seq)
             if queued:
                 self.wake()
@@ -134,19 +142,26 @@ class Entries:
             if space is None or space.status is not SpaceStatus.OPEN:
                 return None
             entry_id = str(uuid.uuid4())
-            key = await tx.entries.new_key(Classification.PUBLIC)
             queued = await self._notify(tx, author_actor_id, author_id, space, entry_id,
                                         Classification.PUBLIC, None, body, now)
-            seq = await tx.spaces.append_event(space.id, EventKind.ENTRY_CREATED, entry_id, now)
-            entry = Entry(entry_id, space.id, seq, EntryKind.INCOMING, Classification.PUBLIC,
-                          body, None, author_id, author_actor_id, author_name, created_at=now)
-            await tx.entries.add(entry, key)
-            await tx.audit.append(AuditRecord(
-                "entry.create", user_id=author_id, actor_id=author_actor_id,
-                target_type="entry", target_id=entry_id, space_id=space.id,
-                detail={"seq": seq, "kind": EntryKind.INCOMING.value,
-                        "level": Classification.PUBLIC.value, "audience": "all",
-                        "via": via}), now)
+
+            def make_entry(seq: int) -> Entry:
+                return Entry(entry_id, space.id, seq, EntryKind.INCOMING,
+                             Classification.PUBLIC, body, None, author_id, author_actor_id,
+                             author_name, created_at=now)
+
+            def make_record(seq: int) -> AuditRecord:
+                return AuditRecord(
+                    "entry.create", user_id=author_id, actor_id=author_actor_id,
+                    target_type="entry", target_id=entry_id, space_id=space.id,
+                    detail={"seq": seq, "kind": EntryKind.INCOMING.value,
+                            "level": Classification.PUBLIC.value, "audience": "all",
+                            "via": via})
+
+            entry = await tx.append_entry(
+                space_id=space.id, entry_id=entry_id, level=Classification.PUBLIC,
+                make_entry=make_entry, make_record=make_record, now=now)
+            seq = entry.seq
         self.publisher.space_changed(space.id, seq)
         if queued:
             self.wake()

@@ -373,3 +373,11 @@ class Transaction(Protocol):
 
     @property
     def reads(self) -> SpaceReads: ...
+
+    async def append_entry(self, *, space_id: str, entry_id: str, level: Classification,
+                           make_entry: Callable[[int], Entry],
+                           make_record: Callable[[int], AuditRecord], now: datetime) -> Entry:
+        """Take the space's next seq, add `make_entry(seq)` (its data key, space event and
+        read right with it) and chain `make_record(seq)` in the audit: the end of every
+        entry write, where the space's seq lock is held."""
+        ...

@@ -112,7 +112,7 @@ class AuditRepository:
     def _sharded(self) -> bool:
         return self.conn.dialect.name == "postgresql"
 
-    def _values(self, record: AuditRecord, shard: int, position: int, seq: int, prev: str,
+    def values(self, record: AuditRecord, shard: int, position: int, seq: int, prev: str,
                 now: datetime) -> dict[str, Any]:
         # Round-trip precision: both databases keep microseconds.
         return {"seq": seq, "shard": shard, "shard_seq": position, "at": now,
@@ -140,9 +140,7 @@ class AuditRepository:
         """Take the shard's lock (to commit) and draw the record's global seq."""
         seq = (await self.conn.execute(_LOCK_AND_NUMBER, {"lock": _LOCK_CLASS, "shard": shard})
                ).scalar_one()
-        current = self._transaction()
-        if current is not None:
-            self.conn.info[_HELD] = (weakref.ref(current), shard)
+        self.note_locked(shard)
         return int(seq)
 
     async def append(self, record: AuditRecord, now: datetime, *, shard: int | None = None
@@ -161,22 +159,66 @@ class AuditRepository:
         guess = self.heads.heads.get(shard)
         if guess is not None:
             position, prev = guess
-            values = self._values(record, shard, position + 1,
-                                  position + 1 if seq is None else seq, prev, now)
-            parameters = {f"v_{name}": value for name, value in values.items()}
-            parameters.update(h_shard=shard, h_position=position, h_hash=prev,
-                              h_shard_again=shard, h_after=position)
-            result = await self.conn.execute(_APPEND_AFTER_HEAD, parameters)
+            values = self.values(record, shard, position + 1,
+                                 position + 1 if seq is None else seq, prev, now)
+            result = await self.conn.execute(
+                _APPEND_AFTER_HEAD, self.after_head_parameters(values, shard, position, prev))
             if result.rowcount == 1:
-                self.heads.heads[shard] = (values["shard_seq"], values["hash"])
+                self.note_appended(shard, values)
                 return int(values["seq"])
+        return await self.append_plain(record, shard, seq, now)
+
+    async def append_plain(self, record: AuditRecord, shard: int, seq: int | None,
+                           now: datetime) -> int:
+        """Read the shard's head and chain the record after it (the shard's lock held on
+        PostgreSQL, with `seq` drawn under it; None on SQLite: the position is the seq)."""
         last = (await self.conn.execute(_LAST, {"shard": shard})).first()
         position = (last.shard_seq + 1) if last else 1
-        values = self._values(record, shard, position, position if seq is None else seq,
-                              last.hash if last else GENESIS, now)
+        values = self.values(record, shard, position, position if seq is None else seq,
+                             last.hash if last else GENESIS, now)
         await self.conn.execute(_APPEND, values)
-        self.heads.heads[shard] = (values["shard_seq"], values["hash"])
+        self.note_appended(shard, values)
         return int(values["seq"])
+
+    # The pieces of an append, for a write that composes it with its own statements
+    # (storage/entry_append.py): the shard, the lock, the head, the row.
+
+    lock_class = _LOCK_CLASS
+
+    @staticmethod
+    def append_after_head_statement() -> Any:
+        """The conditional append (parameters: `after_head_parameters`)."""
+        return _APPEND_AFTER_HEAD
+
+    def shard_for(self, record: AuditRecord) -> int:
+        """The shard the record goes to: the one this transaction holds, else its own."""
+        held = self._transaction_shard()
+        return held if held is not None else shard_of(record)
+
+    def note_locked(self, shard: int) -> None:
+        """This transaction took the shard's lock (its later records join that shard)."""
+        current = self._transaction()
+        if current is not None:
+            self.conn.info[_HELD] = (weakref.ref(current), shard)
+
+    async def head_guess(self, shard: int) -> tuple[int, str]:
+        """The shard's last (position, hash) as this process appended it, else as stored."""
+        guess = self.heads.heads.get(shard)
+        if guess is not None:
+            return guess
+        last = (await self.conn.execute(_LAST, {"shard": shard})).first()
+        return (int(last.shard_seq), str(last.hash)) if last else (0, GENESIS)
+
+    @staticmethod
+    def after_head_parameters(values: dict[str, Any], shard: int, position: int, prev: str
+                              ) -> dict[str, Any]:
+        parameters = {f"v_{name}": value for name, value in values.items()}
+        parameters.update(h_shard=shard, h_position=position, h_hash=prev,
+                          h_shard_again=shard, h_after=position)
+        return parameters
+
+    def note_appended(self, shard: int, values: dict[str, Any]) -> None:
+        self.heads.heads[shard] = (values["shard_seq"], values["hash"])
 
     async def shard_heads(self) -> dict[int, tuple[int, str]]:
         """Each non-empty shard's committed last (position, hash)."""

@@ -77,6 +77,22 @@ def _narrow(labels: EntryLabelFilter, query: Any) -> Any:
 _INSERT = entries.insert()  # built once (see storage/sealing.py)
 
 
+def entry_values(sealer: Sealer, entry: Entry, key: WrappedKey) -> dict[str, Any]:
+    """The entry's row, its body sealed with `key` (the seq is in the associated data)."""
+    assert entry.created_at is not None
+    return {
+        "id": entry.id, "space_id": entry.space_id, "seq": entry.seq,
+        "kind": entry.kind.value, "classification": entry.classification.value,
+        "level_rank": entry.classification.rank, "audience_all": entry.audience is None,
+        "data_key_id": key.id,
+        "body_ct": sealer.seal(key, _context(
+            entry.id, entry.space_id, entry.classification, author_id=entry.author_id,
+            author_actor_id=entry.author_actor_id, kind=entry.kind.value,
+            created_at=entry.created_at, seq=entry.seq), entry.body),
+        "author_id": entry.author_id, "author_actor_id": entry.author_actor_id,
+        "created_at": entry.created_at}
+
+
 class EntryRepository:
     def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self.conn = conn
@@ -91,17 +107,7 @@ class EntryRepository:
         if key is None:
             key = await self.sealer.new_key(self.conn, entry.classification)
         assert entry.created_at is not None
-        await self.conn.execute(_INSERT, {
-            "id": entry.id, "space_id": entry.space_id, "seq": entry.seq,
-            "kind": entry.kind.value, "classification": entry.classification.value,
-            "level_rank": entry.classification.rank, "audience_all": entry.audience is None,
-            "data_key_id": key.id,
-            "body_ct": self.sealer.seal(key, _context(
-                entry.id, entry.space_id, entry.classification, author_id=entry.author_id,
-                author_actor_id=entry.author_actor_id, kind=entry.kind.value,
-                created_at=entry.created_at, seq=entry.seq), entry.body),
-            "author_id": entry.author_id, "author_actor_id": entry.author_actor_id,
-            "created_at": entry.created_at})
+        await self.conn.execute(_INSERT, entry_values(self.sealer, entry, key))
         await write_audience(self.conn, entry.id, entry.audience)
 
     async def set_audience(self, entry_id: str, audience: frozenset[str] | None) -> None:

@@ -34,11 +34,17 @@ class Sealer:
         self.clock = clock
 
     async def new_key(self, conn: AsyncConnection, level: Classification) -> WrappedKey:
-        key = self.cipher.new_data_key(str(uuid.uuid4()), level)
-        await conn.execute(_INSERT_KEY, {
-            "id": key.id, "level": level.value, "kek_version": key.kek_version,
-            "wrapped": key.wrapped, "created_at": self.clock()})
+        key = self.make_key(level)
+        await conn.execute(_INSERT_KEY, self.key_values(key))
         return key
+
+    def make_key(self, level: Classification) -> WrappedKey:
+        """A new data key, not yet stored (its row: `key_values`)."""
+        return self.cipher.new_data_key(str(uuid.uuid4()), level)
+
+    def key_values(self, key: WrappedKey) -> dict[str, object]:
+        return {"id": key.id, "level": key.level.value, "kek_version": key.kek_version,
+                "wrapped": key.wrapped, "created_at": self.clock()}
 
     async def keys(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, WrappedKey]:
         wanted = list(set(ids))

@@ -51,6 +51,11 @@ _NEXT_SEQ_ACTIVE = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
 _INSERT_EVENT = space_events.insert()
 
 
+def next_seq_statement(*, active: bool) -> Any:
+    """The statement taking a space's next seq (`b_space_id`, `b_now`), for composing."""
+    return _NEXT_SEQ_ACTIVE if active else _NEXT_SEQ
+
+
 class SpaceRepository:
     def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self.conn = conn

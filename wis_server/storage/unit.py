@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import ContentCipher, derive_key
 from ..domain.errors import ConstraintViolated
+from ..domain.levels import Classification
+from ..domain.model import Entry
 from .audit import AuditRepository, ChainHeads
 from .callouts import CalloutRepository
 from .conferences import ConferenceRepository
 from .database import Database
 from .directory import ActorRepository, RefreshTokenRepository, UserRepository
 from .entries import EntryRepository
+from .entry_append import MakeEntry, MakeRecord, append_entry
 from .idempotency import IdempotencyRepository
 from .notifications import NotificationRepository
 from .outbox import OutboxRepository
@@ -100,6 +103,15 @@ class Tx:
     @cached_property
     def reads(self) -> ReadRepository:
         return ReadRepository(self.conn)
+
+    async def append_entry(self, *, space_id: str, entry_id: str, level: Classification,
+                           make_entry: MakeEntry, make_record: MakeRecord, now: datetime
+                           ) -> Entry:
+        """The space's next seq, the entry with it and the write's audit record (see
+        storage/entry_append.py: two statements on PostgreSQL)."""
+        return await append_entry(self.conn, self.spaces, self.entries, self.audit,
+                                  space_id=space_id, entry_id=entry_id, level=level,
+                                  make_entry=make_entry, make_record=make_record, now=now)
 
 
 class _Opened:
