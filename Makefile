@@ -43,9 +43,12 @@ $(PEERS_STAMP): tests/peers/package.json tests/peers/package-lock.json
 
 peers: $(PEERS_STAMP)
 
-## Set up and run the whole suite (PostgreSQL too when WIS_TEST_POSTGRES_URL is set).
+## Set up and run the whole suite (PostgreSQL too when WIS_TEST_POSTGRES_URL is set), on two
+## workers: most of the suite waits on servers, browsers and links it started, not on the CPU.
+## One module stays on one worker (--dist loadscope), so a module's fixtures are built once.
+TEST_WORKERS ?= 2
 test: lint $(PEERS_STAMP)
-	$(BIN)/pytest -ra --durations=25
+	$(BIN)/pytest -ra --durations=25 -n $(TEST_WORKERS) --dist loadscope
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q tests/unit

@@ -16,12 +16,21 @@ def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True, timeout=20)
 
 
+def _subnet() -> int:
+    """The third octet of this line's 10.231.n.0/24: a band of 50 per pytest-xdist worker
+    (gw0, gw1, …), so lines made at the same time on two workers never share a subnet; a
+    worker makes one line at a time, random within its band."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    band = int(worker) % 5 if worker.isdigit() else 0
+    return 1 + band * 50 + uuid.uuid4().int % 50
+
+
 class NetemLine:
     kind = "netem"
 
     def __init__(self, profile: LinkProfile) -> None:
         self.profile = profile
-        n = 1 + uuid.uuid4().int % 250
+        n = _subnet()
         tag = uuid.uuid4().hex[:6]
         self.ns = f"wisdl-{tag}"
         self.host_if, self.ns_if = f"wdl{tag}h", f"wdl{tag}c"
