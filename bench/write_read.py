@@ -251,6 +251,16 @@ def install_counters(path: str) -> None:
         return await original(self, fn, *args, **kwargs)
 
     aiosqlite.core.Connection._execute = counted_execute  # type: ignore[method-assign]
+    # Statements our storage sends to asyncpg directly (storage/direct.py) count as well.
+    from wis_server.storage import direct
+
+    direct_fetch = direct.fetch
+
+    async def counted_fetch(*args: Any) -> Any:
+        counts["statements"] += 1
+        return await direct_fetch(*args)
+
+    direct.fetch = counted_fetch  # type: ignore[assignment]
 
     def dump(*_args: Any) -> None:
         counts["serial"] += 1

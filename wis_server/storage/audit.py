@@ -30,6 +30,7 @@ from .audit_chain import (
     strict_detail,
     verify_chain,
 )
+from .direct import Direct
 from .tables import audit_log, audit_marks
 
 __all__ = ["SHARDS", "AuditRecord", "AuditRepository", "ChainHeads", "NotCanonical",
@@ -64,8 +65,8 @@ _APPEND_AFTER_HEAD = audit_log.insert().from_select(list(_COLUMNS), select(
     ~exists().where(audit_log.c.shard == bindparam("h_shard_again"),
                     audit_log.c.shard_seq > bindparam("h_after"))))
 """Appends after the cached head only if that record is still its shard's last (ChainHeads)."""
-_LAST = select(audit_log.c.shard_seq, audit_log.c.hash).where(
-    audit_log.c.shard == bindparam("shard")).order_by(audit_log.c.shard_seq.desc()).limit(1)
+_LAST = Direct(select(audit_log.c.shard_seq, audit_log.c.hash).where(
+    audit_log.c.shard == bindparam("shard")).order_by(audit_log.c.shard_seq.desc()).limit(1))
 _APPEND = audit_log.insert()
 
 
@@ -172,7 +173,7 @@ class AuditRepository:
                            now: datetime) -> int:
         """Read the shard's head and chain the record after it (the shard's lock held on
         PostgreSQL, with `seq` drawn under it; None on SQLite: the position is the seq)."""
-        last = (await self.conn.execute(_LAST, {"shard": shard})).first()
+        last = (await _LAST.execute(self.conn, {"shard": shard})).first()
         position = (last.shard_seq + 1) if last else 1
         values = self.values(record, shard, position, position if seq is None else seq,
                              last.hash if last else GENESIS, now)
@@ -206,7 +207,7 @@ class AuditRepository:
         guess = self.heads.heads.get(shard)
         if guess is not None:
             return guess
-        last = (await self.conn.execute(_LAST, {"shard": shard})).first()
+        last = (await _LAST.execute(self.conn, {"shard": shard})).first()
         return (int(last.shard_seq), str(last.hash)) if last else (0, GENESIS)
 
     @staticmethod
@@ -223,7 +224,7 @@ class AuditRepository:
     async def shard_heads(self) -> dict[int, tuple[int, str]]:
         """Each non-empty shard's committed last (position, hash)."""
         if not self._sharded:
-            last = (await self.conn.execute(_LAST, {"shard": 0})).first()
+            last = (await _LAST.execute(self.conn, {"shard": 0})).first()
             return {0: (int(last.shard_seq), str(last.hash))} if last else {}
         rows = await self.conn.execute(_SHARD_HEADS, {"last": SHARDS - 1})
         return {int(r.shard): (int(r.shard_seq), str(r.hash)) for r in rows}

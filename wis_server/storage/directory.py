@@ -15,6 +15,7 @@ from ..domain.errors import Conflict
 from ..domain.levels import Classification, ContactKind, Role
 from ..domain.model import Actor, ContactPoint, Principal, User
 from . import stream_queries
+from .direct import Direct
 from .sqlite_driver import offloaded
 from .tables import actors, refresh_tokens, users
 
@@ -34,9 +35,9 @@ def _actor(row: Any) -> Actor:
 
 _CEILINGS = select(actors.c.id, actors.c.clearance_ceiling).where(
     actors.c.id.in_(bindparam("b_ids", expanding=True)))
-_WITH_CEILING = (select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
-                 .join(actors, actors.c.id == users.c.actor_id)
-                 .where(users.c.id == bindparam("b_user_id")))
+_WITH_CEILING = Direct(select(users, actors.c.clearance_ceiling.label("actor_ceiling"))
+                       .join(actors, actors.c.id == users.c.actor_id)
+                       .where(users.c.id == bindparam("b_user_id")))
 """Every request loads its principal with this: built once (a statement built per call
 costs more Python than running it; see storage/sealing.py)."""
 
@@ -146,7 +147,7 @@ class UserRepository:
     async def with_ceiling(self, user_id: str) -> tuple[User, Classification, int] | None:
         """The user, their actor's clearance ceiling and their session epoch in one round
         trip (every request)."""
-        row = (await self.conn.execute(_WITH_CEILING, {"b_user_id": user_id})).first()
+        row = (await _WITH_CEILING.execute(self.conn, {"b_user_id": user_id})).first()
         return (_user(row), Classification(row.actor_ceiling), int(row.session_epoch)) \
             if row else None
 

@@ -34,6 +34,7 @@ from ..domain.events import EventKind
 from ..domain.levels import Classification
 from ..domain.model import Entry
 from .audit import AuditRepository
+from .direct import Direct
 from .entries import EntryRepository, entry_values
 from .spaces import SpaceRepository, next_seq_statement
 from .tables import ID, audit_log, data_keys, entries, item_audience, space_events
@@ -72,8 +73,9 @@ def _rows(with_audience: bool) -> object:
 
 
 # Built once (see storage/sealing.py): executed with parameter dicts.
-_NEXT_SEQ_AND_AUDIT_LOCK = _next_seq_and_audit_lock()
-_ROWS = {False: _rows(False), True: _rows(True)}
+# On PostgreSQL (the only dialect these run on) sent to asyncpg directly (storage/direct.py).
+_NEXT_SEQ_AND_AUDIT_LOCK = Direct(_next_seq_and_audit_lock())
+_ROWS = {False: Direct(_rows(False)), True: Direct(_rows(True))}
 
 
 def _prefixed(prefix: str, values: dict[str, object]) -> dict[str, object]:
@@ -95,7 +97,7 @@ async def append_entry(conn: AsyncConnection, spaces: SpaceRepository,
         return entry
 
     shard = audit.shard_for(make_record(0))
-    row = (await conn.execute(_NEXT_SEQ_AND_AUDIT_LOCK, {  # type: ignore[call-overload]
+    row = (await _NEXT_SEQ_AND_AUDIT_LOCK.execute(conn, {
         "b_space_id": space_id, "b_now": now, "lock": audit.lock_class, "shard": shard})
            ).one()
     seq, audit_seq = int(row[0]), int(row[1])
@@ -113,7 +115,7 @@ async def append_entry(conn: AsyncConnection, spaces: SpaceRepository,
     parameters.update(audit.after_head_parameters(chained, shard, head[0], head[1]))
     if entry.audience:
         parameters.update(a_item=entry.id, a_actors=sorted(entry.audience))
-    appended = (await conn.execute(_ROWS[bool(entry.audience)], parameters)  # type: ignore[call-overload]
+    appended = (await _ROWS[bool(entry.audience)].execute(conn, parameters)
                 ).scalar_one()
     if appended == 1:
         audit.note_appended(shard, chained)

@@ -18,15 +18,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.records import IdempotentResult
+from .direct import Direct
 from .sqlite_driver import offloaded
 from .tables import idempotency_keys
 
-_CLAIM = {dialect.dialect.name: dialect.insert(idempotency_keys).on_conflict_do_nothing()
-          .returning(idempotency_keys.c.user_id) for dialect in (postgresql, sqlite)}
+_CLAIM = {dialect.dialect.name: Direct(dialect.insert(idempotency_keys).on_conflict_do_nothing()
+          .returning(idempotency_keys.c.user_id)) for dialect in (postgresql, sqlite)}
 """Built once per dialect (see storage/sealing.py: per-call construction costs more than the
 statement); the values come as a parameter dict."""
-_FIND = select(idempotency_keys).where(idempotency_keys.c.user_id == bindparam("b_user_id"),
-                                       idempotency_keys.c.key == bindparam("b_key"))
+_FIND = Direct(select(idempotency_keys).where(idempotency_keys.c.user_id == bindparam("b_user_id"),
+                                              idempotency_keys.c.key == bindparam("b_key")))
 
 
 class IdempotencyRepository:
@@ -42,7 +43,7 @@ class IdempotencyRepository:
         return hmac.compare_digest(found.fingerprint, self.tag(fingerprint))
 
     async def find(self, user_id: str, key: str) -> IdempotentResult | None:
-        row = (await self.conn.execute(_FIND, {"b_user_id": user_id, "b_key": key})).first()
+        row = (await _FIND.execute(self.conn, {"b_user_id": user_id, "b_key": key})).first()
         if row is None:
             return None
         return IdempotentResult(row.fingerprint, row.resource_type, row.resource_id)
@@ -59,7 +60,7 @@ class IdempotencyRepository:
         (a first attempt, the usual case, needs no read); returns what an earlier attempt
         stored, or None when this claim is the first. A concurrent first attempt on
         PostgreSQL waits for the other's commit and then finds its row."""
-        inserted = (await self.conn.execute(_CLAIM[self.conn.dialect.name], {
+        inserted = (await _CLAIM[self.conn.dialect.name].execute(self.conn, {
             "user_id": user_id, "key": key, "fingerprint": self.tag(result.fingerprint),
             "resource_type": result.resource_type, "resource_id": result.resource_id,
             "created_at": now})).first()

@@ -15,6 +15,7 @@ from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Space
 from ..domain.records import SpaceEvent
 from . import stream_queries
+from .direct import Direct
 from .sealing import Sealer
 from .tables import space_events, space_participants, spaces
 
@@ -37,7 +38,7 @@ def _space(row: Any, title: str, description: str, participants: list[Participan
 
 # Built once, run with parameter dicts: these run on every request that touches a space or
 # writes to it, and a statement built per call costs more Python than running it.
-_SEALED = (select(*(c for c in spaces.c if c.name not in ("title_ct", "description_ct")),
+_SEALED = Direct(select(*(c for c in spaces.c if c.name not in ("title_ct", "description_ct")),
                   space_participants.c.actor_id.label("p_actor_id"),
                   space_participants.c.role_cap.label("p_role_cap"))
            .select_from(spaces.outerjoin(
@@ -108,7 +109,7 @@ class SpaceRepository:
     async def _get_sealed(self, space_id: str) -> Space | None:
         """The space and its participants in one round trip (this runs on every request that
         touches a space): the labels only, not the sealed title/description."""
-        rows = (await self.conn.execute(_SEALED, {"b_space_id": space_id})).all()
+        rows = (await _SEALED.execute(self.conn, {"b_space_id": space_id})).all()
         if not rows:
             return None
         parts = [Participant(r.p_actor_id, SpaceRole(r.p_role_cap) if r.p_role_cap else None)
