@@ -12,6 +12,9 @@ import pytest
 from sqlalchemy import bindparam, exc, func, select
 
 from tests.conftest import World, admin_sql
+from tests.helpers import create_space
+from wis_server.domain.levels import Classification
+from wis_server.domain.records import EntryLabelFilter
 from wis_server.storage import direct
 from wis_server.storage.database import Database, is_dropped_connection
 from wis_server.storage.direct import Direct
@@ -162,3 +165,40 @@ async def test_the_audit_chain_written_directly_verifies(world: World) -> None:
         count = (await tx.conn.execute(select(func.count()).select_from(audit_log).where(
             audit_log.c.action == "entry.create"))).scalar_one()
     assert count == 5
+
+
+async def test_a_log_page_sent_directly_is_the_page_sqlalchemy_gives(world: World) -> None:
+    """The common page (no label filter, no search) is one statement built per shape; every
+    shape gives what the general query gives, for a reader at each clearance and with
+    audiences that leave some entries out."""
+    writer, b_editor = world["a_editor"], world["b_editor"]
+    space = (await create_space(world.client, writer, participants=[world.actors["B"]],
+                                classification="sekretess"))["id"]
+    for n in range(12):
+        level = ("public", "sekretess")[n % 2]
+        body: dict[str, Any] = {"kind": "note", "classification": level, "body": f"Rad {n}"}
+        if n % 4 == 1:
+            body["audience"] = [world.actors["A"]]  # not for B
+        response = await world.client.post(f"/api/v1/spaces/{space}/entries",
+                                            headers=writer.auth, json=body)
+        assert response.status_code == 201, response.text
+    store = world.app.state.store
+    every = EntryLabelFilter(since=datetime(2000, 1, 1, tzinfo=UTC))  # the general query
+    shapes = [dict(after=None, before=None, descending=False),
+              dict(after=None, before=None, descending=True),
+              dict(after=3, before=None, descending=False),
+              dict(after=None, before=10, descending=True),
+              dict(after=2, before=11, descending=False)]
+    for actor, clearance in ((world.actors["A"], Classification.SEKRETESS),
+                             (world.actors["B"], Classification.SEKRETESS),
+                             (world.actors["B"], Classification.PUBLIC)):
+        for shape in shapes:
+            async with store.read() as tx:
+                pages = [await tx.entries.page(
+                    space, actor_id=actor, clearance=clearance, visible=lambda _label: True,
+                    limit=5, labels=labels, **shape) for labels in (None, every)]
+            assert pages[0] == pages[1] and pages[0], (actor, clearance, shape)
+    b_page = (await world.client.get(f"/api/v1/spaces/{space}/entries",
+                                     headers=b_editor.auth)).json()["items"]
+    # B sees the public ones: a sekretess entry's default audience is its author's actor.
+    assert [e["body"] for e in b_page] == [f"Rad {n}" for n in range(0, 12, 2)]

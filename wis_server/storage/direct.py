@@ -75,8 +75,10 @@ class _Compiled:
         self.binds: tuple[Callable[[Any], Any] | None, ...] = tuple(
             processors.get(name) for name in self.names)
         columns = compiled._result_columns  # (key, name, objects, type) per selected column
-        self.results: tuple[Callable[[Any], Any] | None, ...] = tuple(
-            column[3]._cached_result_processor(dialect, None) for column in columns)
+        processed = ((index, column[3]._cached_result_processor(dialect, None))
+                     for index, column in enumerate(columns))
+        self.results: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, process) for index, process in processed if process is not None)
         self.row: Any = namedtuple("Row", [column[0] for column in columns],
                                    rename=True) if columns else None
         self.construct = compiled.construct_params
@@ -125,11 +127,15 @@ class Direct:
         if compiled.row is None:
             return DirectResult(())
         make, results = compiled.row._make, compiled.results
-        if any(results):
-            return DirectResult([
-                make([v if p is None else p(v) for v, p in zip(r, results, strict=True)])
-                for r in records])
-        return DirectResult([make(r) for r in records])
+        if not results:
+            return DirectResult([make(r) for r in records])
+        rows = []
+        for record in records:  # only the columns whose type processes results
+            values = list(record)
+            for index, process in results:
+                values[index] = process(values[index])
+            rows.append(make(values))
+        return DirectResult(rows)
 
 
 async def fetch(driver: Any, sql: str, arguments: Sequence[Any]) -> Any:

@@ -5,15 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..classification.crypto import DecryptionFailed, FieldContext, WrappedKey
 from ..domain.levels import Classification, EntryKind
 from ..domain.model import Entry, ItemLabel
 from ..domain.records import EntryLabelFilter
+from .direct import Direct
 from .sealing import Sealer
 from .tables import data_keys, entries, item_audience, users
 
@@ -37,20 +51,29 @@ async def write_audience(conn: AsyncConnection, item_id: str, audience: frozense
                            [{"item_id": item_id, "actor_id": a} for a in sorted(audience)])
 
 
+_AUDIENCES = Direct(select(item_audience.c.item_id, item_audience.c.actor_id).where(
+    item_audience.c.item_id == any_(bindparam("b_ids", type_=ARRAY(String)))))
+
+
 async def read_audiences(conn: AsyncConnection, item_ids: Sequence[str]
                          ) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     wanted = list(item_ids)
     for start in range(0, len(wanted), 500):
-        rows = await conn.execute(select(item_audience).where(
-            item_audience.c.item_id.in_(wanted[start : start + 500])))
+        if conn.dialect.name == "postgresql":  # one statement for any number (a log page's)
+            rows = (await _AUDIENCES.execute(conn, {"b_ids": wanted[start : start + 500]})
+                    ).all()
+        else:
+            rows = await conn.execute(select(item_audience).where(
+                item_audience.c.item_id.in_(wanted[start : start + 500])))
         for row in rows:
             found.setdefault(row.item_id, set()).add(row.actor_id)
     return {k: frozenset(v) for k, v in found.items()}
 
 
-def audience_filter(id_column: Any, all_column: Any, actor_id: str) -> Any:
-    """SQL pre-filter matching the decision's audience rule (the decision still has the say)."""
+def audience_filter(id_column: Any, all_column: Any, actor_id: Any) -> Any:
+    """SQL pre-filter matching the decision's audience rule (the decision still has the say);
+    `actor_id` a value or a bound parameter."""
     return or_(all_column.is_(True), exists().where(
         and_(item_audience.c.item_id == id_column, item_audience.c.actor_id == actor_id)))
 
@@ -192,6 +215,19 @@ class EntryRepository:
         if before is not None:
             query = query.where(entries.c.seq < before)
         order = entries.c.seq.desc() if descending else entries.c.seq
+        if match is None and (labels is None or labels == _NO_LABELS) \
+                and self.conn.dialect.name == "postgresql":
+            # The common page (every log view and its live catch-up): built once per shape.
+            statement = _page_statement(after is not None, before is not None, descending)
+            parameters: dict[str, Any] = {
+                "b_space_id": space_id, "b_levels": levels_up_to(clearance),
+                "b_actor_id": actor_id, "b_limit": limit}
+            if after is not None:
+                parameters["b_after"] = after
+            if before is not None:
+                parameters["b_before"] = before
+            rows = (await statement.execute(self.conn, parameters)).all()
+            return await self._open(rows, visible, corrupt)
         if match is None:
             return await self._load(query.order_by(order).limit(limit), visible, corrupt)
         found: list[Entry] = []
@@ -218,7 +254,11 @@ class EntryRepository:
         query = query.with_only_columns(*_LOADED).outerjoin(
             data_keys, data_keys.c.id == entries.c.data_key_id
         ).outerjoin(users, users.c.id == entries.c.author_id)
-        rows = (await self.conn.execute(query)).all()
+        return await self._open((await self.conn.execute(query)).all(), visible, corrupt)
+
+    async def _open(self, rows: Sequence[Any], visible: Visible, corrupt: list[str] | None
+                    ) -> list[Entry]:
+        """Rows of `_LOADED`: those that pass `visible`, opened."""
         if not rows:
             return []
         restricted = [row[0] for row in rows if not row[5]]
@@ -252,6 +292,7 @@ class EntryRepository:
         return result
 
 
+_NO_LABELS = EntryLabelFilter()
 _LEVEL = {level.value: level for level in Classification}
 _KIND = {kind.value: kind for kind in EntryKind}
 _LOADED = (
@@ -260,3 +301,22 @@ _LOADED = (
     entries.c.author_actor_id, entries.c.created_at, data_keys.c.level,
     data_keys.c.kek_version, data_keys.c.wrapped, users.c.display_name)
 """The columns `_load` unpacks, in this order: the entry's, its data key's, its author's."""
+
+
+@cache
+def _page_statement(after: bool, before: bool, descending: bool) -> Direct:
+    """`page`'s query without label filters or text search, on PostgreSQL (the levels as one
+    array parameter, so the statement is the same for every reader): built once per shape,
+    sent directly (storage/direct.py)."""
+    query = select(*_LOADED).select_from(entries.outerjoin(
+        data_keys, data_keys.c.id == entries.c.data_key_id
+    ).outerjoin(users, users.c.id == entries.c.author_id)).where(
+        entries.c.space_id == bindparam("b_space_id"),
+        entries.c.classification == any_(bindparam("b_levels", type_=ARRAY(String))),
+        audience_filter(entries.c.id, entries.c.audience_all, bindparam("b_actor_id")))
+    if after:
+        query = query.where(entries.c.seq > bindparam("b_after"))
+    if before:
+        query = query.where(entries.c.seq < bindparam("b_before"))
+    order = entries.c.seq.desc() if descending else entries.c.seq
+    return Direct(query.order_by(order).limit(bindparam("b_limit", type_=Integer)))
