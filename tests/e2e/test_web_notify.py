@@ -102,7 +102,7 @@ def test_notification_preferences_page(browser: Browser, live_server) -> None:  
     login(page, who["username"], who["password"])
     page.goto("/#/settings")
     form = page.locator("form.prefs-form")
-    expect(page.get_by_role("heading", name="Aviseringar")).to_be_visible()
+    expect(page.get_by_role("heading", name="Aviseringar", exact=True)).to_be_visible()
     form.get_by_label("E-postadress").fill("beredskap@nacka.example.se")
     form.get_by_label("Mobilnummer").fill("12")
     form.get_by_role("button", name="Spara").click()
@@ -137,7 +137,7 @@ def test_notification_preferences_page(browser: Browser, live_server) -> None:  
     expect(form.get_by_label("Från", exact=True)).to_have_value("22:00")
     expect(form.get_by_label("Push-avisering (webbläsare och telefon)")).not_to_be_checked()
     page.get_by_label("Språk").select_option("en")
-    expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
     page.get_by_label("Language").select_option("sv")
     assert not watch.csp_violations(), watch.errors
     ctx.close()
