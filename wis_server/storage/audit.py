@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, select, text, update
+from sqlalchemy import ARRAY, String, Text, any_, bindparam, cast, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,6 +100,15 @@ _COUNT_REPEATS = update(audit_marks).where(
          last_at=bindparam("m_now", type_=audit_marks.c.last_at.type)
          ).returning(audit_marks.c.subject)
 """Built once: every classified read runs it (SQLite ≥ 3.35 and PostgreSQL return rows)."""
+_COUNT_REPEATS_PG = Direct(update(audit_marks).where(
+    audit_marks.c.user_id == bindparam("m_user", type_=audit_marks.c.user_id.type),
+    audit_marks.c.bucket == bindparam("m_bucket", type_=audit_marks.c.bucket.type),
+    audit_marks.c.subject == any_(bindparam("m_subjects", type_=ARRAY(String))),
+).values(count=audit_marks.c.count + 1,
+         last_at=bindparam("m_now", type_=audit_marks.c.last_at.type)
+         ).returning(audit_marks.c.subject))
+"""The same on PostgreSQL, the subjects as one array: one statement for any page, sent
+directly (storage/direct.py)."""
 
 
 class AuditRepository:
@@ -252,9 +261,12 @@ class AuditRepository:
         UPDATE … RETURNING per 500 subjects: the count and the answer in one statement."""
         found: set[str] = set()
         for start in range(0, len(subjects), 500):
-            rows = await self.conn.execute(_COUNT_REPEATS, {
-                "m_user": user_id, "m_bucket": bucket, "m_now": now,
-                "m_subjects": subjects[start : start + 500]})
+            parameters = {"m_user": user_id, "m_bucket": bucket, "m_now": now,
+                          "m_subjects": subjects[start : start + 500]}
+            if self.conn.dialect.name == "postgresql":
+                rows = (await _COUNT_REPEATS_PG.execute(self.conn, parameters)).all()
+            else:
+                rows = await self.conn.execute(_COUNT_REPEATS, parameters)
             found.update(row[0] for row in rows)
         return found
 
