@@ -20,10 +20,10 @@ from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
 from ..domain.records import EntryLabelFilter
 from .audit import audit_classified_reads
-from .idempotency import claim, fingerprint, retrying_on_race
+from .idempotency import fingerprint, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
 from .ports import Clock, EventPublisher, Transaction, UnitOfWork
-from .spaces import visible_space
+from .spaces import visible_space, visible_space_claiming
 from .write_checks import audience_for_write, check_audience_cleared
 
 MAX_PAGE = 500
@@ -84,10 +84,9 @@ class Entries:
         async def attempt() -> Entry | str:
             now = self.clock()
             async with self.store.write() as tx:
-                space = await visible_space(tx, principal, space_id)
                 entry_id = str(uuid.uuid4())
-                earlier = await claim(tx, principal.user_id, idempotency_key, print_, "entry",
-                                      entry_id, now)
+                space, earlier = await visible_space_claiming(
+                    tx, principal, space_id, idempotency_key, print_, "entry", entry_id, now)
                 if earlier is not None:
                     return earlier
                 # classification.audience: an explicit list is kept as the author chose it,
@@ -95,7 +94,7 @@ class Entries:
                 # default) reaches those who join later (issue 7.18c).
                 chosen = audience_for_write(principal, space, Action.WRITE, classification,
                                         audience)
-                await check_audience_cleared(tx, [(classification, chosen)])
+                await check_audience_cleared(tx, [(classification, chosen)], principal=principal)
                 # Everything that needs no sequence number first; the space's seq (a row
                 # lock until commit on PostgreSQL) and the audit chain (a lock per shard)
                 # last, so concurrent writers queue only for the final statements.
@@ -204,7 +203,8 @@ class Entries:
             # participant for public, the author's actor alone for sekretess/hemlig).
             chosen = audience_for_write(principal, space, Action.WRITE, label.classification,
                                     audience)
-            await check_audience_cleared(tx, [(label.classification, chosen)])
+            await check_audience_cleared(tx, [(label.classification, chosen)],
+                                         principal=principal)
             await tx.entries.set_audience(entry_id, chosen)
             seq = await tx.spaces.append_event(
                 space.id, EventKind.ENTRY_AUDIENCE_CHANGED, entry_id, now)

@@ -41,8 +41,13 @@ async def claim(tx: Transaction, user_id: str, key: str | None, print_: str, res
     `resource_id`, kept only if the transaction commits), else the earlier attempt's id."""
     if key is None:
         return None
-    found = await tx.idempotency.claim(
-        user_id, key, IdempotentResult(print_, resource_type, resource_id), now)
+    return earlier_id(tx, await tx.idempotency.claim(
+        user_id, key, IdempotentResult(print_, resource_type, resource_id), now), print_)
+
+
+def earlier_id(tx: Transaction, found: IdempotentResult | None, print_: str) -> str | None:
+    """What a claim found, checked: None if the claim was the first, else the earlier
+    attempt's id (Conflict if that attempt was a different request)."""
     if found is None:
         return None
     if not tx.idempotency.matches(found, print_):

@@ -63,7 +63,7 @@ class Notices:
                     return earlier
                 chosen = audience_for_write(principal, space, Action.WRITE, classification,
                                             audience)
-                await check_audience_cleared(tx, [(classification, chosen)])
+                await check_audience_cleared(tx, [(classification, chosen)], principal=principal)
                 notice_id = str(uuid.uuid4())
                 label = ItemLabel(classification, chosen, principal.actor_id)
                 recipients = await recipients_for(tx, space, label, NotifyEvent.NOTICE,

@@ -381,3 +381,12 @@ class Transaction(Protocol):
         read right with it) and chain `make_record(seq)` in the audit: the end of every
         entry write, where the space's seq lock is held."""
         ...
+
+    async def space_and_claim(self, space_id: str, user_id: str, key: str,
+                              result: IdempotentResult, now: datetime
+                              ) -> tuple[Space | None, IdempotentResult | None]:
+        """`spaces.get(space_id, content=False)` and `idempotency.claim(user_id, key,
+        result, now)` together (one round trip where the database allows): the space's
+        labels (None: no such space) and what an earlier attempt stored under the key
+        (None: this claim is the first). A refusal after it must roll back the claim."""
+        ...

@@ -92,7 +92,7 @@ class Reports:
                                                audience))
                 await check_audience_cleared(
                     tx, [(s.classification, s.audience) for s in final],
-                    field="sections")
+                    field="sections", principal=principal)
                 owner = space.owner_actor_id if joint else principal.actor_id
                 # What the publisher cannot read is never dropped: carried forward unchanged.
                 # Replacing such a section would change what they cannot see: refused.

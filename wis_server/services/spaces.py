@@ -15,7 +15,8 @@ from ..domain.events import EventKind
 from ..domain.levels import Classification, SpaceRole, SpaceStatus, SpaceType
 from ..domain.model import Participant, Principal, Space
 from ..domain.notifications import Channel
-from .idempotency import fingerprint, previous_result, remember, retrying_on_race
+from ..domain.records import IdempotentResult
+from .idempotency import earlier_id, fingerprint, previous_result, remember, retrying_on_race
 from .notify_events import queue_space_added
 from .outbox import Wake, no_wake
 from .ports import Clock, EventPublisher, Transaction, UnitOfWork
@@ -41,6 +42,23 @@ async def visible_space(tx: Transaction, principal: Principal, space_id: str, *,
     if space is None or not decide(principal, Action.READ, space):
         raise NotFound("no such space")
     return space
+
+
+async def visible_space_claiming(tx: Transaction, principal: Principal, space_id: str,
+                                 key: str | None, print_: str, resource_type: str,
+                                 resource_id: str, now: datetime) -> tuple[Space, str | None]:
+    """`visible_space` and then `claim` (services/idempotency.py), in one round trip where
+    the database allows: the space, and None if this is the first attempt with the key (or
+    there is no key), else the earlier attempt's id. A space the principal may not read is
+    NotFound, and the claim rolls back with the transaction."""
+    if key is None:
+        return await visible_space(tx, principal, space_id), None
+    space, found = await tx.space_and_claim(
+        space_id, principal.user_id, key, IdempotentResult(print_, resource_type, resource_id),
+        now)
+    if space is None or not decide(principal, Action.READ, space):
+        raise NotFound("no such space")
+    return space, earlier_id(tx, found, print_)
 
 
 class Spaces:

@@ -49,12 +49,19 @@ def audience_for_write(principal: Principal, space: Space, action: Action, level
 
 async def check_audience_cleared(tx: Transaction,
                                  items: Sequence[tuple[Classification, Audience]], *,
-                                 field: str = "audience") -> None:
+                                 field: str = "audience",
+                                 principal: Principal | None = None) -> None:
     """Refuse read right for an actor whose clearance ceiling is below the item's level:
-    nobody there could ever read it, yet it would look shared with them."""
+    nobody there could ever read it, yet it would look shared with them. The writing
+    `principal`'s own actor's ceiling came with the principal (loaded for this request),
+    so an audience of that actor alone — a sekretess entry's default — needs no lookup."""
+    ceilings: dict[str, Classification] = {}
+    if principal is not None:
+        ceilings[principal.actor_id] = principal.actor_ceiling
     named = sorted({a for level, audience in items if level is not Classification.PUBLIC
-                    for a in audience or ()})
-    ceilings = await tx.actors.ceilings(named) if named else {}
+                    for a in audience or () if a not in ceilings})
+    if named:
+        ceilings.update(await tx.actors.ceilings(named))
     for level, audience in items:
         below = sorted(a for a in audience or () if a in ceilings and ceilings[a] < level)
         if below:

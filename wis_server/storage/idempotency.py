@@ -60,13 +60,18 @@ class IdempotencyRepository:
         (a first attempt, the usual case, needs no read); returns what an earlier attempt
         stored, or None when this claim is the first. A concurrent first attempt on
         PostgreSQL waits for the other's commit and then finds its row."""
-        inserted = (await _CLAIM[self.conn.dialect.name].execute(self.conn, {
-            "user_id": user_id, "key": key, "fingerprint": self.tag(result.fingerprint),
-            "resource_type": result.resource_type, "resource_id": result.resource_id,
-            "created_at": now})).first()
+        inserted = (await _CLAIM[self.conn.dialect.name].execute(
+            self.conn, self.claim_values(user_id, key, result, now))).first()
         if inserted is not None:
             return None
         return await self.find(user_id, key)
+
+    def claim_values(self, user_id: str, key: str, result: IdempotentResult, now: datetime
+                     ) -> dict[str, object]:
+        """The row a claim inserts, by column name (for composing: storage/space_claim.py)."""
+        return {"user_id": user_id, "key": key, "fingerprint": self.tag(result.fingerprint),
+                "resource_type": result.resource_type, "resource_id": result.resource_id,
+                "created_at": now}
 
     async def expire(self, before: datetime) -> int:
         with offloaded():  # may delete many rows: not on the event loop's thread

@@ -38,12 +38,29 @@ def _space(row: Any, title: str, description: str, participants: list[Participan
 
 # Built once, run with parameter dicts: these run on every request that touches a space or
 # writes to it, and a statement built per call costs more Python than running it.
-_SEALED = Direct(select(*(c for c in spaces.c if c.name not in ("title_ct", "description_ct")),
-                  space_participants.c.actor_id.label("p_actor_id"),
-                  space_participants.c.role_cap.label("p_role_cap"))
-           .select_from(spaces.outerjoin(
-               space_participants, space_participants.c.space_id == spaces.c.id))
-           .where(spaces.c.id == bindparam("b_space_id")))
+
+
+def sealed_statement() -> Any:
+    """The space's labels (not its sealed title/description) and participants, one row per
+    participant (`b_space_id`), for composing; read back with `sealed_space(rows)`."""
+    return (select(*(c for c in spaces.c if c.name not in ("title_ct", "description_ct")),
+                   space_participants.c.actor_id.label("p_actor_id"),
+                   space_participants.c.role_cap.label("p_role_cap"))
+            .select_from(spaces.outerjoin(
+                space_participants, space_participants.c.space_id == spaces.c.id))
+            .where(spaces.c.id == bindparam("b_space_id")))
+
+
+def sealed_space(rows: Sequence[Any]) -> Space | None:
+    """The space `sealed_statement()`'s rows describe (None: no rows, no such space)."""
+    if not rows:
+        return None
+    parts = [Participant(r.p_actor_id, SpaceRole(r.p_role_cap) if r.p_role_cap else None)
+             for r in rows if r.p_actor_id is not None]
+    return _space(rows[0], "", "", parts)
+
+
+_SEALED = Direct(sealed_statement())
 _NEXT_SEQ = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
              .values(last_seq=spaces.c.last_seq + 1).returning(spaces.c.last_seq))
 _NEXT_SEQ_ACTIVE = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
@@ -109,12 +126,7 @@ class SpaceRepository:
     async def _get_sealed(self, space_id: str) -> Space | None:
         """The space and its participants in one round trip (this runs on every request that
         touches a space): the labels only, not the sealed title/description."""
-        rows = (await _SEALED.execute(self.conn, {"b_space_id": space_id})).all()
-        if not rows:
-            return None
-        parts = [Participant(r.p_actor_id, SpaceRole(r.p_role_cap) if r.p_role_cap else None)
-                 for r in rows if r.p_actor_id is not None]
-        return _space(rows[0], "", "", parts)
+        return sealed_space((await _SEALED.execute(self.conn, {"b_space_id": space_id})).all())
 
     async def for_actor(self, actor_id: str) -> list[Space]:
         member = select(space_participants.c.space_id).where(

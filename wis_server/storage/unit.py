@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..classification.crypto import ContentCipher, derive_key
 from ..domain.errors import ConstraintViolated
 from ..domain.levels import Classification
-from ..domain.model import Entry
+from ..domain.model import Entry, Space
+from ..domain.records import IdempotentResult
 from .audit import AuditRepository, ChainHeads
 from .callouts import CalloutRepository
 from .conferences import ConferenceRepository
@@ -29,6 +30,7 @@ from .outbox import OutboxRepository
 from .reads import ReadRepository
 from .reports import ReportRepository
 from .sealing import DataKeyRepository, Sealer
+from .space_claim import space_and_claim
 from .spaces import SpaceRepository
 
 
@@ -112,6 +114,15 @@ class Tx:
         return await append_entry(self.conn, self.spaces, self.entries, self.audit,
                                   space_id=space_id, entry_id=entry_id, level=level,
                                   make_entry=make_entry, make_record=make_record, now=now)
+
+
+    async def space_and_claim(self, space_id: str, user_id: str, key: str,
+                              result: IdempotentResult, now: datetime
+                              ) -> tuple[Space | None, IdempotentResult | None]:
+        """`spaces.get(space_id, content=False)` and `idempotency.claim(...)` (see
+        storage/space_claim.py: one statement on PostgreSQL)."""
+        return await space_and_claim(self.conn, self.spaces, self.idempotency, space_id,
+                                     user_id, key, result, now)
 
 
 class _Opened:
