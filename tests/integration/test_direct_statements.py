@@ -99,6 +99,14 @@ async def test_a_constraint_violation_is_sqlalchemys_integrity_error(world: Worl
             async with database.write() as conn:
                 await _KEY_INSERT.execute(conn, _key_row(user_id, "twice"))
         assert not is_dropped_connection(raised.value)
+        # The statement's parameters (ids, tags, ciphertext) stay out of the error's text,
+        # and so out of any log line it reaches; through SQLAlchemy the same.
+        assert "f" * 64 not in str(raised.value)
+        assert "hidden due to hide_parameters" in str(raised.value)
+        with pytest.raises(exc.IntegrityError) as plain:
+            async with database.write() as conn:
+                await conn.execute(_KEY_INSERT.statement, _key_row(user_id, "twice"))
+        assert "f" * 64 not in str(plain.value)
         async with database.read() as conn:  # the pool's connection is fine afterwards
             assert (await _KEYS.execute(conn, {})).scalar_one() == 1
     finally:

@@ -76,7 +76,7 @@ class Database:
             # (api/endpoint.py, `is_dropped_connection`).
             self.writer = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
-                pool_recycle=RECYCLE_S, echo=echo,
+                pool_recycle=RECYCLE_S, echo=echo, hide_parameters=True,
             )
             event.listen(self.writer.sync_engine.pool, "checkout", _refuse_closed)
             self.reader = self.writer
@@ -87,7 +87,7 @@ class Database:
 
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
         path = make_url(self.url).database or ":memory:"
-        engine = create_async_engine(self.url, echo=echo,
+        engine = create_async_engine(self.url, echo=echo, hide_parameters=True,
                                      async_creator=sqlite_driver.creator(path, inline=immediate))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

@@ -162,4 +162,5 @@ async def _raise_translated(conn: AsyncConnection, adapted: Any, sql: str,
         raise error
     raise exc.DBAPIError.instance(sql, list(arguments), dbapi_error, dbapi.Error,
                                   connection_invalidated=dropped,
+                                  hide_parameters=conn.sync_engine.hide_parameters,
                                   dialect=conn.dialect) from error
