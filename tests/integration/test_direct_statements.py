@@ -210,3 +210,45 @@ async def test_a_log_page_sent_directly_is_the_page_sqlalchemy_gives(world: Worl
                                      headers=b_editor.auth)).json()["items"]
     # B sees the public ones: a sekretess entry's default audience is its author's actor.
     assert [e["body"] for e in b_page] == [f"Rad {n}" for n in range(0, 12, 2)]
+
+
+async def test_the_parameter_plan_gives_what_construct_params_gives(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each direct statement's positional values come from a plan worked out once
+    (`_plan`); for every statement a few writes and reads run, it gives construct_params'
+    answer, and the hot statements do use it."""
+    checked: dict[str, bool] = {}
+    real = direct._Compiled.arguments
+
+    def both(self: Any, parameters: Any) -> list[Any]:
+        constructed = self.construct(parameters)
+        expected = [value if process is None else process(value)
+                    for value, process in zip((constructed[n] for n in self.names),
+                                              self.binds, strict=True)]
+        got = real(self, parameters)
+        assert got == expected, self.sql
+        checked[self.sql] = self.plan is not None
+        return got
+
+    monkeypatch.setattr(direct._Compiled, "arguments", both)
+    writer, reader = world["a_editor"], world["b_editor"]
+    space = (await create_space(world.client, writer, participants=[world.actors["B"]],
+                                classification="sekretess"))["id"]
+    url = f"/api/v1/spaces/{space}/entries"
+    for n, level in enumerate(("public", "sekretess", "sekretess")):
+        body: dict[str, Any] = {"kind": "note", "classification": level, "body": f"Rad {n}"}
+        if n == 2:
+            body["audience"] = [world.actors["A"], world.actors["B"]]
+        r = await world.client.post(url, headers={**writer.auth, "Idempotency-Key": f"p{n}"},
+                                    json=body)
+        assert r.status_code == 201, r.text
+    for who in (writer, reader, writer, reader):  # the second time, repeat read marks
+        r = await world.client.get(url, headers=who.auth, params={"order": "desc"})
+        assert r.status_code == 200 and r.json()["items"], r.text
+    if world.app.state.store.database.dialect != "postgresql":
+        assert not checked  # SQLite goes through SQLAlchemy
+        return
+    planned = {sql for sql, used in checked.items() if used}
+    assert len(checked) >= 8, checked  # principal, space+claim, seq, rows, page, marks, ...
+    assert planned == set(checked), [sql for sql in checked if sql not in planned]
+    assert any("last_seq + $" in sql for sql in planned)  # a bound literal, from the plan

@@ -62,8 +62,41 @@ class DirectResult:
         return iter(self._rows)
 
 
+_CONSTANT = object()
+
+
+def _plan(compiled: Any, keys: Sequence[str]) -> tuple[tuple[Any, Any], ...] | None:
+    """Where each positional parameter comes from, worked out once: `(key, None)` for a
+    value the caller passes, `(_CONSTANT, value)` for a bound literal (the `1` of
+    `last_seq + 1`) — what `construct_params` finds by walking every bind of the statement
+    on each call. None where that shortcut would not give construct_params' answer (an
+    escaped or missing name, a callable or required value not passed): those keep calling it."""
+    if compiled.escaped_bind_names:
+        return None
+    # Values a text clause carried in, which construct_params puts under the caller's.
+    collected = compiled._collected_params if getattr(compiled, "_collect_params", False) \
+        else {}
+    given = set(keys)
+    plan: list[tuple[Any, Any]] = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds.get(name)
+        if bind is None:
+            return None
+        if bind.key in given:
+            plan.append((bind.key, None))
+        elif name in given:
+            plan.append((name, None))
+        elif bind.key in collected or name in collected:
+            plan.append((_CONSTANT, collected.get(bind.key, collected.get(name))))
+        elif bind.callable is None and not bind.required:
+            plan.append((_CONSTANT, bind.value))
+        else:
+            return None
+    return tuple(plan)
+
+
 class _Compiled:
-    __slots__ = ("binds", "construct", "names", "results", "row", "sql")
+    __slots__ = ("binds", "construct", "names", "plan", "results", "row", "sql")
 
     def __init__(self, statement: Any, dialect: Any, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -82,6 +115,19 @@ class _Compiled:
         self.row: Any = namedtuple("Row", [column[0] for column in columns],
                                    rename=True) if columns else None
         self.construct = compiled.construct_params
+        self.plan = _plan(compiled, keys)
+
+    def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
+        """The positional, bind-processed values for asyncpg."""
+        plan = self.plan
+        if plan is None:
+            constructed = self.construct(parameters)
+            values: Any = (constructed[n] for n in self.names)
+        else:
+            values = (constant if key is _CONSTANT else parameters[key]
+                      for key, constant in plan)
+        return [value if process is None else process(value)
+                for value, process in zip(values, self.binds, strict=True)]
 
 
 class Direct:
@@ -116,10 +162,7 @@ class Direct:
         compiled = self._compiled.get(keys)
         if compiled is None:
             compiled = self._compiled[keys] = _Compiled(self.statement, conn.dialect, keys)
-        values = compiled.construct(parameters)
-        arguments = [value if process is None else process(value)
-                     for value, process in zip((values[n] for n in compiled.names),
-                                               compiled.binds, strict=True)]
+        arguments = compiled.arguments(parameters)
         try:
             records = await fetch(driver, compiled.sql, arguments)
         except Exception as error:
