@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -168,3 +169,34 @@ async def test_reads_pushed_over_the_stream_are_coalesced_too(
     ((count,),) = await raw_execute(database_url, "SELECT count FROM audit_marks WHERE "
                                     "audit_seq = $1", rows[0][0])
     assert count == 5
+
+
+async def test_concurrent_readers_each_get_their_own_record(world: World,
+                                                            database_url: str) -> None:
+    """Many readers at once (on SQLite recorded in shared group commits: ReadAuditGroup):
+    each reader's trail is what it would be alone — one record of the first read, the
+    repeat counted — and every read was recorded before its page came back."""
+    c, a = world.client, world["a_editor"]
+    space = await create_space(c, a, participants=[])
+    secret = await post_entry(c, a, space["id"], level="sekretess", body="s")
+    await post_entry(c, a, space["id"], level="public", body="p")
+    readers = [a]
+    for n in range(6):
+        readers.append(await world.add_person(f"reader{n}", "A", Role.READER,
+                                              Classification.SEKRETESS))
+
+    async def read_twice(who: Any) -> None:
+        for _ in range(2):
+            r = await c.get(f"/api/v1/spaces/{space['id']}/entries", headers=who.auth)
+            assert r.status_code == 200 and len(r.json()["items"]) == 2, r.text
+
+    await asyncio.gather(*(read_twice(who) for who in readers))
+    for who in readers:
+        assert [action for _, action in await read_records(database_url, who.user_id)] \
+            == ["entry.read"], who.username
+        marks = await raw_execute(database_url, "SELECT subject, count FROM audit_marks "
+                                  "WHERE user_id = $1", who.user_id)
+        assert marks == [(f"entry:{secret['id']}", 2)], who.username
+    store = world.app.state.store
+    async with store.read() as tx:
+        assert (await tx.audit.verify()).ok

@@ -8,9 +8,11 @@ requests, and still says who read which classified item and when.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from ..classification.policy import Action, decide
 from ..domain.audit import AuditRecord, Mark, StoredAudit, VerifyResult
@@ -82,6 +84,72 @@ async def record_reads_now(store: UnitOfWork, now: datetime, *, user_id: str, ac
     async with store.write() as tx:
         await record_reads(tx, user_id=user_id, actor_id=actor_id, reads=reads, now=now,
                            via=via)
+
+
+class ReadAuditGroup:
+    """`record_reads_now` for many readers at once: group commit.
+
+    Where a read's transaction cannot write (SQLite: one writer, reads beside it), each
+    classified read needs a write transaction of its own, with its commit's fsync, queued
+    behind every other writer. Readers that arrive while one such transaction is under way
+    wait together and are recorded in the next one: one commit for all of them, each
+    reader's records exactly as if alone, and each still waits for that commit before its
+    items leave the server. If a group's transaction fails, its readers are recorded one
+    by one, so one reader's failure reaches only that reader."""
+
+    def __init__(self, store: UnitOfWork) -> None:
+        self.store = store
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def record(self, now: datetime, *, user_id: str, actor_id: str,
+                     reads: Sequence[ItemRead], via: str | None = None) -> None:
+        """Record these reads; returns once they are committed."""
+        if not any(r.level is not Classification.PUBLIC for r in reads):
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(({"user_id": user_id, "actor_id": actor_id, "reads": reads,
+                               "now": now, "via": via}, done))
+        if self._flushing is None:
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        await asyncio.shield(done)  # a reader that goes away leaves the group intact
+
+    async def _flush(self) -> None:
+        group: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    async with self.store.write() as tx:
+                        for reads, _done in group:
+                            await record_reads(tx, **reads)
+                except Exception:
+                    await self._one_by_one(group)
+                    continue
+                for _reads, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            # Only if this task itself was cancelled (shutdown): nobody may wait forever,
+            # and nobody's items leave unrecorded.
+            self._flushing = None
+            for _reads, done in (*group, *self._waiting):
+                if not done.done():
+                    done.set_exception(RuntimeError("the read audit stopped"))
+            self._waiting = []
+
+    async def _one_by_one(self, group: list[tuple[dict[str, Any], asyncio.Future[None]]]
+                          ) -> None:
+        for reads, done in group:
+            try:
+                async with self.store.write() as tx:
+                    await record_reads(tx, **reads)
+            except Exception as error:  # handed to the reader it belongs to
+                if not done.done():
+                    done.set_exception(error)
+            else:
+                if not done.done():
+                    done.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from ..domain.model import Audience, Entry, ItemLabel, Principal, Space
 from ..domain.notifications import Channel, NotifyEvent
 from ..domain.outbox import OutboxDraft
 from ..domain.records import EntryLabelFilter
-from .audit import audit_classified_reads
+from .audit import ItemRead, ReadAuditGroup, audit_classified_reads
 from .idempotency import fingerprint, retrying_on_race
 from .outbox import Wake, enqueue, no_wake, recipients_for, space_link
 from .ports import Clock, EventPublisher, Transaction, UnitOfWork
@@ -69,6 +69,7 @@ class Entries:
         self.publisher = publisher
         self.enabled = enabled  # channels for users who asked to hear of new entries
         self.wake = wake
+        self.read_audit = ReadAuditGroup(store)  # where a read cannot write its own audit
 
     async def post(self, principal: Principal, space_id: str, *, kind: EntryKind,
                    classification: Classification, body: str,
@@ -297,6 +298,6 @@ class Entries:
 
     async def _audit_reads(self, principal: Principal, space_id: str,
                            items: Sequence[Entry]) -> None:
-        if any(e.classification is not Classification.PUBLIC for e in items):
-            async with self.store.write() as tx:
-                await self._audit_reads_in(tx, principal, space_id, items)
+        await self.read_audit.record(
+            self.clock(), user_id=principal.user_id, actor_id=principal.actor_id,
+            reads=[ItemRead("entry", e.id, space_id, e.classification) for e in items])
