@@ -15,8 +15,11 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
     exists,
+    func,
+    null,
     or_,
     select,
     update,
@@ -227,7 +230,8 @@ class EntryRepository:
             if before is not None:
                 parameters["b_before"] = before
             rows = (await statement.execute(self.conn, parameters)).all()
-            return await self._open(rows, visible, corrupt)
+            return await self._open(rows, visible, corrupt, audiences={
+                row[0]: frozenset(row[15] or ()) for row in rows if not row[5]})
         if match is None:
             return await self._load(query.order_by(order).limit(limit), visible, corrupt)
         found: list[Entry] = []
@@ -256,13 +260,16 @@ class EntryRepository:
         ).outerjoin(users, users.c.id == entries.c.author_id)
         return await self._open((await self.conn.execute(query)).all(), visible, corrupt)
 
-    async def _open(self, rows: Sequence[Any], visible: Visible, corrupt: list[str] | None
-                    ) -> list[Entry]:
-        """Rows of `_LOADED`: those that pass `visible`, opened."""
+    async def _open(self, rows: Sequence[Any], visible: Visible, corrupt: list[str] | None,
+                    audiences: dict[str, frozenset[str]] | None = None) -> list[Entry]:
+        """Rows of `_LOADED` (and possibly more columns after them): those that pass
+        `visible`, opened. `audiences`: the restricted rows' read right where the rows
+        brought it, else it is read here."""
         if not rows:
             return []
-        restricted = [row[0] for row in rows if not row[5]]
-        audiences = await read_audiences(self.conn, restricted) if restricted else {}
+        if audiences is None:
+            restricted = [row[0] for row in rows if not row[5]]
+            audiences = await read_audiences(self.conn, restricted) if restricted else {}
         none: frozenset[str] = frozenset()
         labelled = []
         for row in rows:  # (id, ..., classification [4], audience_all [5], ..., author actor [9])
@@ -273,7 +280,8 @@ class EntryRepository:
         open_ = self.sealer.open
         for row, audience in labelled:
             (entry_id, space_id, seq, kind, level_value, _all, key_id, body_ct, author_id,
-             author_actor_id, created_at, dk_level, dk_version, dk_wrapped, author_name) = row
+             author_actor_id, created_at, dk_level, dk_version, dk_wrapped, author_name,
+             *_more) = row
             if dk_wrapped is None:
                 raise KeyError(key_id)
             level = _LEVEL[level_value]
@@ -308,7 +316,12 @@ def _page_statement(after: bool, before: bool, descending: bool) -> Direct:
     """`page`'s query without label filters or text search, on PostgreSQL (the levels as one
     array parameter, so the statement is the same for every reader): built once per shape,
     sent directly (storage/direct.py)."""
-    query = select(*_LOADED).select_from(entries.outerjoin(
+    # A restricted entry's read right (läsrätt) comes in the same row: one round trip less
+    # than `read_audiences` after the page (NULL where every participant may read).
+    audience = case((entries.c.audience_all, null()), else_=select(
+        func.array_agg(item_audience.c.actor_id)).where(
+        item_audience.c.item_id == entries.c.id).scalar_subquery())
+    query = select(*_LOADED, audience.label("audience_ids")).select_from(entries.outerjoin(
         data_keys, data_keys.c.id == entries.c.data_key_id
     ).outerjoin(users, users.c.id == entries.c.author_id)).where(
         entries.c.space_id == bindparam("b_space_id"),
