@@ -8,13 +8,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from wis_server.domain.levels import Classification
 from wis_server.services import audit
 from wis_server.services.audit import ItemRead, ReadAuditGroup
+from wis_server.services.ports import UnitOfWork
 
 NOW = datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
 
@@ -50,6 +51,12 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
     return FakeStore()
 
 
+def _group(store: FakeStore) -> ReadAuditGroup:
+    # The fake's transactions are lists of user ids, which `record_reads` (patched above)
+    # appends to: a UnitOfWork in shape only, hence the one cast.
+    return ReadAuditGroup(cast(UnitOfWork, store))
+
+
 def _reads(level: Classification = Classification.SEKRETESS) -> list[ItemRead]:
     return [ItemRead("entry", "e1", "s1", level)]
 
@@ -59,7 +66,7 @@ async def _read(group: ReadAuditGroup, user: str) -> None:
 
 
 async def test_readers_waiting_on_a_transaction_share_the_next_one(store: FakeStore) -> None:
-    group = ReadAuditGroup(store)  # type: ignore[arg-type]
+    group = _group(store)
     store.gate.clear()
     first = asyncio.ensure_future(_read(group, "u1"))
     await store.started.wait()  # u1's transaction is open, held by the gate
@@ -72,13 +79,13 @@ async def test_readers_waiting_on_a_transaction_share_the_next_one(store: FakeSt
 
 
 async def test_nothing_classified_opens_no_transaction(store: FakeStore) -> None:
-    group = ReadAuditGroup(store)  # type: ignore[arg-type]
+    group = _group(store)
     await group.record(NOW, user_id="u1", actor_id="A", reads=_reads(Classification.PUBLIC))
     assert store.committed == [] and not store.started.is_set()
 
 
 async def test_one_readers_failure_reaches_only_that_reader(store: FakeStore) -> None:
-    group = ReadAuditGroup(store)  # type: ignore[arg-type]
+    group = _group(store)
     store.gate.clear()
     first = asyncio.ensure_future(_read(group, "u1"))
     await store.started.wait()
@@ -94,7 +101,7 @@ async def test_one_readers_failure_reaches_only_that_reader(store: FakeStore) ->
 
 
 async def test_a_reader_that_goes_away_leaves_the_group_recorded(store: FakeStore) -> None:
-    group = ReadAuditGroup(store)  # type: ignore[arg-type]
+    group = _group(store)
     store.gate.clear()
     first = asyncio.ensure_future(_read(group, "u1"))
     await store.started.wait()
@@ -110,7 +117,7 @@ async def test_a_reader_that_goes_away_leaves_the_group_recorded(store: FakeStor
 
 
 async def test_a_group_after_a_quiet_spell_starts_afresh(store: FakeStore) -> None:
-    group = ReadAuditGroup(store)  # type: ignore[arg-type]
+    group = _group(store)
     await _read(group, "u1")
     await _read(group, "u2")
     assert store.committed == [["u1"], ["u2"]]

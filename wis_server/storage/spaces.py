@@ -36,10 +36,6 @@ def _space(row: Any, title: str, description: str, participants: list[Participan
     )
 
 
-# Built once, run with parameter dicts: these run on every request that touches a space or
-# writes to it, and a statement built per call costs more Python than running it.
-
-
 def sealed_statement() -> Any:
     """The space's labels (not its sealed title/description) and participants, one row per
     participant (`b_space_id`), for composing; read back with `sealed_space(rows)`."""
@@ -60,6 +56,8 @@ def sealed_space(rows: Sequence[Any]) -> Space | None:
     return _space(rows[0], "", "", parts)
 
 
+# Built once, run with parameter dicts: these run on every request that touches a space or
+# writes to it, and a statement built per call costs more Python than running it.
 _SEALED = Direct(sealed_statement())
 _NEXT_SEQ = (update(spaces).where(spaces.c.id == bindparam("b_space_id"))
              .values(last_seq=spaces.c.last_seq + 1).returning(spaces.c.last_seq))

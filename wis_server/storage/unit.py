@@ -115,7 +115,6 @@ class Tx:
                                   space_id=space_id, entry_id=entry_id, level=level,
                                   make_entry=make_entry, make_record=make_record, now=now)
 
-
     async def space_and_claim(self, space_id: str, user_id: str, key: str,
                               result: IdempotentResult, now: datetime
                               ) -> tuple[Space | None, IdempotentResult | None]:
