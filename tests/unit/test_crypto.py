@@ -253,10 +253,29 @@ def test_aad_list_encoding_is_json_dumps_byte_for_byte(values: list[str]) -> Non
     """The v2 associated data of every stored ciphertext depends on this encoding."""
     from wis_server.classification.crypto import _json_list
 
-    assert _json_list(values) == json.dumps(values, separators=(",", ":"))
-    assert _json_list([*values, 3]) == json.dumps([*values, 3], separators=(",", ":"))
+    assert _json_list(values) == json.dumps(values, separators=(",", ":")).encode()
+    assert _json_list([*values, 3]) == json.dumps([*values, 3], separators=(",", ":")).encode()
     assert _json_list([*values, Classification.SEKRETESS]) == json.dumps(
-        [*values, Classification.SEKRETESS], separators=(",", ":"))
+        [*values, Classification.SEKRETESS], separators=(",", ":")).encode()
+
+
+def test_aad_list_encoding_fast_path_and_escapes_agree_with_json_dumps() -> None:
+    """The plain-ASCII shortcut must give json.dumps' bytes, and must not be taken when a
+    value holds a quote (e.g. one that poses as a separator), a backslash or a control."""
+    import random
+
+    from wis_server.classification.crypto import _json_list
+
+    rng = random.Random(13)
+    alphabet = ['"', '","', "\\", "\x00", "\x1f", "\x7f", "\x80", "ä", "\u2028", " ", ",",
+                "a", "Z", "0", "-", ":", "+", "T", "\ud800", "\U0001f600"]
+    cases = [["a", 'b"c'], ['x","y'], ['x"', '"y'], ["\x7f"], ["a\\"], ["", ""], [""],
+             ["2026-12-03T14:00:00.123456+00:00", "42", "note"]]
+    for _ in range(3000):
+        cases.append(["".join(rng.choices(alphabet, k=rng.randint(0, 6)))
+                      for _ in range(rng.randint(1, 5))])
+    for values in cases:
+        assert _json_list(values) == json.dumps(values, separators=(",", ":")).encode(), values
 
 
 def test_bound_context_aad_is_unchanged() -> None:

@@ -57,12 +57,12 @@ class FieldContext:
     def aad(self, data_key_id: str, format_: bytes | None = None) -> bytes:
         if format_ is None:
             format_ = self.format
-        parts = ("wis:v1", self.table, self.row_id, self.field, self.space_id,
-                 self.level.value, data_key_id)
         if format_ == _FORMAT:
-            return "|".join(parts).encode()
+            return "|".join(("wis:v1", self.table, self.row_id, self.field, self.space_id,
+                             self.level.value, data_key_id)).encode()
         # An unambiguous encoding: no value can pose as a separator.
-        return b"wis:v2|" + _json_list([*parts[1:], *self.bound]).encode()
+        return b"wis:v2|" + _json_list([self.table, self.row_id, self.field, self.space_id,
+                                        self.level.value, data_key_id, *self.bound])
 
     @property
     def format(self) -> bytes:
@@ -91,15 +91,28 @@ class ContentCipher(Protocol):
     def rewrap(self, key: WrappedKey) -> WrappedKey: ...
 
 
-def _json_list(values: list[str]) -> str:
-    """`json.dumps(values, separators=(",", ":"))`, byte for byte, without building an
-    encoder per call (this runs once per field opened): each string is escaped by the same
-    C function json's encoder uses for str (and str subclasses); anything else takes
-    json.dumps itself."""
+def _json_list(values: list[str]) -> bytes:
+    """`json.dumps(values, separators=(",", ":")).encode()`, byte for byte, without building
+    an encoder per call (this runs once per field opened). The common case (ids, level and
+    kind names, timestamps, numbers) is printable ASCII with no quote or backslash, which json
+    leaves as it is: checked on the joined bytes in C. Otherwise each string is escaped by the
+    same C function json's encoder uses for str (and str subclasses); anything that is not a
+    str takes json.dumps itself."""
     try:
-        return "[" + ",".join(map(encode_basestring_ascii, values)) + "]"
+        inner = '","'.join(values)
     except TypeError:
-        return json.dumps(values, separators=(",", ":"))
+        return json.dumps(values, separators=(",", ":")).encode()
+    if values and inner.isascii():
+        raw = inner.encode()
+        # Deleting every plain byte must leave exactly the separators' quotes.
+        if raw.translate(None, _PLAIN_JSON) == b'"' * (2 * (len(values) - 1)):
+            return b'["' + raw + b'"]'
+    return ("[" + ",".join(map(encode_basestring_ascii, values)) + "]").encode()
+
+
+_PLAIN_JSON = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+"""The bytes json.dumps writes as they are (with ensure_ascii): printable ASCII but the
+quote and the backslash."""
 
 
 def derive_key(root: bytes, purpose: str) -> bytes:

@@ -43,8 +43,9 @@ def _context(entry_id: str, space_id: str, level: Classification, *, author_id: 
              author_actor_id: str, kind: str, created_at: datetime, seq: int) -> FieldContext:
     """The body's associated data: also who wrote it, what kind, when and at which seq, so
     a database writer cannot re-attribute, re-kind, re-date or re-order an entry unnoticed."""
+    at = created_at if created_at.tzinfo is UTC else created_at.astimezone(UTC)
     return FieldContext("entries", entry_id, "body", space_id, level, bound=(
-        author_id, author_actor_id, kind, created_at.astimezone(UTC).isoformat(), str(seq)))
+        author_id, author_actor_id, kind, at.isoformat(), str(seq)))
 
 
 async def write_audience(conn: AsyncConnection, item_id: str, audience: frozenset[str] | None
@@ -206,18 +207,6 @@ class EntryRepository:
         `labels` narrows on plain columns in SQL; `match` (a text search) is applied to the
         decrypted entries — only those that passed `visible` — scanning in chunks until
         `limit` matches are found or the log is exhausted."""
-        query = select(entries).where(
-            entries.c.space_id == space_id,
-            entries.c.classification.in_(levels_up_to(clearance)),
-            audience_filter(entries.c.id, entries.c.audience_all, actor_id),
-        )
-        if labels is not None:
-            query = _narrow(labels, query)
-        if after is not None:
-            query = query.where(entries.c.seq > after)
-        if before is not None:
-            query = query.where(entries.c.seq < before)
-        order = entries.c.seq.desc() if descending else entries.c.seq
         if match is None and (labels is None or labels == _NO_LABELS) \
                 and self.conn.dialect.name == "postgresql":
             # The common page (every log view and its live catch-up): built once per shape.
@@ -232,6 +221,20 @@ class EntryRepository:
             rows = (await statement.execute(self.conn, parameters)).all()
             return await self._open(rows, visible, corrupt, audiences={
                 row[0]: frozenset(row[15] or ()) for row in rows if not row[5]})
+        # Any other page: the same filter built as an expression (only here: building it
+        # costs more than the prepared page's whole parameter dict).
+        query = select(entries).where(
+            entries.c.space_id == space_id,
+            entries.c.classification.in_(levels_up_to(clearance)),
+            audience_filter(entries.c.id, entries.c.audience_all, actor_id),
+        )
+        if labels is not None:
+            query = _narrow(labels, query)
+        if after is not None:
+            query = query.where(entries.c.seq > after)
+        if before is not None:
+            query = query.where(entries.c.seq < before)
+        order = entries.c.seq.desc() if descending else entries.c.seq
         if match is None:
             return await self._load(query.order_by(order).limit(limit), visible, corrupt)
         found: list[Entry] = []
