@@ -354,8 +354,12 @@ async def seed(settings: Any, keyring: Any, writers: int, spaces: int) -> World:
         world = World()
         users = []
         for i in range(writers):
+            # Writer i writes to space i % spaces: its actor alternates every `spaces`
+            # writers, so every space gets sekretess entries of both actors, and the
+            # sekretess reader (first actor) sees some on every page it reads (each such
+            # read is audited). Before, the first actor wrote to spaces 0 and 2 only.
             users.append(await directory.create_user(
-                None, actors[i % 2].id, f"writer{i}", password, f"Skribent {i}", Role.EDITOR,
+                None, actors[(i // spaces) % 2].id, f"writer{i}", password, f"Skribent {i}", Role.EDITOR,
                 sek))
         readers = {
             "sekretess": await directory.create_user(
@@ -382,10 +386,14 @@ async def seed(settings: Any, keyring: Any, writers: int, spaces: int) -> World:
 
 def write_requests(world: World) -> Any:
     counter = itertools.count()
+    posted: dict[int, int] = {}
 
     def make(index: int) -> Request:
         n = next(counter)
-        doc = {"kind": "note", "classification": "public" if n % 2 == 0 else "sekretess",
+        # Each writer alternates its own posts between the levels. (A global alternation
+        # fell in step with the clients, so odd-numbered writers wrote only sekretess.)
+        mine = posted[index] = posted.get(index, -1) + 1
+        doc = {"kind": "note", "classification": "public" if mine % 2 == 0 else "sekretess",
                "body": f"{BODIES[n % len(BODIES)]} (#{n})"}
         return Request(
             "POST", f"/api/v1/spaces/{world.spaces[index % len(world.spaces)]}/entries",
@@ -468,7 +476,8 @@ async def check_page(args: argparse.Namespace, port: int, make: Any) -> str:
         status, body = await clients[0].send(make(0))
     items = json.loads(body).get("items", []) if status == 200 else []
     plain = sum(1 for i in items if "(#" in i.get("body", ""))
-    return f"{len(items)} items/page, {plain} decrypted"
+    classified = sum(1 for i in items if i.get("classification") != "public")
+    return f"{len(items)} items/page, {plain} decrypted, {classified} classified"
 
 
 async def bench_engine(engine: str, url: str, args: argparse.Namespace, work: Path) -> None:
