@@ -359,8 +359,8 @@ async def seed(settings: Any, keyring: Any, writers: int, spaces: int) -> World:
             # sekretess reader (first actor) sees some on every page it reads (each such
             # read is audited). Before, the first actor wrote to spaces 0 and 2 only.
             users.append(await directory.create_user(
-                None, actors[(i // spaces) % 2].id, f"writer{i}", password, f"Skribent {i}", Role.EDITOR,
-                sek))
+                None, actors[(i // spaces) % 2].id, f"writer{i}", password, f"Skribent {i}",
+                Role.EDITOR, sek))
         readers = {
             "sekretess": await directory.create_user(
                 None, actors[0].id, "reader_sek", password, "Läsare S", Role.READER, sek),
