@@ -121,3 +121,55 @@ async def test_only_a_sqlite_read_transaction_is_not_writable(world: World) -> N
         assert tx.writable
     async with store.read() as tx:  # PostgreSQL: one engine, a read may audit in place
         assert tx.writable is (not store.database.is_sqlite)
+
+
+def _protocol_busy_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The next BEGIN meets what CI once saw after pg_terminate_backend: the server's FATAL
+    message has put the idle connection's protocol out of its idle state, but the closed
+    socket has not arrived yet (so `is_closed()` is still False)."""
+    from asyncpg.exceptions import InternalClientError
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    real = AsyncAdapt_asyncpg_connection._start_transaction
+    fired: list[int] = []
+
+    async def busy_once(self: Any) -> None:
+        if not fired:
+            fired.append(1)
+            self._handle_exception(InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"))
+        await real(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", busy_once)
+    return fired
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_connection_whose_protocol_is_stuck_is_dropped_and_the_read_retried(
+        world: World, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    person = world["a_editor"]
+    fired = _protocol_busy_once(monkeypatch)
+    response = await world.client.get("/api/v1/me", headers=person.auth)
+    assert fired == [1]  # the first BEGIN did fail ...
+    assert response.status_code == 200, response.text  # ... and the retry answered
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_stuck_protocol_counts_as_a_dropped_connection_through_sqlalchemy_too(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    from wis_server.storage.database import Database, is_dropped_connection
+
+    database = Database(database_url)
+    try:
+        fired = _protocol_busy_once(monkeypatch)
+        with pytest.raises(exc.DBAPIError) as caught:
+            async with database.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert fired == [1]
+        assert is_dropped_connection(caught.value)
+        async with database.read() as conn:  # the pool hands out a working connection
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await database.dispose()

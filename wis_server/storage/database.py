@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -49,6 +50,24 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError("connection closed by the server")
 
 
+def is_broken_protocol(error: BaseException | None) -> bool:
+    """asyncpg refused to start an operation because the connection's protocol is not idle.
+    Seen when the server's FATAL message (a terminated backend, a shutdown) has arrived on an
+    idle pooled connection but the closed socket not yet: `is_closed()` is still False, so
+    neither the checkout nor SQLAlchemy's disconnect test notices. Such a connection can do
+    nothing more; it is treated as dropped (invalidated, and the request retried once)."""
+    while error is not None:
+        if isinstance(error, InternalClientError):
+            return True
+        error = error.__cause__
+    return False
+
+
+def _broken_is_disconnect(context: Any) -> None:
+    if is_broken_protocol(context.original_exception):
+        context.is_disconnect = True
+
+
 def is_dropped_connection(error: BaseException) -> bool:
     """A database error that means the connection died under the request (nothing the
     request did wrong): the connection is already invalidated; one retry may succeed."""
@@ -79,6 +98,7 @@ class Database:
                 pool_recycle=RECYCLE_S, echo=echo, hide_parameters=True,
             )
             event.listen(self.writer.sync_engine.pool, "checkout", _refuse_closed)
+            event.listen(self.writer.sync_engine, "handle_error", _broken_is_disconnect)
             self.reader = self.writer
 
     @property

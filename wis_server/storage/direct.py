@@ -34,6 +34,8 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .database import is_broken_protocol
+
 
 class DirectResult:
     """The few `Result` methods the hot paths use, over rows already fetched."""
@@ -155,7 +157,10 @@ class Direct:
             # also ends; anything else goes through SQLAlchemy).
             if not conn.in_transaction() or adapted._transaction is not None:
                 return await conn.execute(self.statement, dict(parameters))
-            await adapted._start_transaction()
+            try:
+                await adapted._start_transaction()
+            except Exception as error:
+                await _raise_translated(conn, adapted, "BEGIN", (), error)
             if not driver.is_in_transaction():  # an autocommit connection
                 return await conn.execute(self.statement, dict(parameters))
         keys = tuple(parameters)
@@ -197,8 +202,9 @@ async def _raise_translated(conn: AsyncConnection, adapted: Any, sql: str,
     except Exception as translated:
         dbapi_error = translated
     dbapi = conn.dialect.loaded_dbapi
-    dropped = isinstance(dbapi_error, dbapi.Error) and conn.dialect.is_disconnect(
-        dbapi_error, adapted, None)
+    dropped = isinstance(dbapi_error, dbapi.Error) and (
+        conn.dialect.is_disconnect(dbapi_error, adapted, None)
+        or is_broken_protocol(dbapi_error))
     if dropped:
         await conn.invalidate(dbapi_error)
     if not isinstance(dbapi_error, dbapi.Error):
