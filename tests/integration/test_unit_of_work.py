@@ -173,3 +173,18 @@ async def test_a_stuck_protocol_counts_as_a_dropped_connection_through_sqlalchem
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await database.dispose()
+
+
+def test_only_the_protocol_state_refusal_counts_as_a_broken_connection() -> None:
+    from asyncpg.exceptions import InternalClientError, OutdatedSchemaCacheError
+
+    from wis_server.storage.database import is_broken_protocol
+
+    stuck = InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+    wrapped = RuntimeError("translated")
+    wrapped.__cause__ = stuck
+    assert is_broken_protocol(stuck) and is_broken_protocol(wrapped)
+    assert not is_broken_protocol(InternalClientError("no encoder for OID 1234"))
+    assert not is_broken_protocol(OutdatedSchemaCacheError(
+        "cannot switch to state: cached statement plan is invalid"))
+    assert not is_broken_protocol(None)

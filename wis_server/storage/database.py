@@ -55,9 +55,12 @@ def is_broken_protocol(error: BaseException | None) -> bool:
     Seen when the server's FATAL message (a terminated backend, a shutdown) has arrived on an
     idle pooled connection but the closed socket not yet: `is_closed()` is still False, so
     neither the checkout nor SQLAlchemy's disconnect test notices. Such a connection can do
-    nothing more; it is treated as dropped (invalidated, and the request retried once)."""
+    nothing more; it is treated as dropped (invalidated, and the request retried once).
+    Only that refusal: asyncpg raises `InternalClientError` (and subclasses such as
+    `OutdatedSchemaCacheError`) for other things too, which say nothing of the connection."""
     while error is not None:
-        if isinstance(error, InternalClientError):
+        if type(error) is InternalClientError and str(error).startswith(
+                "cannot switch to state"):
             return True
         error = error.__cause__
     return False
